@@ -1,0 +1,15 @@
+//! `POST /auth/login`: exchanges email and password for a JWT.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::{accounts, http, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(login(state, &req).await))
+}
+
+async fn login(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let input = http::parse_json(req, state.config.max_body_bytes)?;
+    let throttle = state.login_throttle().await?;
+    let session = accounts::login(&state.users(), &throttle, &state.passwords, &state.jwt, input).await?;
+    http::Reply::ok(&session)
+}

@@ -1,0 +1,81 @@
+//! `local-gateway setup` prepares the stores; `local-gateway serve` serves
+//! every HTTP function from template.yaml on 127.0.0.1:3000.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use shared::{config::Secret, State};
+
+const LOCAL_ADMIN_EMAIL: &str = "admin@ticketing.local";
+const LOCAL_ADMIN_PASSWORD: &str = "admin-password-local";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("setup") => setup().await,
+        Some("serve") => serve(&args[1..]).await,
+        _ => {
+            eprintln!("usage: local-gateway setup | serve [--port N] [--template PATH]");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn setup() -> anyhow::Result<()> {
+    let config = shared::config::Config::from_env()?;
+    shared::setup::ensure_database(&config).await.context("creating the database")?;
+    let state = State::new(config).await?;
+    shared::setup::migrate(&state).await.context("running migrations")?;
+    println!("  ✓ postgres migrated");
+    let topics = shared::setup::create_topics(&state.config).await.context("creating kafka topics")?;
+    println!("  ✓ kafka topics: {}", topics.join(" "));
+    let (email, password) = admin_credentials(&state)?;
+    shared::setup::ensure_admin(&state, &email, &password).await.context("seeding the admin user")?;
+    println!("  ✓ admin user: {email}");
+    Ok(())
+}
+
+fn admin_credentials(state: &State) -> anyhow::Result<(String, Secret)> {
+    let email = std::env::var("ADMIN_EMAIL").ok().filter(|v| !v.is_empty());
+    let password = std::env::var("ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
+    match (email, password) {
+        (Some(email), Some(password)) => Ok((email, Secret::new(password))),
+        (email, password) if state.config.is_local() => {
+            if password.is_none() {
+                println!("    (local default password `{LOCAL_ADMIN_PASSWORD}`; set ADMIN_PASSWORD to change it)");
+            }
+            Ok((email.unwrap_or_else(|| LOCAL_ADMIN_EMAIL.into()), Secret::new(password.unwrap_or_else(|| LOCAL_ADMIN_PASSWORD.into()))))
+        }
+        _ => anyhow::bail!("ADMIN_EMAIL and ADMIN_PASSWORD must be set when APP_ENV=aws"),
+    }
+}
+
+async fn serve(args: &[String]) -> anyhow::Result<()> {
+    let mut port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let mut template = local_gateway::default_template();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--port" => port = rest.next().context("--port needs a value")?.parse()?,
+            "--template" => template = rest.next().context("--template needs a value")?.into(),
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let state = Arc::new(State::from_env().await?);
+    let text = std::fs::read_to_string(&template)?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    println!("Serving template.yaml routes on http://{addr}");
+    for route in local_gateway::routes::routes(&text)? {
+        println!("  {:<7} {:<28} → {}", route.method.as_str(), route.path, route.function);
+    }
+    tokio::select! {
+        result = local_gateway::start(&template, state, listener) => result,
+        _ = tokio::signal::ctrl_c() => {
+            println!("Stopping the gateway");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, Redis, Tansu (Kafka protocol) and nx-27017
+# (Mongo wire protocol), all on 127.0.0.1.
+#
+#   local/stack.sh up     install what is missing, start what is not running
+#   local/stack.sh down   stop only what `up` started (reused services stay)
+#   local/stack.sh status
+#
+# Idempotent: a service already listening on its port is reused as it is.
+# Installs are cached under $TICKETING_CACHE_DIR (default ~/.cache/ticket-booking)
+# so a second run on the same machine starts in seconds; nothing depends on
+# that cache being there.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA_DIR="${TICKETING_DATA_DIR:-$ROOT/.data}"
+CACHE_DIR="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}"
+STARTED_DIR="$DATA_DIR/started"
+
+PG_PORT=5432
+REDIS_PORT=6379
+KAFKA_PORT=19092
+MONGO_PORT=27017
+TANSU_VERSION=0.6.0
+NX_VERSION=0.8.1
+TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu"
+NX_BIN="$CACHE_DIR/nx-$NX_VERSION/bin/nx-27017"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+ok() { printf '  \033[32m✓\033[0m %s\n' "$*"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port name seconds
+  local deadline=$((SECONDS + $3))
+  until port_open "$1"; do
+    if ((SECONDS > deadline)); then
+      echo "  ✗ $2 did not open port $1 within $3 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+apt_updated=""
+apt_install() {
+  if [[ -z "$apt_updated" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The C toolchain pieces rdkafka's bundled librdkafka (cmake-build) needs.
+ensure_build_deps() {
+  local missing=()
+  command -v cmake >/dev/null || missing+=(cmake)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  command -v c++ >/dev/null || missing+=(g++)
+  for pkg in libcurl4-openssl-dev libsasl2-dev libssl-dev zlib1g-dev libzstd-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    say "Installing build dependencies: ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+  ok "build dependencies present"
+}
+
+mark_started() { echo "$2" >"$STARTED_DIR/$1"; }
+
+start_postgres() {
+  if port_open $PG_PORT; then
+    ok "postgres: reusing the server on 127.0.0.1:$PG_PORT"
+    return
+  fi
+  say "Starting PostgreSQL"
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n1)"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || pg_ctlcluster "$version" main start
+  wait_port $PG_PORT postgres 30
+  # A fresh Debian cluster wants a password over TCP; give the default URL one.
+  su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+  mark_started postgres "pg_ctlcluster $version main stop"
+  ok "postgres: started $version on 127.0.0.1:$PG_PORT"
+}
+
+start_redis() {
+  if port_open $REDIS_PORT; then
+    ok "redis: reusing the server on 127.0.0.1:$REDIS_PORT"
+    return
+  fi
+  say "Starting Redis"
+  command -v redis-server >/dev/null || apt_install redis-server
+  redis-server --daemonize yes --bind 127.0.0.1 --port $REDIS_PORT --save "" --appendonly no \
+    --dir "$DATA_DIR" --pidfile "$DATA_DIR/redis.pid" --logfile "$DATA_DIR/redis.log"
+  wait_port $REDIS_PORT redis 15
+  mark_started redis "kill \$(cat '$DATA_DIR/redis.pid')"
+  ok "redis: started on 127.0.0.1:$REDIS_PORT"
+}
+
+start_kafka() {
+  if port_open $KAFKA_PORT; then
+    ok "kafka: reusing the broker on 127.0.0.1:$KAFKA_PORT"
+    return
+  fi
+  if [[ ! -x "$TANSU_BIN" ]]; then
+    say "Installing Tansu $TANSU_VERSION into $CACHE_DIR (once per machine; ~10 min on 2 cores)"
+    ensure_build_deps
+    CARGO_TARGET_DIR="$CACHE_DIR/tansu-build" cargo install tansu --version "$TANSU_VERSION" --locked \
+      --features dynostore,libsql --root "$CACHE_DIR/tansu-$TANSU_VERSION" --quiet
+    rm -rf "$CACHE_DIR/tansu-build"
+  fi
+  say "Starting Tansu (Kafka protocol) with SQLite storage in $DATA_DIR/tansu"
+  mkdir -p "$DATA_DIR/tansu"
+  # The path after sqlite:// is relative to the working directory, even when
+  # it looks absolute: start from the data directory.
+  (cd "$DATA_DIR/tansu" && nohup "$TANSU_BIN" broker \
+    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --storage-engine "sqlite://tansu.db" >"$DATA_DIR/tansu.log" 2>&1 &
+    echo $! >"$DATA_DIR/tansu.pid")
+  wait_port $KAFKA_PORT tansu 30
+  mark_started kafka "kill \$(cat '$DATA_DIR/tansu.pid')"
+  ok "kafka: Tansu started on 127.0.0.1:$KAFKA_PORT"
+}
+
+start_mongo() {
+  if port_open $MONGO_PORT; then
+    ok "mongo: reusing the server on 127.0.0.1:$MONGO_PORT"
+    return
+  fi
+  if [[ ! -x "$NX_BIN" ]]; then
+    say "Installing nx-27017 $NX_VERSION (Mongo wire protocol on SQLite) into $CACHE_DIR"
+    python3 -m venv "$CACHE_DIR/nx-$NX_VERSION" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$CACHE_DIR/nx-$NX_VERSION"; }
+    "$CACHE_DIR/nx-$NX_VERSION/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION"
+  fi
+  say "Starting nx-27017 with storage in $DATA_DIR/events.db"
+  nohup "$NX_BIN" --db "$DATA_DIR/events.db" --host 127.0.0.1 -p $MONGO_PORT \
+    --log-file "$DATA_DIR/nx.log" --pid-file "$DATA_DIR/nx.pid" >"$DATA_DIR/nx.out" 2>&1 &
+  echo $! >"$DATA_DIR/nx.launcher.pid"
+  wait_port $MONGO_PORT nx-27017 30
+  mark_started mongo "kill \$(cat '$DATA_DIR/nx.launcher.pid')"
+  ok "mongo: nx-27017 started on 127.0.0.1:$MONGO_PORT"
+}
+
+up() {
+  mkdir -p "$DATA_DIR" "$CACHE_DIR" "$STARTED_DIR"
+  say "Local stack (data in $DATA_DIR, installs cached in $CACHE_DIR)"
+  ensure_build_deps
+  start_postgres
+  start_redis
+  start_kafka
+  start_mongo
+}
+
+down() {
+  shopt -s nullglob
+  local any=""
+  for marker in "$STARTED_DIR"/*; do
+    any=1
+    local name
+    name="$(basename "$marker")"
+    bash -c "$(cat "$marker")" 2>/dev/null && ok "stopped $name" || echo "  - $name was already stopped"
+    rm -f "$marker"
+  done
+  [[ -n "$any" ]] || ok "nothing to stop (every service was reused, not started here)"
+}
+
+status() {
+  for entry in "postgres $PG_PORT" "redis $REDIS_PORT" "kafka $KAFKA_PORT" "mongo $MONGO_PORT"; do
+    set -- $entry
+    if port_open "$2"; then ok "$1 listening on 127.0.0.1:$2"; else echo "  ✗ $1 not listening on 127.0.0.1:$2"; fi
+  done
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,82 @@
+//! Registration and login: the auth service's domain, free of HTTP and of any
+//! particular store.
+
+use serde::Serialize;
+
+use crate::{
+    auth::{JwtKeys, PasswordHasherService},
+    domain::user::{Email, LoginRequest, NewUser, RegisterRequest, User, MAX_PASSWORD_CHARS},
+    error::ApiError,
+    repo::{LoginThrottle, UserStore},
+};
+
+pub async fn register(users: &dyn UserStore, hasher: &PasswordHasherService, request: RegisterRequest) -> Result<User, ApiError> {
+    let new_user = NewUser::try_from(request)?;
+    let hash = hasher.hash(&new_user.password).await?;
+    let user = users.insert(&new_user, &hash).await?;
+    tracing::info!(user.id = %user.id, "user registered");
+    Ok(user)
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginSuccess {
+    pub user: LoginUser,
+    pub token: String,
+}
+
+/// The user as the login response shows it (the original's shape).
+#[derive(Debug, Serialize)]
+pub struct LoginUser {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub tier: crate::domain::user::Tier,
+    pub role: crate::domain::user::Role,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized("Invalid email or password".into())
+}
+
+pub async fn login(
+    users: &dyn UserStore,
+    throttle: &dyn LoginThrottle,
+    hasher: &PasswordHasherService,
+    keys: &JwtKeys,
+    request: LoginRequest,
+) -> Result<LoginSuccess, ApiError> {
+    let mut check = crate::domain::user::FieldCheck::default();
+    let email = check.required("email", request.email.as_deref(), Email::parse);
+    let password = check.required("password", request.password.as_deref(), |p| {
+        if p.is_empty() {
+            Err("is required")
+        } else {
+            Ok(p.to_owned())
+        }
+    });
+    check.finish()?;
+    let (email, password) = (email.expect("checked"), password.expect("checked"));
+
+    if let Some(retry_after) = throttle.locked_for(&email).await? {
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+    // A password longer than any we accept at registration cannot match; skip
+    // hashing it so nobody can make us burn CPU on huge inputs.
+    let credentials = users.find_by_email(&email).await?;
+    let matched = password.chars().count() <= MAX_PASSWORD_CHARS
+        && hasher.verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
+    let user = match (matched, credentials) {
+        (true, Some(credentials)) => credentials.user,
+        _ => {
+            throttle.record_failure(&email).await?;
+            tracing::info!("login failed");
+            return Err(invalid_credentials());
+        }
+    };
+    throttle.clear(&email).await?;
+    let token = keys.issue(user.id, &user.email, user.role, user.tier)?;
+    Ok(LoginSuccess {
+        user: LoginUser { id: user.id, email: user.email, name: user.name, tier: user.tier, role: user.role },
+        token,
+    })
+}

@@ -1,0 +1,279 @@
+//! Tokens and passwords.
+//!
+//! JWTs are HS256 only: the validator pins the algorithm, so `alg: none`,
+//! RS/HS confusion and tokens signed with another key are all a 401.
+//! Passwords are hashed with argon2id; the cost comes from configuration so
+//! production can use OWASP's parameters while tests stay fast.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use chrono::Utc;
+use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    config::{PasswordCost, Secret},
+    domain::user::{Role, Tier},
+    error::ApiError,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub tier: Tier,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl Claims {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &Secret, ttl: Duration) -> Self {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            ttl,
+        }
+    }
+
+    pub fn issue(&self, user_id: Uuid, email: &str, role: Role, tier: Tier) -> Result<String, ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id,
+            email: email.to_owned(),
+            role,
+            tier,
+            iat: now,
+            exp: now + self.ttl.as_secs() as i64,
+        };
+        self.sign(&claims)
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing jwt")))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|err| {
+            use jsonwebtoken::errors::ErrorKind;
+            let message = match err.kind() {
+                ErrorKind::ExpiredSignature => "Token has expired",
+                _ => "Invalid token",
+            };
+            ApiError::Unauthorized(message.into())
+        })
+    }
+
+    /// Claims of the caller, from `Authorization: Bearer <jwt>` or the bare
+    /// token (the original API accepted both). Two Authorization headers are
+    /// ambiguous and refused.
+    pub fn authenticate(&self, req: &Request) -> Result<Claims, ApiError> {
+        let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+        let value = values.next().ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
+        if values.next().is_some() {
+            return Err(ApiError::Unauthorized("Send exactly one Authorization header".into()));
+        }
+        let value = value.to_str().map_err(|_| ApiError::Unauthorized("Invalid token".into()))?.trim();
+        let token = match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            Some(_) => return Err(ApiError::Unauthorized("Invalid token".into())),
+            None => value,
+        };
+        if token.is_empty() {
+            return Err(ApiError::Unauthorized("Authentication required".into()));
+        }
+        self.verify(token)
+    }
+
+    pub fn require_admin(&self, req: &Request) -> Result<Claims, ApiError> {
+        let claims = self.authenticate(req)?;
+        if !claims.is_admin() {
+            return Err(ApiError::Forbidden("Administrator role required".into()));
+        }
+        Ok(claims)
+    }
+}
+
+/// argon2id with the configured cost. Hashing is CPU-bound, so callers run it
+/// on the blocking pool (see [`PasswordHasherService::hash`]).
+#[derive(Clone)]
+pub struct PasswordHasherService {
+    argon: Argon2<'static>,
+    /// A real hash of a random password: verifying against it when the email
+    /// is unknown makes "no such user" cost the same as "wrong password".
+    /// Made on first use, not at cold start.
+    decoy_hash: Arc<OnceLock<String>>,
+}
+
+impl PasswordHasherService {
+    pub fn new(cost: PasswordCost) -> anyhow::Result<Self> {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        Ok(PasswordHasherService { argon, decoy_hash: Arc::default() })
+    }
+
+    fn hash_blocking(argon: &Argon2<'static>, password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        argon.hash_password(password, &salt).map(|h| h.to_string())
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || Self::hash_blocking(&argon, password.as_bytes()))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("password hashing task")))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing password: {e}")))
+    }
+
+    /// True when `password` matches `stored`; `None` verifies against the
+    /// decoy so the timing does not reveal whether the account exists.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, ApiError> {
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        let exists = stored.is_some();
+        let stored = stored.map(str::to_owned);
+        let decoy = self.decoy_hash.clone();
+        let matched = tokio::task::spawn_blocking(move || {
+            let stored = match &stored {
+                Some(hash) => hash.as_str(),
+                None => decoy.get_or_init(|| {
+                    Self::hash_blocking(&argon, Uuid::new_v4().as_bytes()).expect("argon2 hashes a 16-byte input")
+                }),
+            };
+            PasswordHash::new(stored).map(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("password verification task")))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored password hash is unreadable: {e}")))?;
+        Ok(exists && matched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&Secret::new("a-test-secret-that-is-long-enough-0123456789"), Duration::from_secs(60))
+    }
+
+    fn request_with(headers: &[&str]) -> Request {
+        let mut req = Request::new(lambda_http::Body::Empty);
+        for value in headers {
+            req.headers_mut().append(http::header::AUTHORIZATION, value.parse().unwrap());
+        }
+        req
+    }
+
+    #[test]
+    fn issued_tokens_round_trip_with_all_claims() {
+        let keys = keys();
+        let id = Uuid::new_v4();
+        let token = keys.issue(id, "a@b.co", Role::Admin, Tier::Vip).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(claims.sub, id);
+        assert_eq!(claims.role, Role::Admin);
+        assert_eq!(claims.tier, Tier::Vip);
+        assert_eq!(claims.exp - claims.iat, 60);
+    }
+
+    #[test]
+    fn bearer_and_bare_tokens_are_both_accepted() {
+        let keys = keys();
+        let token = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
+        assert!(keys.authenticate(&request_with(&[&format!("Bearer {token}")])).is_ok());
+        assert!(keys.authenticate(&request_with(&[&format!("bearer {token}")])).is_ok());
+        assert!(keys.authenticate(&request_with(&[&token])).is_ok());
+    }
+
+    #[test]
+    fn missing_doubled_and_foreign_scheme_headers_are_rejected() {
+        let keys = keys();
+        let token = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
+        for req in [
+            request_with(&[]),
+            request_with(&[&token, &token]),
+            request_with(&[&format!("Basic {token}")]),
+            request_with(&["Bearer "]),
+        ] {
+            assert_eq!(keys.authenticate(&req).unwrap_err().status(), 401);
+        }
+    }
+
+    #[test]
+    fn expired_tokens_are_rejected() {
+        let keys = keys();
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            email: "a@b.co".into(),
+            role: Role::User,
+            tier: Tier::Regular,
+            iat: now - 600,
+            exp: now - 120,
+        };
+        let err = keys.verify(&keys.sign(&claims).unwrap()).unwrap_err();
+        assert_eq!(err.to_string(), "Token has expired");
+    }
+
+    #[test]
+    fn tokens_signed_with_another_key_are_rejected() {
+        let other = JwtKeys::new(&Secret::new("another-secret-that-is-long-enough-98765"), Duration::from_secs(60));
+        let token = other.issue(Uuid::new_v4(), "a@b.co", Role::Admin, Tier::Vip).unwrap();
+        assert_eq!(keys().verify(&token).unwrap_err().status(), 401);
+    }
+
+    #[test]
+    fn alg_none_and_tampered_tokens_are_rejected() {
+        let keys = keys();
+        let token = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        // Promote ourselves to admin without re-signing.
+        let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload["role"] = "admin".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+        assert!(keys.verify(&parts.join(".")).is_err());
+        // The same claims with alg none and no signature.
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(keys.verify(&format!("{none_header}.{}.", parts[1])).is_err());
+        assert!(keys.verify("not-a-jwt").is_err());
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let hasher = PasswordHasherService::new(PasswordCost { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap();
+        let hash = hasher.hash("correct horse").await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("wrong horse", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("correct horse", None).await.unwrap());
+    }
+}

@@ -1,0 +1,229 @@
+//! Configuration from the environment.
+//!
+//! `APP_ENV=local` (the default) fills every missing setting with a value that
+//! works against the local stack and prints nothing secret. `APP_ENV=aws`
+//! allows no defaults for connection strings or secrets: a Lambda that starts
+//! with the local JWT secret would accept tokens anyone can mint.
+
+use std::{collections::HashMap, fmt, time::Duration};
+
+/// The JWT secret used when nothing else is configured locally. Public on
+/// purpose: it is printed by `make dev` and refused with `APP_ENV=aws`.
+pub const LOCAL_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Local,
+    Aws,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("APP_ENV must be `local` or `aws`, got `{0}`")]
+    UnknownEnv(String),
+    #[error("{0} must be set when APP_ENV=aws")]
+    Missing(&'static str),
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("JWT_SECRET is the public local default; set a real secret when APP_ENV=aws")]
+    LocalSecretOutsideLocal,
+}
+
+/// Argon2id cost. Production uses OWASP's minimum (19 MiB, 2 passes);
+/// tests and storms lower the memory cost but keep the algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PasswordCost {
+    pub const OWASP: PasswordCost = PasswordCost { memory_kib: 19_456, iterations: 2, parallelism: 1 };
+}
+
+/// Secrets never appear in `Debug` output (and so never in logs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub database_url: Secret,
+    pub redis_url: Secret,
+    pub mongo_url: Secret,
+    pub mongo_database: String,
+    pub kafka_brokers: String,
+    /// Connections per instance. On AWS, RDS Proxy multiplexes these.
+    pub pg_max_connections: u32,
+    pub mongo_max_pool: u32,
+    pub jwt_secret: Secret,
+    pub jwt_ttl: Duration,
+    pub password_cost: PasswordCost,
+    /// Failed logins allowed per email within `login_lockout_window`.
+    pub login_max_failures: u32,
+    pub login_lockout_window: Duration,
+    pub max_body_bytes: usize,
+    pub hold_ttl: Duration,
+    pub max_seats_per_booking: usize,
+    /// Prefix for Kafka topic names, so test runs never read each other's
+    /// messages. Empty in production.
+    pub topic_prefix: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from any key/value source; `from_env` passes the
+    /// process environment, tests pass a literal map.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let app_env = match get("APP_ENV").unwrap_or("local") {
+            "local" => AppEnv::Local,
+            "aws" => AppEnv::Aws,
+            other => return Err(ConfigError::UnknownEnv(other.to_owned())),
+        };
+        let local = app_env == AppEnv::Local;
+        let required = |name: &'static str, local_default: &str| -> Result<String, ConfigError> {
+            match get(name) {
+                Some(v) => Ok(v.to_owned()),
+                None if local => Ok(local_default.to_owned()),
+                None => Err(ConfigError::Missing(name)),
+            }
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse::<u64>().map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })
+            })
+        };
+        let small = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
+            u32::try_from(number(name, default)?)
+                .map_err(|_| ConfigError::Invalid { name, reason: "too large".into() })
+        };
+
+        let jwt_secret = required("JWT_SECRET", LOCAL_JWT_SECRET)?;
+        if !local && jwt_secret == LOCAL_JWT_SECRET {
+            return Err(ConfigError::LocalSecretOutsideLocal);
+        }
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
+            });
+        }
+        let default_cost = PasswordCost::OWASP;
+        let password_cost = PasswordCost {
+            memory_kib: small("ARGON2_MEMORY_KIB", default_cost.memory_kib.into())?,
+            iterations: small("ARGON2_ITERATIONS", default_cost.iterations.into())?,
+            parallelism: small("ARGON2_PARALLELISM", default_cost.parallelism.into())?,
+        };
+        let max_seats = number("MAX_SEATS_PER_BOOKING", 10)?;
+        if !(1..=100).contains(&max_seats) {
+            return Err(ConfigError::Invalid { name: "MAX_SEATS_PER_BOOKING", reason: "must be 1..=100".into() });
+        }
+
+        Ok(Config {
+            app_env,
+            database_url: Secret::new(required("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing")?),
+            redis_url: Secret::new(required("REDIS_URL", "redis://127.0.0.1:6379/0")?),
+            mongo_url: Secret::new(required("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")?),
+            mongo_database: get("MONGO_DATABASE").unwrap_or("events_demo").to_owned(),
+            kafka_brokers: required("KAFKA_BROKERS", "127.0.0.1:19092")?,
+            pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
+            mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
+            jwt_secret: Secret::new(jwt_secret),
+            jwt_ttl: Duration::from_secs(number("JWT_TTL_SECS", 3600)?),
+            password_cost,
+            login_max_failures: small("LOGIN_MAX_FAILURES", 5)?,
+            login_lockout_window: Duration::from_secs(number("LOGIN_LOCKOUT_SECS", 15 * 60)?),
+            max_body_bytes: number("MAX_BODY_BYTES", 1024 * 1024)? as usize,
+            hold_ttl: Duration::from_secs(number("HOLD_TTL_SECS", 600)?),
+            max_seats_per_booking: max_seats as usize,
+            topic_prefix: get("TOPIC_PREFIX").unwrap_or("").to_owned(),
+        })
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.app_env == AppEnv::Local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn local_mode_fills_every_default() {
+        let config = Config::from_map(&vars(&[])).unwrap();
+        assert_eq!(config.app_env, AppEnv::Local);
+        assert_eq!(config.jwt_secret.expose(), LOCAL_JWT_SECRET);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.hold_ttl, Duration::from_secs(600));
+        assert_eq!(config.password_cost, PasswordCost::OWASP);
+    }
+
+    #[test]
+    fn aws_mode_requires_connection_strings() {
+        let err = Config::from_map(&vars(&[("APP_ENV", "aws"), ("JWT_SECRET", &"x".repeat(40))])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("DATABASE_URL"));
+    }
+
+    #[test]
+    fn aws_mode_refuses_the_local_jwt_secret() {
+        let err = Config::from_map(&vars(&[("APP_ENV", "aws"), ("JWT_SECRET", LOCAL_JWT_SECRET)])).unwrap_err();
+        assert_eq!(err, ConfigError::LocalSecretOutsideLocal);
+    }
+
+    #[test]
+    fn aws_mode_refuses_a_missing_jwt_secret() {
+        let err = Config::from_map(&vars(&[("APP_ENV", "aws")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("JWT_SECRET"));
+    }
+
+    #[test]
+    fn short_secrets_and_bad_numbers_are_rejected() {
+        assert!(matches!(
+            Config::from_map(&vars(&[("JWT_SECRET", "short")])),
+            Err(ConfigError::Invalid { name: "JWT_SECRET", .. })
+        ));
+        assert!(matches!(
+            Config::from_map(&vars(&[("HOLD_TTL_SECS", "ten")])),
+            Err(ConfigError::Invalid { name: "HOLD_TTL_SECS", .. })
+        ));
+        assert!(matches!(
+            Config::from_map(&vars(&[("MAX_SEATS_PER_BOOKING", "0")])),
+            Err(ConfigError::Invalid { name: "MAX_SEATS_PER_BOOKING", .. })
+        ));
+        assert!(matches!(Config::from_map(&vars(&[("APP_ENV", "prod")])), Err(ConfigError::UnknownEnv(_))));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = Config::from_map(&vars(&[])).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(LOCAL_JWT_SECRET));
+        assert!(!printed.contains("postgres:postgres"));
+    }
+}

@@ -1,0 +1,231 @@
+//! HTTP plumbing for handlers: body parsing with a size limit, the success
+//! and error envelopes, and path/query helpers. Handlers stay three steps:
+//! parse → call the domain → `respond`.
+
+use http::{header, HeaderName, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::error::Category;
+
+use crate::error::ApiError;
+
+/// A successful response: status, the serialized `{"success":true,"data":…}`
+/// body and any extra headers.
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    body: Vec<u8>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct Success<'a, T: Serialize> {
+    success: bool,
+    data: &'a T,
+}
+
+impl Reply {
+    pub fn with_status<T: Serialize>(status: StatusCode, data: &T) -> Result<Reply, ApiError> {
+        let body = serde_json::to_vec(&Success { success: true, data })
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serializing response")))?;
+        Ok(Reply { status, body, headers: Vec::new() })
+    }
+
+    pub fn ok<T: Serialize>(data: &T) -> Result<Reply, ApiError> {
+        Self::with_status(StatusCode::OK, data)
+    }
+
+    pub fn created<T: Serialize>(data: &T) -> Result<Reply, ApiError> {
+        Self::with_status(StatusCode::CREATED, data)
+    }
+
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// Turns a handler result into the HTTP response; the only place where
+/// errors become bodies, and where unexpected errors are logged.
+pub fn respond(result: Result<Reply, ApiError>) -> Response<Body> {
+    match result {
+        Ok(reply) => {
+            let mut response = json_response(reply.status, reply.body);
+            response.headers_mut().extend(reply.headers);
+            response
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error.code = err.code(), error.message = %err, error.cause_chain = ?err, "request failed");
+    } else {
+        tracing::info!(error.code = err.code(), error.message = %err, status = status.as_u16(), "request rejected");
+    }
+    let mut error = serde_json::json!({ "code": err.code(), "message": err.public_message() });
+    if let Some(details) = err.details() {
+        error["details"] = details;
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "success": false, "error": error }))
+        .expect("a json! value always serializes");
+    let mut response = json_response(status, body);
+    if let ApiError::TooManyRequests { retry_after } = err {
+        let seconds = retry_after.as_secs().max(1);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::Text(String::from_utf8(body).expect("serde_json writes UTF-8")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The raw request body, refused above `limit` bytes.
+pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body into `T`. Syntax errors are 400 BAD_REQUEST; a value of
+/// the wrong shape is a 400 VALIDATION_ERROR naming the field's path.
+pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes = body_bytes(req, limit)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("A JSON request body is required".into()));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Data => {
+                let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+                ApiError::validation(&field, &describe_data_error(&inner))
+            }
+            Category::Syntax | Category::Eof | Category::Io => malformed(&inner),
+        }
+    })?;
+    deserializer.end().map_err(|e| malformed(&e))?;
+    Ok(parsed)
+}
+
+fn malformed(err: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("Malformed JSON body: {err}"))
+}
+
+/// serde's message without the "at line 1 column 9" suffix, which means
+/// nothing to a client that sent a one-line body.
+fn describe_data_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(idx) => text[..idx].to_owned(),
+        None => text,
+    }
+}
+
+/// A path parameter that the route template guarantees; a missing one means
+/// the route table and handler disagree, so it is a 404, not a panic.
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::NotFound("Route not found".into()))
+}
+
+/// The single value of a query parameter, if present and non-empty.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        #[allow(dead_code)]
+        email: Option<String>,
+        #[allow(dead_code)]
+        count: Option<u32>,
+    }
+
+    fn request(body: &str) -> Request {
+        Request::new(Body::Text(body.to_owned()))
+    }
+
+    async fn body_json(response: Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Sample>(&request("{\"email\":"), 1024).unwrap_err();
+        assert_eq!(err.code(), "BAD_REQUEST");
+        let err = parse_json::<Sample>(&request("{} trailing"), 1024).unwrap_err();
+        assert_eq!(err.code(), "BAD_REQUEST");
+        let err = parse_json::<Sample>(&request("  "), 1024).unwrap_err();
+        assert_eq!(err.code(), "BAD_REQUEST");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = parse_json::<Sample>(&request(r#"{"email": 5}"#), 1024).unwrap_err();
+        let details = err.details().unwrap();
+        assert!(details["fields"]["email"].as_str().unwrap().contains("invalid type"), "{details}");
+        let err = parse_json::<Sample>(&request(r#"{"count": -1}"#), 1024).unwrap_err();
+        assert!(err.details().unwrap()["fields"].get("count").is_some());
+        let err = parse_json::<Sample>(&request("[]"), 1024).unwrap_err();
+        assert!(err.details().unwrap()["fields"].get("body").is_some());
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused() {
+        let err = parse_json::<Sample>(&request(&"x".repeat(11)), 10).unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn errors_use_the_envelope_and_retry_after() {
+        let response = error_response(&ApiError::TooManyRequests { retry_after: std::time::Duration::from_secs(42) });
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        let body = body_json(response).await;
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "TOO_MANY_REQUESTS");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_details() {
+        let response = error_response(&ApiError::Internal(anyhow::anyhow!("relation users does not exist")));
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(response.body().to_vec()).unwrap();
+        assert!(!text.contains("relation"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn success_uses_the_envelope() {
+        let response = respond(Reply::created(&serde_json::json!({"id": 1})));
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = body_json(response).await;
+        assert_eq!(body, serde_json::json!({"success": true, "data": {"id": 1}}));
+    }
+}

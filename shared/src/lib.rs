@@ -1,0 +1,19 @@
+//! The library every Lambda function links: configuration, errors and their
+//! HTTP mapping, auth, domain types, storage adapters, Kafka and telemetry.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod kafka;
+pub mod repo;
+pub mod runtime;
+pub mod setup;
+pub mod state;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use state::State;

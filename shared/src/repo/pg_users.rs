@@ -1,0 +1,97 @@
+//! Users in PostgreSQL (schema `users_demo`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{UserCredentials, UserStore};
+use crate::{
+    domain::user::{Email, NewUser, Role, Tier, User},
+    error::ApiError,
+};
+
+/// Postgres' code for a unique constraint violation.
+pub const UNIQUE_VIOLATION: &str = "23505";
+
+pub struct PgUsers {
+    pool: PgPool,
+}
+
+impl PgUsers {
+    pub fn new(pool: PgPool) -> Self {
+        PgUsers { pool }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    phone: Option<String>,
+    tier: Tier,
+    role: Role,
+    created_at: DateTime<Utc>,
+    password_hash: String,
+}
+
+impl From<UserRow> for UserCredentials {
+    fn from(row: UserRow) -> Self {
+        UserCredentials {
+            user: User {
+                id: row.id,
+                email: row.email,
+                name: row.name,
+                phone: row.phone,
+                tier: row.tier,
+                role: row.role,
+                created_at: row.created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}
+
+#[async_trait]
+impl UserStore for PgUsers {
+    async fn insert(&self, user: &NewUser, password_hash: &str) -> Result<User, ApiError> {
+        let row = sqlx::query_as::<_, UserRow>(
+            "INSERT INTO users_demo.users (id, email, name, phone, password_hash, role, tier)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, email, name, phone, tier, role, created_at, password_hash",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user.email.as_ref())
+        .bind(&user.name)
+        .bind(&user.phone)
+        .bind(password_hash)
+        .bind(user.role)
+        .bind(user.tier)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                ApiError::conflict("An account with this email already exists")
+            } else {
+                err.into()
+            }
+        })?;
+        Ok(UserCredentials::from(row).user)
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<UserCredentials>, ApiError> {
+        let row = sqlx::query_as::<_, UserRow>(
+            "SELECT id, email, name, phone, tier, role, created_at, password_hash
+             FROM users_demo.users WHERE email = $1",
+        )
+        .bind(email.as_ref())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(UserCredentials::from))
+    }
+}

@@ -1,0 +1,103 @@
+//! One-off setup: database, migrations, Kafka topics, the admin account.
+//! Run by `local-gateway setup` locally and by the migrator on deploy, never
+//! from a request handler.
+
+use std::time::Duration;
+
+use rdkafka::{
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    config::ClientConfig,
+    types::RDKafkaErrorCode,
+};
+use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
+
+use crate::{
+    config::{Config, Secret},
+    domain::user::{Email, NewUser, Role, Tier},
+    kafka,
+    repo::UserStore,
+    state::State,
+};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Creates the configured database if it does not exist (locally the server
+/// is shared with other projects; on AWS the stack creates it).
+pub async fn ensure_database(config: &Config) -> anyhow::Result<()> {
+    let options: PgConnectOptions = config.database_url.expose().parse()?;
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        // Identifiers cannot be bound parameters; quote it as Postgres does.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(err) = sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut admin).await {
+            // Two setups racing: the other one created it.
+            if !crate::repo::pg_users::is_unique_violation(&err) && !err.to_string().contains("already exists") {
+                return Err(err.into());
+            }
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+pub async fn migrate(state: &State) -> anyhow::Result<()> {
+    MIGRATOR.run(state.pg()).await?;
+    Ok(())
+}
+
+/// Creates every topic and its dead-letter topic; existing ones are kept.
+pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &config.kafka_brokers)
+        .set("socket.connection.setup.timeout.ms", "5000")
+        .create()?;
+    let names: Vec<String> = kafka::TOPICS
+        .iter()
+        .flat_map(|topic| [format!("{}{topic}", config.topic_prefix), kafka::dead_letter_topic(&format!("{}{topic}", config.topic_prefix))])
+        .collect();
+    let new_topics: Vec<NewTopic> =
+        names.iter().map(|name| NewTopic::new(name, kafka::PARTITIONS, TopicReplication::Fixed(1))).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin.create_topics(&new_topics, &options).await?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => anyhow::bail!("creating topic {topic}: {code}"),
+        }
+    }
+    Ok(names)
+}
+
+/// The admin account from ADMIN_EMAIL / ADMIN_PASSWORD. An existing account
+/// keeps its password (so a restart never resets what someone changed) but
+/// is made admin.
+pub async fn ensure_admin(state: &State, email: &str, password: &Secret) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|problem| anyhow::anyhow!("ADMIN_EMAIL {problem}"))?;
+    let users = state.users();
+    if users.find_by_email(&email).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_none() {
+        let admin = NewUser {
+            email: email.clone(),
+            name: "Administrator".into(),
+            password: password.expose().to_owned(),
+            phone: None,
+            tier: Tier::Vip,
+            role: Role::Admin,
+        };
+        let hash = state.passwords.hash(&admin.password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        match users.insert(&admin, &hash).await {
+            Ok(_) | Err(crate::ApiError::Conflict { .. }) => {}
+            Err(other) => return Err(anyhow::anyhow!("{other}")),
+        }
+    }
+    sqlx::query("UPDATE users_demo.users SET role = 'admin', updated_at = now() WHERE email = $1 AND role <> 'admin'")
+        .bind(email.as_ref())
+        .execute(state.pg())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Everything a function needs, built once per Lambda instance (cold start)
+//! and borrowed by every invocation. Nothing here connects eagerly: the
+//! Postgres pool is lazy, the Mongo driver connects on first use, and Redis
+//! and Kafka clients are made on first use and then reused.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use rdkafka::producer::FutureProducer;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use tokio::sync::OnceCell;
+
+use crate::{
+    auth::{JwtKeys, PasswordHasherService},
+    config::Config,
+    error::ApiError,
+    kafka,
+    repo::{pg_users::PgUsers, redis_throttle::RedisLoginThrottle},
+};
+
+/// How long a request waits for a store before answering 503.
+const STORE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct State {
+    pub config: Config,
+    pub jwt: JwtKeys,
+    pub passwords: PasswordHasherService,
+    pg: PgPool,
+    mongo: mongodb::Client,
+    redis: OnceCell<ConnectionManager>,
+    kafka: OnceCell<FutureProducer>,
+}
+
+impl State {
+    pub async fn from_env() -> anyhow::Result<State> {
+        State::new(Config::from_env()?).await
+    }
+
+    pub async fn new(config: Config) -> anyhow::Result<State> {
+        let pg_options: sqlx::postgres::PgConnectOptions = config.database_url.expose().parse()?;
+        let pg = PgPoolOptions::new()
+            .max_connections(config.pg_max_connections)
+            .acquire_timeout(STORE_TIMEOUT)
+            .connect_lazy_with(pg_options);
+        let mut mongo_options = mongodb::options::ClientOptions::parse(config.mongo_url.expose()).await?;
+        // The local Mongo-wire server takes ~15 new connections a second, and
+        // DocumentDB bills per connection: keep the pool small.
+        mongo_options.max_pool_size.get_or_insert(config.mongo_max_pool);
+        mongo_options.server_selection_timeout.get_or_insert(STORE_TIMEOUT);
+        mongo_options.connect_timeout.get_or_insert(STORE_TIMEOUT);
+        mongo_options.app_name.get_or_insert_with(|| "ticket-booking".to_owned());
+        let mongo = mongodb::Client::with_options(mongo_options)?;
+        Ok(State {
+            jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl),
+            passwords: PasswordHasherService::new(config.password_cost)?,
+            config,
+            pg,
+            mongo,
+            redis: OnceCell::new(),
+            kafka: OnceCell::new(),
+        })
+    }
+
+    pub fn pg(&self) -> &PgPool {
+        &self.pg
+    }
+
+    pub fn mongo(&self) -> mongodb::Database {
+        self.mongo.database(&self.config.mongo_database)
+    }
+
+    pub async fn redis(&self) -> Result<ConnectionManager, ApiError> {
+        self.redis
+            .get_or_try_init(|| async {
+                let client = redis::Client::open(self.config.redis_url.expose())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(STORE_TIMEOUT)
+                    .set_response_timeout(STORE_TIMEOUT)
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(client, config).await
+            })
+            .await
+            .cloned()
+            .map_err(ApiError::from)
+    }
+
+    pub async fn kafka(&self) -> Result<&FutureProducer, ApiError> {
+        self.kafka
+            .get_or_try_init(|| async { kafka::producer(&self.config.kafka_brokers) })
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating kafka producer")))
+    }
+
+    pub fn users(&self) -> PgUsers {
+        PgUsers::new(self.pg.clone())
+    }
+
+    pub async fn login_throttle(&self) -> Result<RedisLoginThrottle, ApiError> {
+        Ok(RedisLoginThrottle::new(
+            self.redis().await?,
+            self.config.login_max_failures,
+            self.config.login_lockout_window,
+        ))
+    }
+}
