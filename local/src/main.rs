@@ -46,7 +46,10 @@ fn admin_credentials(state: &State) -> anyhow::Result<(String, Secret)> {
             if password.is_none() {
                 println!("    (local default password `{LOCAL_ADMIN_PASSWORD}`; set ADMIN_PASSWORD to change it)");
             }
-            Ok((email.unwrap_or_else(|| LOCAL_ADMIN_EMAIL.into()), Secret::new(password.unwrap_or_else(|| LOCAL_ADMIN_PASSWORD.into()))))
+            Ok((
+                email.unwrap_or_else(|| LOCAL_ADMIN_EMAIL.into()),
+                Secret::new(password.unwrap_or_else(|| LOCAL_ADMIN_PASSWORD.into())),
+            ))
         }
         _ => anyhow::bail!("ADMIN_EMAIL and ADMIN_PASSWORD must be set when APP_ENV=aws"),
     }

@@ -64,7 +64,8 @@ pub fn functions(template: &str) -> anyhow::Result<Vec<FunctionSpec>> {
                     }
                 }
                 Some("Schedule") | Some("ScheduleV2") => {
-                    spec.schedule = text(&props, &["Schedule"]).or(text(&props, &["ScheduleExpression"])).map(str::to_owned);
+                    spec.schedule =
+                        text(&props, &["Schedule"]).or(text(&props, &["ScheduleExpression"])).map(str::to_owned);
                 }
                 _ => {}
             }
@@ -84,9 +85,14 @@ pub fn routes(template: &str) -> anyhow::Result<Vec<Route>> {
 /// The outcome of matching a request against the table.
 #[derive(Debug)]
 pub enum Match<'a> {
-    Found { route: &'a Route, params: BTreeMap<String, String> },
+    Found {
+        route: &'a Route,
+        params: BTreeMap<String, String>,
+    },
     /// The path exists, but not with this method.
-    MethodNotAllowed { allowed: Vec<http::Method> },
+    MethodNotAllowed {
+        allowed: Vec<http::Method>,
+    },
     NotFound,
 }
 
@@ -120,7 +126,8 @@ impl Router {
             .collect();
         // API Gateway prefers the most specific route: literals before
         // parameters, segment by segment.
-        compiled.sort_by_key(|(_, segments)| segments.iter().map(|s| matches!(s, Segment::Param(_))).collect::<Vec<_>>());
+        compiled
+            .sort_by_key(|(_, segments)| segments.iter().map(|s| matches!(s, Segment::Param(_))).collect::<Vec<_>>());
         Router { routes: compiled }
     }
 

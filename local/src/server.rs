@@ -33,7 +33,12 @@ impl Gateway {
     /// Fails if a route names a function that is not linked in.
     pub fn new(router: Router, state: Arc<State>) -> anyhow::Result<Gateway> {
         if let Some(route) = router.routes().find(|r| !dispatch::HTTP_FUNCTIONS.contains(&r.function.as_str())) {
-            anyhow::bail!("template.yaml routes {} {} to `{}`, which the gateway does not link", route.method, route.path, route.function);
+            anyhow::bail!(
+                "template.yaml routes {} {} to `{}`, which the gateway does not link",
+                route.method,
+                route.path,
+                route.function
+            );
         }
         Ok(Gateway { router, state })
     }
@@ -68,7 +73,8 @@ impl Gateway {
 
     pub async fn handle(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> HttpResponse {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let span = tracing::info_span!("request", requestId = %request_id, method = %req.method(), path = %req.uri().path());
+        let span =
+            tracing::info_span!("request", requestId = %request_id, method = %req.method(), path = %req.uri().path());
         let mut response = self.route(req, peer, &request_id).instrument(span).await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("apigw-requestid", value);
@@ -82,7 +88,10 @@ impl Gateway {
             Match::Found { route, params } => (route.clone(), params),
             Match::NotFound => return to_http(error_response(&ApiError::NotFound("Route not found".into()))),
             Match::MethodNotAllowed { allowed } => {
-                let mut response = to_http(error_response(&ApiError::NotFound(format!("{} is not supported on this route", req.method()))));
+                let mut response = to_http(error_response(&ApiError::NotFound(format!(
+                    "{} is not supported on this route",
+                    req.method()
+                ))));
                 *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 if let Ok(allow) = HeaderValue::from_str(&allow) {
@@ -157,7 +166,8 @@ fn proxy_event(
     http_description.path = Some(parts.uri.path().to_owned());
     http_description.protocol = Some("HTTP/1.1".into());
     http_description.source_ip = Some(peer.ip().to_string());
-    http_description.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    http_description.user_agent =
+        parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.route_key = Some(format!("{method} {route_path}"));

@@ -10,7 +10,11 @@ use crate::{
     repo::{LoginThrottle, UserStore},
 };
 
-pub async fn register(users: &dyn UserStore, hasher: &PasswordHasherService, request: RegisterRequest) -> Result<User, ApiError> {
+pub async fn register(
+    users: &dyn UserStore,
+    hasher: &PasswordHasherService,
+    request: RegisterRequest,
+) -> Result<User, ApiError> {
     let new_user = NewUser::try_from(request)?;
     let hash = hasher.hash(&new_user.password).await?;
     let user = users.insert(&new_user, &hash).await?;

@@ -10,7 +10,9 @@ use std::{
     time::Duration,
 };
 
-use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{
+    password_hash::SaltString, Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+};
 use chrono::Utc;
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::Request;
@@ -147,9 +149,9 @@ impl PasswordHasherService {
         let argon = self.argon.clone();
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || Self::hash_blocking(&argon, password.as_bytes()))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("password hashing task")))?
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing password: {e}")))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("password hashing task")))?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing password: {e}")))
     }
 
     /// True when `password` matches `stored`; `None` verifies against the
@@ -257,7 +259,8 @@ mod tests {
         let token = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         // Promote ourselves to admin without re-signing.
-        let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         payload["role"] = "admin".into();
         parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
         assert!(keys.verify(&parts.join(".")).is_err());
@@ -269,7 +272,8 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_hash_with_argon2id_and_verify() {
-        let hasher = PasswordHasherService::new(PasswordCost { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap();
+        let hasher =
+            PasswordHasherService::new(PasswordCost { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap();
         let hash = hasher.hash("correct horse").await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());

@@ -115,8 +115,7 @@ impl Config {
             })
         };
         let small = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
-            u32::try_from(number(name, default)?)
-                .map_err(|_| ConfigError::Invalid { name, reason: "too large".into() })
+            u32::try_from(number(name, default)?).map_err(|_| ConfigError::Invalid { name, reason: "too large".into() })
         };
 
         let jwt_secret = required("JWT_SECRET", LOCAL_JWT_SECRET)?;
@@ -142,7 +141,10 @@ impl Config {
 
         Ok(Config {
             app_env,
-            database_url: Secret::new(required("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing")?),
+            database_url: Secret::new(required(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@127.0.0.1:5432/ticketing",
+            )?),
             redis_url: Secret::new(required("REDIS_URL", "redis://127.0.0.1:6379/0")?),
             mongo_url: Secret::new(required("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")?),
             mongo_database: get("MONGO_DATABASE").unwrap_or("events_demo").to_owned(),

@@ -1,7 +1,10 @@
 //! Dependency checks for `GET /health`: each store and the broker is pinged
 //! with a deadline, and reported with its round-trip time.
 
-use std::{future::Future, time::{Duration, Instant}};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use rdkafka::producer::Producer;
 use serde::Serialize;
@@ -58,9 +61,8 @@ fn unreachable<E>(_: E) -> String {
 }
 
 pub async fn check(state: &State) -> Report {
-    let postgres = timed("postgres", async {
-        sqlx::query("SELECT 1").execute(state.pg()).await.map(drop).map_err(unreachable)
-    });
+    let postgres =
+        timed("postgres", async { sqlx::query("SELECT 1").execute(state.pg()).await.map(drop).map_err(unreachable) });
     let redis = timed("redis", async {
         let mut redis = state.redis().await.map_err(unreachable)?;
         redis::cmd("PING").query_async::<String>(&mut redis).await.map(drop).map_err(unreachable)

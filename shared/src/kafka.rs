@@ -1,10 +1,6 @@
 //! Kafka: topic names, the message envelope and the producer settings.
 
-use rdkafka::{
-    config::ClientConfig,
-    error::KafkaError,
-    producer::FutureProducer,
-};
+use rdkafka::{config::ClientConfig, error::KafkaError, producer::FutureProducer};
 
 pub const BOOKING_REQUESTED: &str = "booking.requested";
 pub const SEAT_RESERVED: &str = "seat.reserved";

@@ -59,7 +59,12 @@ pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
         .create()?;
     let names: Vec<String> = kafka::TOPICS
         .iter()
-        .flat_map(|topic| [format!("{}{topic}", config.topic_prefix), kafka::dead_letter_topic(&format!("{}{topic}", config.topic_prefix))])
+        .flat_map(|topic| {
+            [
+                format!("{}{topic}", config.topic_prefix),
+                kafka::dead_letter_topic(&format!("{}{topic}", config.topic_prefix)),
+            ]
+        })
         .collect();
     let new_topics: Vec<NewTopic> =
         names.iter().map(|name| NewTopic::new(name, kafka::PARTITIONS, TopicReplication::Fixed(1))).collect();

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use rdkafka::producer::FutureProducer;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::sync::OnceCell;
 

@@ -82,9 +82,8 @@ impl fmt::Display for Email {
 fn parse_phone(raw: &str) -> Result<String, &'static str> {
     let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
     let digits = phone.strip_prefix('+').ok_or("must be in E.164 format, e.g. +14155550100")?;
-    let valid = (8..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0');
+    let valid =
+        (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
     if valid {
         Ok(phone)
     } else {
@@ -141,7 +140,12 @@ pub struct FieldCheck(FieldErrors);
 
 impl FieldCheck {
     /// Runs `parse` on a required field; records "is required" or its error.
-    pub fn required<T>(&mut self, field: &str, value: Option<&str>, parse: impl FnOnce(&str) -> Result<T, &'static str>) -> Option<T> {
+    pub fn required<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, &'static str>,
+    ) -> Option<T> {
         match value {
             None => {
                 self.fail(field, "is required");
@@ -151,7 +155,12 @@ impl FieldCheck {
         }
     }
 
-    pub fn optional<T>(&mut self, field: &str, value: Option<&str>, parse: impl FnOnce(&str) -> Result<T, &'static str>) -> Option<T> {
+    pub fn optional<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, &'static str>,
+    ) -> Option<T> {
         match parse(value?) {
             Ok(parsed) => Some(parsed),
             Err(problem) => {
@@ -184,7 +193,9 @@ impl TryFrom<RegisterRequest> for NewUser {
         let password = check.required("password", req.password.as_deref(), |p| check_password(p).map(|_| p.to_owned()));
         let phone = check.optional("phone", req.phone.as_deref(), parse_phone);
         let tier = check
-            .optional("tier", req.tier.as_deref(), |t| t.parse::<Tier>().map_err(|_| "must be one of regular, premium, vip"))
+            .optional("tier", req.tier.as_deref(), |t| {
+                t.parse::<Tier>().map_err(|_| "must be one of regular, premium, vip")
+            })
             .unwrap_or_default();
         check.finish()?;
         Ok(NewUser {

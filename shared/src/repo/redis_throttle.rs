@@ -47,12 +47,8 @@ impl LoginThrottle for RedisLoginThrottle {
 
     async fn record_failure(&self, email: &Email) -> Result<(), ApiError> {
         let mut redis = self.redis.clone();
-        let _: u32 = self
-            .record
-            .key(Self::key(email))
-            .arg(self.window.as_secs().max(1))
-            .invoke_async(&mut redis)
-            .await?;
+        let _: u32 =
+            self.record.key(Self::key(email)).arg(self.window.as_secs().max(1)).invoke_async(&mut redis).await?;
         Ok(())
     }
 

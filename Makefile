@@ -1,0 +1,43 @@
+# Two commands matter: `make dev` (run it) and `make test` (test it).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export CARGO_TERM_COLOR ?= never
+
+# Settings for the test run: a database, Mongo database and topic prefix of
+# its own, so tests never touch what `make dev` serves, and a cheaper (still
+# argon2id) password hash so storms of registrations stay fast.
+TEST_ENV := APP_ENV=local \
+	DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_test \
+	MONGO_DATABASE=events_test TOPIC_PREFIX=test. \
+	ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 RUST_LOG=warn
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: stack
+stack: ## install (if missing) and start PostgreSQL, Redis, Tansu, nx-27017
+	@local/stack.sh up
+
+.PHONY: stack-down
+stack-down: ## stop the services that `make stack` started (reused ones stay up)
+	@local/stack.sh down
+
+.PHONY: dev
+dev: ## start the stack, migrate, seed, serve the API on http://localhost:3000
+	@local/dev.sh
+
+.PHONY: build
+build:
+	cargo build --workspace --all-targets
+
+.PHONY: test
+test: stack ## start the stack, build, run every test (unit, handler, end-to-end)
+	cargo build --workspace --all-targets
+	$(TEST_ENV) target/debug/local-gateway setup
+	$(TEST_ENV) cargo test --workspace --no-fail-fast
+
+.PHONY: lint
+lint: ## rustfmt and clippy, warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,211 @@
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::json;
+use shared::auth::JwtKeys;
+
+use crate::common::{api_request, login, raw_body_request, read, register, run, state, state_with, unique_email};
+
+#[test]
+fn register_then_login_issues_a_token_with_the_users_claims() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("claims");
+        let body = json!({ "email": email.to_uppercase(), "name": "Ada", "password": "correct-horse", "tier": "vip", "phone": "+447700900123" });
+        let (status, registered) =
+            read(auth_register::handle(&state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap());
+        assert_eq!(status, 201, "{registered}");
+        assert_eq!(registered["data"]["email"], email, "email is stored lower-cased");
+        assert_eq!(registered["data"]["tier"], "vip");
+        assert!(registered["data"].get("passwordHash").is_none() && !registered.to_string().contains("argon2"));
+
+        let (status, session) = login(&state, &email, "correct-horse").await;
+        assert_eq!(status, 200, "{session}");
+        let user = &session["data"]["user"];
+        assert_eq!(user["id"], registered["data"]["id"]);
+        assert_eq!(user["role"], "user");
+        let claims = state.jwt.verify(session["data"]["token"].as_str().unwrap()).unwrap();
+        assert_eq!(claims.sub.to_string(), user["id"].as_str().unwrap());
+        assert_eq!(claims.email, email);
+        assert_eq!(claims.tier, shared::domain::user::Tier::Vip);
+        assert_eq!(claims.exp - claims.iat, state.config.jwt_ttl.as_secs() as i64);
+    });
+}
+
+#[test]
+fn registering_an_existing_email_is_a_409() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("dup");
+        assert_eq!(register(&state, &email, "password-1").await.0, 201);
+        let (status, body) = register(&state, &email.to_uppercase(), "password-2").await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"]["code"], "CONFLICT");
+    });
+}
+
+#[test]
+fn missing_and_invalid_fields_are_named_in_a_400() {
+    run(async {
+        let state = state().await;
+        let cases = [
+            (json!({}), vec!["email", "name", "password"]),
+            (json!({ "email": "nope", "name": "A", "password": "short" }), vec!["email", "password"]),
+            (json!({ "email": 42, "name": "A", "password": "long-enough" }), vec!["email"]),
+            (
+                json!({ "email": unique_email("t"), "name": "A", "password": "long-enough", "tier": "gold" }),
+                vec!["tier"],
+            ),
+            (
+                json!({ "email": unique_email("p"), "name": "A", "password": "long-enough", "phone": "555" }),
+                vec!["phone"],
+            ),
+        ];
+        for (body, fields) in cases {
+            let (status, response) = read(
+                auth_register::handle(&state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap(),
+            );
+            assert_eq!(status, 400, "{body} → {response}");
+            assert_eq!(response["error"]["code"], "VALIDATION_ERROR");
+            let named: Vec<&str> =
+                response["error"]["details"]["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(named, fields, "{body}");
+        }
+    });
+}
+
+#[test]
+fn malformed_json_is_a_400_and_creates_nothing() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("malformed");
+        for body in [
+            format!("{{\"email\":\"{email}\",\"name\":\"A\",\"password\":\"12345678\""),
+            "not json".into(),
+            String::new(),
+        ] {
+            let (status, response) =
+                read(auth_register::handle(&state, raw_body_request("/auth/register", body)).await.unwrap());
+            assert_eq!(status, 400, "{response}");
+            assert_eq!(response["error"]["code"], "BAD_REQUEST");
+        }
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users_demo.users WHERE email = $1")
+            .bind(&email)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
+    });
+}
+
+#[test]
+fn bodies_over_one_mebibyte_are_a_413_in_the_handler() {
+    run(async {
+        let state = state().await;
+        let huge = format!("{{\"email\":\"a@b.co\",\"name\":\"{}\"}}", "x".repeat(1024 * 1024));
+        let (status, response) =
+            read(auth_register::handle(&state, raw_body_request("/auth/register", huge)).await.unwrap());
+        assert_eq!(status, 413);
+        assert_eq!(response["error"]["code"], "PAYLOAD_TOO_LARGE");
+    });
+}
+
+#[test]
+fn wrong_password_and_unknown_email_get_the_same_401() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("wrongpw");
+        register(&state, &email, "the-right-one").await;
+        let (status_wrong, wrong) = login(&state, &email, "the-wrong-one").await;
+        let (status_unknown, unknown) = login(&state, &unique_email("ghost"), "the-wrong-one").await;
+        assert_eq!((status_wrong, status_unknown), (401, 401));
+        assert_eq!(wrong, unknown);
+    });
+}
+
+#[test]
+fn repeated_failed_logins_lock_the_email_until_the_window_passes() {
+    run(async {
+        let state = state_with(|c| {
+            c.login_max_failures = 3;
+            c.login_lockout_window = Duration::from_secs(2);
+        })
+        .await;
+        let email = unique_email("lockout");
+        register(&state, &email, "the-right-one").await;
+        for _ in 0..3 {
+            assert_eq!(login(&state, &email, "guess-guess").await.0, 401);
+        }
+        // Locked: even the right password is refused, with Retry-After.
+        let body = json!({ "email": email, "password": "the-right-one" });
+        let response = auth_login::handle(&state, api_request("POST", "/auth/login", Some(&body), &[])).await.unwrap();
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
+
+        // The lock ends by itself; poll up to a generous deadline.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, _) = login(&state, &email, "the-right-one").await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 429);
+            assert!(tokio::time::Instant::now() < deadline, "lockout never expired");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
+#[test]
+fn a_successful_login_resets_the_failure_count() {
+    run(async {
+        let state = state_with(|c| c.login_max_failures = 3).await;
+        let email = unique_email("reset");
+        register(&state, &email, "the-right-one").await;
+        for _ in 0..2 {
+            login(&state, &email, "nope-nope").await;
+        }
+        assert_eq!(login(&state, &email, "the-right-one").await.0, 200);
+        for _ in 0..2 {
+            assert_eq!(login(&state, &email, "nope-nope").await.0, 401);
+        }
+        assert_eq!(login(&state, &email, "the-right-one").await.0, 200);
+    });
+}
+
+#[test]
+fn one_hundred_concurrent_registrations_of_one_email_create_exactly_one_user() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("race");
+        let attempts = (0..100).map(|i| {
+            let state = state.clone();
+            let email = email.clone();
+            tokio::spawn(async move { register(&state, &email, &format!("password-{i}")).await.0 })
+        });
+        let statuses: Vec<u16> = join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 99, "{statuses:?}");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users_demo.users WHERE email = $1")
+            .bind(&email)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    });
+}
+
+#[test]
+fn tokens_from_another_key_are_not_accepted_by_this_deployment() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("forged");
+        register(&state, &email, "password-ok").await;
+        let (_, session) = login(&state, &email, "password-ok").await;
+        let token = session["data"]["token"].as_str().unwrap();
+        let other = JwtKeys::new(&shared::config::Secret::new("z".repeat(48)), Duration::from_secs(60));
+        assert!(other.verify(token).is_err());
+        assert!(state.jwt.verify(token).is_ok());
+    });
+}

@@ -1,0 +1,135 @@
+//! Shared by every test in this binary: one runtime, one `State` (so one
+//! Mongo client and one Postgres pool per process, as MONGO.md asks), one
+//! gateway on a free port, and helpers to build real API Gateway v2 requests.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, LazyLock},
+};
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::{config::Config, State};
+use tokio::{runtime::Runtime, sync::OnceCell};
+
+static RUNTIME: LazyLock<Runtime> =
+    LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime"));
+
+/// Runs a test body on the shared runtime. Pools are tied to the runtime that
+/// created them, so every test uses this one instead of `#[tokio::test]`.
+pub fn run<F: Future>(test: F) -> F::Output {
+    RUNTIME.block_on(test)
+}
+
+/// The environment with test defaults: a database, Mongo database and topic
+/// prefix of their own, and a cheap argon2id cost. `make test` sets the same.
+pub fn test_vars() -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    for (key, value) in [
+        ("APP_ENV", "local"),
+        ("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing_test"),
+        ("MONGO_DATABASE", "events_test"),
+        ("TOPIC_PREFIX", "test."),
+        ("ARGON2_MEMORY_KIB", "1024"),
+        ("ARGON2_ITERATIONS", "1"),
+    ] {
+        vars.entry(key.to_owned()).or_insert_with(|| value.to_owned());
+    }
+    vars
+}
+
+pub fn test_config() -> Config {
+    Config::from_map(&test_vars()).expect("test configuration")
+}
+
+static STATE: OnceCell<Arc<State>> = OnceCell::const_new();
+
+/// The migrated test state, made once per test process.
+pub async fn state() -> Arc<State> {
+    STATE
+        .get_or_init(|| async {
+            let config = test_config();
+            shared::setup::ensure_database(&config).await.expect("create test database");
+            let state = State::new(config).await.expect("test state");
+            shared::setup::migrate(&state).await.expect("migrate test database");
+            Arc::new(state)
+        })
+        .await
+        .clone()
+}
+
+/// A state with a different configuration, sharing nothing with `state()`.
+pub async fn state_with(change: impl FnOnce(&mut Config)) -> State {
+    let _ = state().await; // the database exists and is migrated
+    let mut config = test_config();
+    change(&mut config);
+    State::new(config).await.expect("custom test state")
+}
+
+static GATEWAY: OnceCell<String> = OnceCell::const_new();
+
+/// Base URL of a local gateway serving template.yaml on a free port.
+pub async fn gateway_url() -> String {
+    GATEWAY
+        .get_or_init(|| async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+            let addr = listener.local_addr().unwrap();
+            let state = state().await;
+            tokio::spawn(async move {
+                local_gateway::start(&local_gateway::default_template(), state, listener).await.expect("gateway");
+            });
+            format!("http://{addr}")
+        })
+        .await
+        .clone()
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().pool_max_idle_per_host(1000).build().expect("http client")
+}
+
+pub fn unique_email(label: &str) -> String {
+    format!("{label}-{}@example.test", uuid::Uuid::new_v4().simple())
+}
+
+/// A real API Gateway v2 event (tests/fixtures) with the method, path, body
+/// and headers replaced, parsed exactly as the Lambda runtime parses it.
+pub fn api_request(method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Request {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../fixtures/apigw-v2/post-json.json")).expect("fixture is JSON");
+    event["routeKey"] = format!("{method} {path}").into();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    let text = body.map(Value::to_string).unwrap_or_default();
+    event["headers"]["content-length"] = text.len().to_string().into();
+    event["body"] = text.into();
+    for (name, value) in headers {
+        event["headers"][name.to_lowercase()] = (*value).into();
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+}
+
+pub fn raw_body_request(path: &str, body: String) -> Request {
+    let mut req = api_request("POST", path, None, &[]);
+    *req.body_mut() = Body::Text(body);
+    req
+}
+
+/// Status and parsed JSON body of a handler response.
+pub fn read(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+pub async fn register(state: &State, email: &str, password: &str) -> (u16, Value) {
+    let body = serde_json::json!({ "email": email, "name": "Test User", "password": password });
+    read(auth_register::handle(state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap())
+}
+
+pub async fn login(state: &State, email: &str, password: &str) -> (u16, Value) {
+    let body = serde_json::json!({ "email": email, "password": password });
+    read(auth_login::handle(state, api_request("POST", "/auth/login", Some(&body), &[])).await.unwrap())
+}

@@ -1,0 +1,9 @@
+//! End-to-end and handler-level tests against the real local stack
+//! (`make test` starts it). One binary, so the runtime, pools and gateway
+//! are shared.
+
+mod auth;
+mod common;
+mod gateway;
+mod health;
+mod parity;

@@ -1,0 +1,55 @@
+//! One source of truth for routing: template.yaml. These tests keep the
+//! function crates, the template, the gateway's linked handlers and the
+//! `cargo lambda watch` router table in agreement.
+
+use std::{collections::BTreeSet, path::Path};
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn template() -> String {
+    std::fs::read_to_string(root().join("template.yaml")).unwrap()
+}
+
+#[test]
+fn every_function_crate_is_in_the_template_and_back() {
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let in_template: BTreeSet<String> =
+        local_gateway::routes::functions(&template()).unwrap().into_iter().map(|f| f.binary).collect();
+    assert_eq!(crates, in_template);
+}
+
+#[test]
+fn the_gateway_links_every_http_function_of_the_template() {
+    let routed: BTreeSet<String> =
+        local_gateway::routes::routes(&template()).unwrap().into_iter().map(|r| r.function).collect();
+    let linked: BTreeSet<String> = local_gateway::dispatch::HTTP_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(routed, linked);
+}
+
+#[test]
+fn the_watch_router_table_matches_the_template_routes() {
+    let manifest: toml_edit::DocumentMut = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
+    let table = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("router table");
+    let mut watch = BTreeSet::new();
+    for (path, entries) in table.iter() {
+        for entry in entries.as_array().expect("array of routes").iter() {
+            let entry = entry.as_inline_table().expect("inline table");
+            watch.insert((
+                entry["method"].as_str().unwrap().to_owned(),
+                path.to_owned(),
+                entry["function"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    let template: BTreeSet<(String, String, String)> = local_gateway::routes::routes(&template())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.method.to_string(), r.path, r.function))
+        .collect();
+    assert_eq!(watch, template);
+}
