@@ -31,6 +31,10 @@ async fn setup() -> anyhow::Result<()> {
     println!("  ✓ postgres migrated");
     let topics = shared::setup::create_topics(&state.config).await.context("creating kafka topics")?;
     println!("  ✓ kafka topics: {}", topics.join(" "));
+    let events = state.events();
+    events.create_indexes().await.context("creating mongo indexes")?;
+    let created = shared::seed::seed(&events, chrono::Utc::now()).await.context("seeding sample events")?;
+    println!("  ✓ mongo indexes; sample events: {created} new, {} already there", 3 - created);
     let (email, password) = admin_credentials(&state)?;
     shared::setup::ensure_admin(&state, &email, &password).await.context("seeding the admin user")?;
     println!("  ✓ admin user: {email}");

@@ -40,3 +40,60 @@ pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
         .set("socket.connection.setup.timeout.ms", "3000")
         .create()
 }
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rdkafka::producer::FutureRecord;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Every message: an id consumers deduplicate on, the type, when it
+/// happened, a schema version, and the payload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<T> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub version: u32,
+    pub data: T,
+}
+
+impl<T: Serialize> Envelope<T> {
+    pub fn new(kind: &str, data: T) -> Self {
+        Envelope { id: Uuid::now_v7(), kind: kind.to_owned(), occurred_at: Utc::now(), version: 1, data }
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(self).map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("encoding message")))
+    }
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes and waits for the broker's acknowledgement.
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError>;
+}
+
+pub struct KafkaPublisher<'a> {
+    pub producer: &'a FutureProducer,
+    pub topic_prefix: &'a str,
+}
+
+#[async_trait]
+impl Publisher for KafkaPublisher<'_> {
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
+        let topic = format!("{}{topic}", self.topic_prefix);
+        let record = FutureRecord::to(&topic).key(key).payload(payload);
+        // Awaits the delivery report without blocking the runtime thread.
+        self.producer.send(record, Duration::from_secs(5)).await.map(drop).map_err(|(err, _)| {
+            tracing::error!(topic, error = %err, "kafka publish failed");
+            ApiError::Unavailable("The message broker is temporarily unavailable".into())
+        })
+    }
+}

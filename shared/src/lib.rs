@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod kafka;
 pub mod repo;
 pub mod runtime;
+pub mod seed;
 pub mod setup;
 pub mod state;
 pub mod telemetry;

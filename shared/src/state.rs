@@ -12,10 +12,14 @@ use tokio::sync::OnceCell;
 
 use crate::{
     auth::{JwtKeys, PasswordHasherService},
+    catalog::LayoutCache,
     config::Config,
     error::ApiError,
     kafka,
-    repo::{pg_users::PgUsers, redis_throttle::RedisLoginThrottle},
+    kafka::KafkaPublisher,
+    repo::{
+        mongo_events::MongoEvents, pg_users::PgUsers, redis_seats::RedisSeatBoard, redis_throttle::RedisLoginThrottle,
+    },
 };
 
 /// How long a request waits for a store before answering 503.
@@ -25,6 +29,8 @@ pub struct State {
     pub config: Config,
     pub jwt: JwtKeys,
     pub passwords: PasswordHasherService,
+    /// Event layouts (immutable once created), cached for the instance's life.
+    pub layouts: LayoutCache,
     pg: PgPool,
     mongo: mongodb::Client,
     redis: OnceCell<ConnectionManager>,
@@ -53,6 +59,7 @@ impl State {
         Ok(State {
             jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl),
             passwords: PasswordHasherService::new(config.password_cost)?,
+            layouts: LayoutCache::default(),
             config,
             pg,
             mongo,
@@ -93,6 +100,18 @@ impl State {
 
     pub fn users(&self) -> PgUsers {
         PgUsers::new(self.pg.clone())
+    }
+
+    pub fn events(&self) -> MongoEvents {
+        MongoEvents::new(&self.mongo())
+    }
+
+    pub async fn seat_board(&self) -> Result<RedisSeatBoard, ApiError> {
+        Ok(RedisSeatBoard::new(self.redis().await?))
+    }
+
+    pub async fn publisher(&self) -> Result<KafkaPublisher<'_>, ApiError> {
+        Ok(KafkaPublisher { producer: self.kafka().await?, topic_prefix: &self.config.topic_prefix })
     }
 
     pub async fn login_throttle(&self) -> Result<RedisLoginThrottle, ApiError> {

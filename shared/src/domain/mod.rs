@@ -1,1 +1,3 @@
+pub mod event;
+pub mod money;
 pub mod user;

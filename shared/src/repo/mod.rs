@@ -36,3 +36,43 @@ pub trait LoginThrottle: Send + Sync {
     async fn record_failure(&self, email: &Email) -> Result<(), ApiError>;
     async fn clear(&self, email: &Email) -> Result<(), ApiError>;
 }
+
+pub mod mongo_events;
+pub mod redis_seats;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::event::{Event, EventId, SeatStatus};
+
+/// A page of the event list, with typed filters only.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub category: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub text: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait EventCatalog: Send + Sync {
+    /// Stores the event and its seats; true if it was new. Idempotent: an
+    /// existing event is kept and only missing seats are added.
+    async fn insert(&self, event: &Event) -> Result<bool, ApiError>;
+    async fn get(&self, id: &EventId) -> Result<Option<Event>, ApiError>;
+    /// The page of events and the total matching the filters.
+    async fn list(&self, query: &EventQuery) -> Result<(Vec<Event>, u64), ApiError>;
+}
+
+/// Live seat status: every seat that is not available, by label. Seats not
+/// in the map are available.
+pub type LiveSeats = HashMap<String, SeatStatus>;
+
+#[async_trait]
+pub trait SeatBoard: Send + Sync {
+    async fn live(&self, event: &EventId) -> Result<LiveSeats, ApiError>;
+    async fn live_many(&self, events: &[EventId]) -> Result<Vec<LiveSeats>, ApiError>;
+}

@@ -1,0 +1,23 @@
+//! `POST /events` (admin only): creates an event and its seats, and
+//! announces it on `event.created`.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::{catalog, domain::event::EventView, http, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(create(state, &req).await))
+}
+
+async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    state.jwt.require_admin(req)?;
+    let input = http::parse_json(req, state.config.max_body_bytes)?;
+    let publisher = state.publisher().await?;
+    let event = catalog::create_event(&state.events(), &publisher, input, chrono::Utc::now()).await?;
+    let layout = state.layouts.put(event);
+    let counts = shared::domain::event::Availability {
+        available: layout.event.total_seats,
+        total: layout.event.total_seats,
+        ..Default::default()
+    };
+    http::Reply::created(&EventView::new(&layout.event, counts))
+}

@@ -1,0 +1,15 @@
+//! `GET /events`: a page of events with live availability counts.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::{catalog, http, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(list(state, &req).await))
+}
+
+async fn list(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let (query, page) = catalog::parse_event_query(|name| http::query_param(req, name))?;
+    let board = state.seat_board().await?;
+    let listed = catalog::list_events(&state.events(), &board, query, page).await?;
+    http::Reply::ok(&listed.view())
+}

@@ -1,0 +1,298 @@
+//! The events service: list, detail, seat map, create, seed. Event layouts
+//! are immutable once created, so each instance caches them and reads only
+//! live status (one Redis HGETALL) per seat-map request; the Mongo-wire
+//! server is never on the seat map's hot path.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::{
+    domain::{
+        event::{Availability, Event, EventId, EventView, NewEventRequest, Seat, SeatStatus},
+        money::Major,
+        user::Tier,
+    },
+    error::ApiError,
+    kafka::{self, Envelope, Publisher},
+    repo::{EventCatalog, EventQuery, LiveSeats, SeatBoard},
+};
+
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Enough for every event a real venue sells at once; past it the cache
+/// starts over rather than grow without bound.
+const MAX_CACHED_LAYOUTS: usize = 10_000;
+
+pub struct Layout {
+    pub event: Event,
+    pub seats: Vec<Seat>,
+}
+
+#[derive(Default)]
+pub struct LayoutCache {
+    layouts: RwLock<HashMap<EventId, Arc<Layout>>>,
+}
+
+impl LayoutCache {
+    pub async fn get(&self, catalog: &dyn EventCatalog, id: &EventId) -> Result<Arc<Layout>, ApiError> {
+        if let Some(layout) = self.layouts.read().expect("layout cache lock").get(id) {
+            return Ok(layout.clone());
+        }
+        let event = catalog.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
+        Ok(self.put(event))
+    }
+
+    pub fn put(&self, event: Event) -> Arc<Layout> {
+        let layout = Arc::new(Layout { seats: event.seats(), event });
+        let mut layouts = self.layouts.write().expect("layout cache lock");
+        if layouts.len() >= MAX_CACHED_LAYOUTS {
+            layouts.clear();
+        }
+        layouts.insert(layout.event.id.clone(), layout.clone());
+        layout
+    }
+}
+
+fn availability(layout: &Layout, live: &LiveSeats) -> Availability {
+    let mut counts = Availability { total: layout.seats.len() as u32, ..Availability::default() };
+    for seat in &layout.seats {
+        match live.get(&seat.label) {
+            Some(SeatStatus::Held) => counts.held += 1,
+            Some(SeatStatus::Booked) => counts.booked += 1,
+            _ => counts.available += 1,
+        }
+    }
+    counts
+}
+
+fn availability_of(event: &Event, live: &LiveSeats) -> Availability {
+    let held = live.values().filter(|s| **s == SeatStatus::Held).count() as u32;
+    let booked = live.values().filter(|s| **s == SeatStatus::Booked).count() as u32;
+    Availability { available: event.total_seats.saturating_sub(held + booked), held, booked, total: event.total_seats }
+}
+
+/// Query-string parameters of `GET /events`, parsed and bounded.
+pub fn parse_event_query(param: impl Fn(&str) -> Option<String>) -> Result<(EventQuery, u32), ApiError> {
+    let mut check = crate::domain::user::FieldCheck::default();
+    let limit = check
+        .optional("limit", param("limit").as_deref(), |raw| match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+            _ => Err("must be an integer from 1 to 100"),
+        })
+        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let page = check
+        .optional("page", param("page").as_deref(), |raw| match raw.parse::<u32>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            _ => Err("must be an integer from 1 to 100000"),
+        })
+        .unwrap_or(1);
+    let date = |raw: &str| -> Result<DateTime<Utc>, &'static str> {
+        if let Ok(date) = DateTime::parse_from_rfc3339(raw) {
+            return Ok(date.with_timezone(&Utc));
+        }
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+            .map_err(|_| "must be a date (2027-06-01) or an ISO 8601 date-time")
+    };
+    let from = check.optional("from", param("from").as_deref(), date);
+    let to = check.optional("to", param("to").as_deref(), date);
+    let category = check.optional("category", param("category").as_deref(), |raw| {
+        let value = raw.to_lowercase();
+        if value.len() <= 40 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ') {
+            Ok(value)
+        } else {
+            Err("must be 1-40 letters, digits, spaces or dashes")
+        }
+    });
+    let text = check.optional("q", param("q").as_deref(), |raw| {
+        if raw.chars().count() <= 100 {
+            Ok(raw.to_owned())
+        } else {
+            Err("must be at most 100 characters")
+        }
+    });
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            check.fail("to", "must not be before from");
+        }
+    }
+    check.finish()?;
+    let query = EventQuery { category, from, to, text, offset: u64::from(page - 1) * u64::from(limit), limit };
+    Ok((query, page))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage<'a> {
+    pub events: Vec<EventView<'a>>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+    pub total_pages: u64,
+}
+
+pub struct ListedEvents {
+    pub events: Vec<(Event, Availability)>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+impl ListedEvents {
+    pub fn view(&self) -> EventPage<'_> {
+        EventPage {
+            events: self.events.iter().map(|(event, counts)| EventView::new(event, *counts)).collect(),
+            page: self.page,
+            limit: self.limit,
+            total: self.total,
+            total_pages: self.total.div_ceil(u64::from(self.limit)),
+        }
+    }
+}
+
+pub async fn list_events(
+    catalog: &dyn EventCatalog,
+    board: &dyn SeatBoard,
+    query: EventQuery,
+    page: u32,
+) -> Result<ListedEvents, ApiError> {
+    let (events, total) = catalog.list(&query).await?;
+    let ids: Vec<EventId> = events.iter().map(|e| e.id.clone()).collect();
+    let live = board.live_many(&ids).await?;
+    let events = events
+        .into_iter()
+        .zip(live)
+        .map(|(event, live)| {
+            let counts = availability_of(&event, &live);
+            (event, counts)
+        })
+        .collect();
+    Ok(ListedEvents { events, page, limit: query.limit, total })
+}
+
+pub async fn event_detail(
+    cache: &LayoutCache,
+    catalog: &dyn EventCatalog,
+    board: &dyn SeatBoard,
+    id: &EventId,
+) -> Result<(Arc<Layout>, Availability), ApiError> {
+    let layout = cache.get(catalog, id).await?;
+    let live = board.live(id).await?;
+    let counts = availability(&layout, &live);
+    Ok((layout, counts))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatView<'a> {
+    pub id: String,
+    pub label: &'a str,
+    pub row: &'a str,
+    pub number: u32,
+    pub section: &'a str,
+    pub tier: Tier,
+    pub price: Major,
+    pub price_cents: i64,
+    pub status: SeatStatus,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatMap<'a> {
+    pub event_id: &'a EventId,
+    pub currency: &'a str,
+    pub availability: Availability,
+    pub seats: Vec<SeatView<'a>>,
+}
+
+#[derive(Debug, Default)]
+pub struct SeatFilter {
+    pub status: Option<SeatStatus>,
+    pub section: Option<String>,
+}
+
+pub struct LiveLayout {
+    pub layout: Arc<Layout>,
+    pub live: LiveSeats,
+}
+
+impl LiveLayout {
+    pub fn status_of(&self, label: &str) -> SeatStatus {
+        self.live.get(label).copied().unwrap_or(SeatStatus::Available)
+    }
+
+    pub fn view(&self, filter: &SeatFilter) -> SeatMap<'_> {
+        let event = &self.layout.event;
+        let seats = self
+            .layout
+            .seats
+            .iter()
+            .filter(|seat| filter.section.as_deref().is_none_or(|s| seat.section.eq_ignore_ascii_case(s)))
+            .map(|seat| (seat, self.status_of(&seat.label)))
+            .filter(|(_, status)| filter.status.is_none_or(|s| s == *status))
+            .map(|(seat, status)| SeatView {
+                id: event.id.seat_id(&seat.label),
+                label: &seat.label,
+                row: &seat.row,
+                number: seat.number,
+                section: &seat.section,
+                tier: seat.tier,
+                price: Major(seat.price),
+                price_cents: seat.price.0,
+                status,
+            })
+            .collect();
+        SeatMap {
+            event_id: &event.id,
+            currency: &event.currency,
+            availability: availability(&self.layout, &self.live),
+            seats,
+        }
+    }
+}
+
+pub async fn seat_map(
+    cache: &LayoutCache,
+    catalog: &dyn EventCatalog,
+    board: &dyn SeatBoard,
+    id: &EventId,
+) -> Result<LiveLayout, ApiError> {
+    let layout = cache.get(catalog, id).await?;
+    let live = board.live(id).await?;
+    Ok(LiveLayout { layout, live })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventCreated<'a> {
+    event_id: &'a EventId,
+    name: &'a str,
+    date: DateTime<Utc>,
+    total_seats: u32,
+}
+
+pub async fn create_event(
+    catalog: &dyn EventCatalog,
+    publisher: &dyn Publisher,
+    request: NewEventRequest,
+    now: DateTime<Utc>,
+) -> Result<Event, ApiError> {
+    let event = request.into_event(EventId::generate(), now)?;
+    catalog.insert(&event).await?;
+    tracing::info!(event.id = %event.id, seats = event.total_seats, "event created");
+    let message = Envelope::new(
+        kafka::EVENT_CREATED,
+        EventCreated { event_id: &event.id, name: &event.name, date: event.date, total_seats: event.total_seats },
+    );
+    // The event is stored; the notification is informational (nothing
+    // consumes it to keep state), so a broker outage is logged, not failed.
+    if let Err(err) = publisher.publish(kafka::EVENT_CREATED, event.id.as_ref(), &message.to_bytes()?).await {
+        tracing::warn!(event.id = %event.id, error = %err, "event.created not published");
+    }
+    Ok(event)
+}
