@@ -627,6 +627,6 @@ mod tests {
             assert!(EventId::parse(bad).is_err(), "{bad}");
         }
         assert!(EventId::parse("taylor-swift-eras-tour").is_ok());
-        assert!(EventId::parse(&EventId::generate().to_string()).is_ok());
+        assert!(EventId::parse(EventId::generate().as_ref()).is_ok());
     }
 }

@@ -76,3 +76,22 @@ pub trait SeatBoard: Send + Sync {
     async fn live(&self, event: &EventId) -> Result<LiveSeats, ApiError>;
     async fn live_many(&self, events: &[EventId]) -> Result<Vec<LiveSeats>, ApiError>;
 }
+
+/// Seat holds: the fast first line against overselling. PostgreSQL's partial
+/// unique index is the last line.
+#[async_trait]
+pub trait SeatHolds: Send + Sync {
+    /// Holds all `labels` for `booking` until `expires_at_ms`, or none of
+    /// them; returns the labels that someone else holds or has booked.
+    async fn hold(
+        &self,
+        event: &EventId,
+        booking: &str,
+        labels: &[String],
+        expires_at_ms: i64,
+    ) -> Result<Vec<String>, ApiError>;
+    /// Frees the seats `booking` holds or booked; returns how many.
+    async fn release(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u32, ApiError>;
+    /// Marks the seats booked by `booking`; returns labels booked by others.
+    async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError>;
+}

@@ -158,6 +158,10 @@ impl MongoEvents {
         &self.seats
     }
 
+    pub async fn events_count(&self) -> Result<u64, ApiError> {
+        Ok(self.events.count_documents(doc! {}).await?)
+    }
+
     /// The indexes behind every query this module makes.
     pub async fn create_indexes(&self) -> Result<(), ApiError> {
         let named = |keys: Document, name: &str| {

@@ -8,12 +8,12 @@
 //! as available everywhere (lazy expiry), so the map never waits for the
 //! expirer.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::LazyLock};
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use redis::{aio::ConnectionManager, Script};
 
-use super::{LiveSeats, SeatBoard};
+use super::{LiveSeats, SeatBoard, SeatHolds};
 use crate::{
     domain::event::{EventId, SeatStatus},
     error::ApiError,
@@ -40,6 +40,72 @@ fn to_live(raw: HashMap<String, String>, now_ms: i64) -> LiveSeats {
     raw.into_iter().filter_map(|(label, value)| parse_status(&value, now_ms).map(|s| (label, s))).collect()
 }
 
+/// Holds every requested seat for one booking, or none. A seat is free when
+/// it has no field, or holds an expired hold; a seat already held by this
+/// same booking counts as free, so a retried hold is harmless. Returns the
+/// labels that were taken by someone else (empty on success).
+const HOLD_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local taken = {}
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    local kind, owner, expires = string.match(v, '^(%a)|([^|]+)|?(%d*)$')
+    if owner ~= ARGV[1] and (kind == 'B' or (tonumber(expires) or 0) > now) then
+      taken[#taken + 1] = ARGV[i]
+    end
+  end
+end
+if #taken > 0 then return taken end
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if not (v and string.sub(v, 1, 2) == 'B|') then
+    redis.call('HSET', KEYS[1], ARGV[i], 'H|' .. ARGV[1] .. '|' .. ARGV[2])
+  end
+end
+return taken
+";
+
+/// Removes this booking's holds or booked markers, never anyone else's.
+const RELEASE_SCRIPT: &str = r"
+local released = 0
+for i = 2, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    local owner = string.match(v, '^%a|([^|]+)')
+    if owner == ARGV[1] then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      released = released + 1
+    end
+  end
+end
+return released
+";
+
+/// Turns this booking's holds into permanent booked markers. A seat whose
+/// hold vanished (Redis flushed) is marked too; PostgreSQL already decided
+/// the booking owns it. Returns the labels another booking owns.
+const CONFIRM_SCRIPT: &str = r"
+local conflicts = {}
+for i = 2, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  local owner = v and string.match(v, '^%a|([^|]+)')
+  if owner and owner ~= ARGV[1] and string.sub(v, 1, 2) == 'B|' then
+    conflicts[#conflicts + 1] = ARGV[i]
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], 'B|' .. ARGV[1])
+  end
+end
+return conflicts
+";
+
+// Scripts are hashed once per instance; calls use EVALSHA and fall back to
+// EVAL (loading the script) only when Redis does not know it yet.
+static HOLD: LazyLock<Script> = LazyLock::new(|| Script::new(HOLD_SCRIPT));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_SCRIPT));
+static CONFIRM: LazyLock<Script> = LazyLock::new(|| Script::new(CONFIRM_SCRIPT));
+
 #[derive(Clone)]
 pub struct RedisSeatBoard {
     redis: ConnectionManager,
@@ -48,6 +114,15 @@ pub struct RedisSeatBoard {
 impl RedisSeatBoard {
     pub fn new(redis: ConnectionManager) -> Self {
         RedisSeatBoard { redis }
+    }
+
+    async fn run(&self, script: &Script, event: &EventId, args: &[&str]) -> Result<redis::Value, ApiError> {
+        let mut redis = self.redis.clone();
+        let mut invocation = script.key(board_key(event));
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        Ok(invocation.invoke_async(&mut redis).await?)
     }
 
     pub fn connection(&self) -> ConnectionManager {
@@ -75,6 +150,38 @@ impl SeatBoard for RedisSeatBoard {
         let raw: Vec<HashMap<String, String>> = pipe.query_async(&mut redis).await?;
         let now = chrono::Utc::now().timestamp_millis();
         Ok(raw.into_iter().map(|r| to_live(r, now)).collect())
+    }
+}
+
+fn labels_of(value: redis::Value) -> Result<Vec<String>, ApiError> {
+    redis::from_redis_value(&value).map_err(ApiError::from)
+}
+
+#[async_trait]
+impl SeatHolds for RedisSeatBoard {
+    async fn hold(
+        &self,
+        event: &EventId,
+        booking: &str,
+        labels: &[String],
+        expires_at_ms: i64,
+    ) -> Result<Vec<String>, ApiError> {
+        let expires = expires_at_ms.to_string();
+        let mut args = vec![booking, expires.as_str()];
+        args.extend(labels.iter().map(String::as_str));
+        labels_of(self.run(&HOLD, event, &args).await?)
+    }
+
+    async fn release(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u32, ApiError> {
+        let mut args = vec![booking];
+        args.extend(labels.iter().map(String::as_str));
+        Ok(redis::from_redis_value(&self.run(&RELEASE, event, &args).await?)?)
+    }
+
+    async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut args = vec![booking];
+        args.extend(labels.iter().map(String::as_str));
+        labels_of(self.run(&CONFIRM, event, &args).await?)
     }
 }
 

@@ -10,7 +10,8 @@ use std::{
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
-use shared::{config::Config, State};
+use shared::config::Config;
+pub use shared::State;
 use tokio::{runtime::Runtime, sync::OnceCell};
 
 static RUNTIME: LazyLock<Runtime> =

@@ -4,6 +4,7 @@
 
 mod auth;
 mod common;
+mod events;
 mod gateway;
 mod health;
 mod parity;
