@@ -5,8 +5,26 @@
 use lambda_http::{Body, Error, Request, Response};
 use shared::State;
 
-pub const HTTP_FUNCTIONS: &[&str] =
-    &["auth-login", "auth-register", "events-create", "events-get", "events-list", "events-seats", "health"];
+pub const HTTP_FUNCTIONS: &[&str] = &[
+    "auth-login",
+    "auth-register",
+    "bookings-cancel",
+    "bookings-create",
+    "bookings-get",
+    "bookings-list",
+    "bookings-pay",
+    "events-create",
+    "events-get",
+    "events-list",
+    "events-seats",
+    "health",
+];
+
+/// Functions fed by Kafka through the event-source-mapping emulator.
+pub const KAFKA_FUNCTIONS: &[&str] = &["booking-status", "seat-projector", "seat-reserver"];
+
+/// Functions fired by the schedule emulator.
+pub const SCHEDULED_FUNCTIONS: &[&str] = &["booking-sweeper"];
 
 /// Calls an HTTP function's handler in-process; `None` if no such function
 /// is linked.
@@ -14,6 +32,11 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
     Some(match function {
         "auth-login" => auth_login::handle(state, req).await,
         "auth-register" => auth_register::handle(state, req).await,
+        "bookings-cancel" => bookings_cancel::handle(state, req).await,
+        "bookings-create" => bookings_create::handle(state, req).await,
+        "bookings-get" => bookings_get::handle(state, req).await,
+        "bookings-list" => bookings_list::handle(state, req).await,
+        "bookings-pay" => bookings_pay::handle(state, req).await,
         "events-create" => events_create::handle(state, req).await,
         "events-get" => events_get::handle(state, req).await,
         "events-list" => events_list::handle(state, req).await,
@@ -21,4 +44,33 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
         "health" => health::handle(state, req).await,
         _ => return None,
     })
+}
+
+/// Calls a Kafka consumer's handler in-process with an MSK event, exactly
+/// as the Lambda runtime would; `None` if no such function is linked.
+pub async fn invoke_kafka(
+    function: &str,
+    state: &State,
+    event: aws_lambda_events::event::kafka::KafkaEvent,
+) -> Option<Result<serde_json::Value, Error>> {
+    let event = lambda_http::LambdaEvent::new(event, lambda_http::Context::default());
+    let report = match function {
+        "booking-status" => booking_status::handle(state, event).await,
+        "seat-projector" => seat_projector::handle(state, event).await,
+        "seat-reserver" => seat_reserver::handle(state, event).await,
+        _ => return None,
+    };
+    Some(report.map(|r| serde_json::to_value(r).unwrap_or_default()))
+}
+
+/// Fires a scheduled function with an EventBridge-style event.
+pub async fn invoke_scheduled(function: &str, state: &State) -> Option<Result<serde_json::Value, Error>> {
+    let payload = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+    let event = lambda_http::LambdaEvent::new(payload, lambda_http::Context::default());
+    match function {
+        "booking-sweeper" => {
+            Some(booking_sweeper::handle(state, event).await.map(|r| serde_json::to_value(r).unwrap_or_default()))
+        }
+        _ => None,
+    }
 }

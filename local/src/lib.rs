@@ -2,6 +2,7 @@
 //! mappings and the schedule). Never deployed.
 
 pub mod dispatch;
+pub mod emulator;
 pub mod routes;
 pub mod server;
 
@@ -14,6 +15,8 @@ use tokio::net::TcpListener;
 /// functions, and serves on `listener` until the task is dropped.
 pub async fn start(template: &Path, state: Arc<State>, listener: TcpListener) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(template).map_err(|e| anyhow::anyhow!("reading {}: {e}", template.display()))?;
+    let specs = routes::functions(&text)?;
+    emulator::start(&specs, state.clone(), schedule_interval())?;
     let router = routes::Router::new(routes::routes(&text)?);
     let gateway = Arc::new(server::Gateway::new(router, state)?);
     gateway.serve(listener).await
@@ -22,4 +25,11 @@ pub async fn start(template: &Path, state: Arc<State>, listener: TcpListener) ->
 /// template.yaml at the workspace root.
 pub fn default_template() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("template.yaml")
+}
+
+/// How often the schedule emulator fires (`rate(1 minute)` on AWS; a few
+/// seconds locally so expiry is visible quickly). `LOCAL_SCHEDULE_SECS`.
+fn schedule_interval() -> std::time::Duration {
+    let seconds = std::env::var("LOCAL_SCHEDULE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    std::time::Duration::from_secs(seconds)
 }

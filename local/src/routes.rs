@@ -22,6 +22,9 @@ pub struct FunctionSpec {
     pub binary: String,
     pub routes: Vec<Route>,
     pub topics: Vec<String>,
+    /// MSK event source settings (the emulator honours them).
+    pub batch_size: usize,
+    pub batching_window: std::time::Duration,
     pub schedule: Option<String>,
 }
 
@@ -42,7 +45,15 @@ pub fn functions(template: &str) -> anyhow::Result<Vec<FunctionSpec>> {
         let binary = text(resource, &["Metadata", "BuildProperties", "Binary"])
             .with_context(|| format!("{logical_id} has no Metadata.BuildProperties.Binary"))?
             .to_owned();
-        let mut spec = FunctionSpec { logical_id, binary, routes: Vec::new(), topics: Vec::new(), schedule: None };
+        let mut spec = FunctionSpec {
+            logical_id,
+            binary,
+            routes: Vec::new(),
+            topics: Vec::new(),
+            batch_size: 100,
+            batching_window: std::time::Duration::ZERO,
+            schedule: None,
+        };
         let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
         for event in events.into_iter().flat_map(|m| m.values()) {
             let props = event.get("Properties").cloned().unwrap_or(Value::Null);
@@ -55,6 +66,12 @@ pub fn functions(template: &str) -> anyhow::Result<Vec<FunctionSpec>> {
                     spec.routes.push(Route { method, path: path.to_owned(), function: spec.binary.clone() });
                 }
                 Some("MSK") | Some("SelfManagedKafka") => {
+                    if let Some(size) = props.get("BatchSize").and_then(Value::as_u64) {
+                        spec.batch_size = size.clamp(1, 10_000) as usize;
+                    }
+                    if let Some(window) = props.get("MaximumBatchingWindowInSeconds").and_then(Value::as_u64) {
+                        spec.batching_window = std::time::Duration::from_secs(window);
+                    }
                     for topic in props.get("Topics").and_then(Value::as_sequence).into_iter().flatten() {
                         if let Some(topic) = topic.as_str() {
                             if !spec.topics.iter().any(|t| t == topic) {

@@ -30,6 +30,8 @@ pub enum ApiError {
     #[error("Request body exceeds the {limit} byte limit")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
+    PaymentRequired(String),
+    #[error("{0}")]
     Unprocessable(String),
     #[error("Too many requests; retry after {} seconds", retry_after.as_secs())]
     TooManyRequests { retry_after: Duration },
@@ -56,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict { .. } => "CONFLICT",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::PaymentRequired(_) => "PAYMENT_DECLINED",
             ApiError::Unprocessable(_) => "UNPROCESSABLE",
             ApiError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -149,6 +153,7 @@ mod tests {
             (ApiError::NotFound("x".into()), 404, "NOT_FOUND"),
             (ApiError::conflict("x"), 409, "CONFLICT"),
             (ApiError::PayloadTooLarge { limit: 1 }, 413, "PAYLOAD_TOO_LARGE"),
+            (ApiError::PaymentRequired("x".into()), 402, "PAYMENT_DECLINED"),
             (ApiError::Unprocessable("x".into()), 422, "UNPROCESSABLE"),
             (ApiError::TooManyRequests { retry_after: Duration::from_secs(3) }, 429, "TOO_MANY_REQUESTS"),
             (ApiError::Unavailable("x".into()), 503, "SERVICE_UNAVAILABLE"),

@@ -39,6 +39,15 @@ impl Reply {
         Self::with_status(StatusCode::CREATED, data)
     }
 
+    /// A stored response replayed as it was first sent.
+    pub fn raw(status: StatusCode, body: Vec<u8>) -> Reply {
+        Reply { status, body, headers: Vec::new() }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
@@ -62,6 +71,15 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Body> {
     }
 }
 
+/// The JSON body of an error, as every error response carries it.
+pub fn error_body(err: &ApiError) -> serde_json::Value {
+    let mut error = serde_json::json!({ "code": err.code(), "message": err.public_message() });
+    if let Some(details) = err.details() {
+        error["details"] = details;
+    }
+    serde_json::json!({ "success": false, "error": error })
+}
+
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let status = err.status();
     if status.is_server_error() {
@@ -69,12 +87,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     } else {
         tracing::info!(error.code = err.code(), error.message = %err, status = status.as_u16(), "request rejected");
     }
-    let mut error = serde_json::json!({ "code": err.code(), "message": err.public_message() });
-    if let Some(details) = err.details() {
-        error["details"] = details;
-    }
-    let body = serde_json::to_vec(&serde_json::json!({ "success": false, "error": error }))
-        .expect("a json! value always serializes");
+    let body = serde_json::to_vec(&error_body(err)).expect("a json! value always serializes");
     let mut response = json_response(status, body);
     if let ApiError::TooManyRequests { retry_after } = err {
         let seconds = retry_after.as_secs().max(1);
@@ -134,6 +147,18 @@ fn describe_data_error(err: &serde_json::Error) -> String {
         Some(idx) => text[..idx].to_owned(),
         None => text,
     }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::validation("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+    }
+    Ok(Some(key.to_owned()))
 }
 
 /// A path parameter that the route template guarantees; a missing one means

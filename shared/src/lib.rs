@@ -3,13 +3,17 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod bookings;
 pub mod catalog;
 pub mod config;
+pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod kafka;
+pub mod payments;
 pub mod repo;
 pub mod runtime;
 pub mod seed;

@@ -35,8 +35,10 @@ where
     E: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
     F: Fn(&'static State, lambda_runtime::LambdaEvent<E>) -> Fut,
-    Fut: Future<Output = Result<R, Error>> + Send,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
 {
     let state = cold_start().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| handler(state, event))).await
+    // Boxed so the runtime's own future type stays shallow: the consumers'
+    // futures are deep enough to hit the compiler's layout limit otherwise.
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| Box::pin(handler(state, event)))).await
 }

@@ -12,13 +12,16 @@ use tokio::sync::OnceCell;
 
 use crate::{
     auth::{JwtKeys, PasswordHasherService},
+    bookings::Bookings,
     catalog::LayoutCache,
     config::Config,
     error::ApiError,
     kafka,
     kafka::KafkaPublisher,
+    payments::{PaymentProvider, TestCardProvider},
     repo::{
-        mongo_events::MongoEvents, pg_users::PgUsers, redis_seats::RedisSeatBoard, redis_throttle::RedisLoginThrottle,
+        mongo_events::MongoEvents, pg_bookings::PgBookings, pg_users::PgUsers, redis_seats::RedisSeatBoard,
+        redis_throttle::RedisLoginThrottle,
     },
 };
 
@@ -29,6 +32,8 @@ pub struct State {
     pub config: Config,
     pub jwt: JwtKeys,
     pub passwords: PasswordHasherService,
+    /// The local test-card provider; a real PSP would sit behind the same trait.
+    pub payments: Box<dyn PaymentProvider>,
     /// Event layouts (immutable once created), cached for the instance's life.
     pub layouts: LayoutCache,
     pg: PgPool,
@@ -60,6 +65,7 @@ impl State {
             jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl),
             passwords: PasswordHasherService::new(config.password_cost)?,
             layouts: LayoutCache::default(),
+            payments: Box::new(TestCardProvider),
             config,
             pg,
             mongo,
@@ -112,6 +118,22 @@ impl State {
 
     pub async fn publisher(&self) -> Result<KafkaPublisher<'_>, ApiError> {
         Ok(KafkaPublisher { producer: self.kafka().await?, topic_prefix: &self.config.topic_prefix })
+    }
+
+    pub fn booking_store(&self) -> PgBookings {
+        PgBookings::new(self.pg.clone())
+    }
+
+    /// The booking service wired to this instance's stores.
+    pub async fn bookings(&self) -> Result<Bookings<'_>, ApiError> {
+        Ok(Bookings {
+            config: &self.config,
+            store: self.booking_store(),
+            holds: Box::new(self.seat_board().await?),
+            publisher: Box::new(self.publisher().await?),
+            catalog: Box::new(self.events()),
+            layouts: &self.layouts,
+        })
     }
 
     pub async fn login_throttle(&self) -> Result<RedisLoginThrottle, ApiError> {

@@ -1,3 +1,4 @@
+pub mod booking;
 pub mod event;
 pub mod money;
 pub mod user;

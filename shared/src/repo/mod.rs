@@ -38,6 +38,7 @@ pub trait LoginThrottle: Send + Sync {
 }
 
 pub mod mongo_events;
+pub mod pg_bookings;
 pub mod redis_seats;
 
 use std::collections::HashMap;

@@ -259,3 +259,60 @@ mod tests {
         assert_eq!(super::escape_regex("a.*b(c)"), r"a\.\*b\(c\)");
     }
 }
+
+/// The seat read model's writes, made by the booking consumers. Each is
+/// conditional on the seat's current owner, so replaying a message finds
+/// its work already done and changes nothing.
+impl MongoEvents {
+    fn seat_ids(event: &EventId, labels: &[String]) -> Vec<String> {
+        labels.iter().map(|l| event.seat_id(l)).collect()
+    }
+
+    /// Marks every seat held by `booking`, or none: on a conflict the seats
+    /// this call took are put back. Returns the labels someone else has.
+    pub async fn hold_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut taken = Vec::new();
+        for (label, id) in labels.iter().zip(Self::seat_ids(event, labels)) {
+            let result = self
+                .seats
+                .update_one(
+                    doc! { "_id": &id, "$or": [ { "status": "available" }, { "bookingId": booking } ] },
+                    doc! { "$set": { "status": "held", "bookingId": booking } },
+                )
+                .await?;
+            if result.matched_count == 0 {
+                taken.push(label.clone());
+            }
+        }
+        if !taken.is_empty() {
+            self.release_seats(event, booking, labels).await?;
+        }
+        Ok(taken)
+    }
+
+    /// Marks the seats booked by `booking` (from held, or from available if
+    /// the hold message was never applied).
+    pub async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+        let result = self
+            .seats
+            .update_many(
+                doc! { "_id": { "$in": Self::seat_ids(event, labels) },
+                "$or": [ { "status": "available" }, { "bookingId": booking } ] },
+                doc! { "$set": { "status": "booked", "bookingId": booking } },
+            )
+            .await?;
+        Ok(result.matched_count)
+    }
+
+    /// Frees the seats `booking` holds or booked; others' seats are untouched.
+    pub async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+        let result = self
+            .seats
+            .update_many(
+                doc! { "_id": { "$in": Self::seat_ids(event, labels) }, "bookingId": booking },
+                doc! { "$set": { "status": "available", "bookingId": null } },
+            )
+            .await?;
+        Ok(result.modified_count)
+    }
+}

@@ -1,0 +1,17 @@
+//! `PUT /bookings/{id}/cancel`: cancels the caller's booking and frees its
+//! seats; a paid booking is refunded. Cancelling twice is harmless.
+
+use chrono::Utc;
+use lambda_http::{Body, Error, Request, Response};
+use shared::{bookings, domain::booking::BookingView, http, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(cancel(state, &req).await))
+}
+
+async fn cancel(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let user = state.jwt.authenticate(req)?;
+    let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
+    let booking = state.bookings().await?.cancel(&user, id, state.payments.as_ref()).await?;
+    http::Reply::ok(&BookingView::new(&booking, Utc::now()))
+}

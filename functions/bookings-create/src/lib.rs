@@ -1,0 +1,23 @@
+//! `POST /bookings`: holds the seats for the hold time and records a PENDING
+//! booking. An `Idempotency-Key` makes retries return the first answer.
+
+use chrono::Utc;
+use lambda_http::{Body, Error, Request, Response};
+use shared::{domain::booking::BookingView, http, idempotency, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(create(state, &req).await))
+}
+
+async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let user = state.jwt.authenticate(req)?;
+    let limit = state.config.max_body_bytes;
+    let hash = idempotency::request_hash("POST", "/bookings", http::body_bytes(req, limit)?);
+    let key = http::idempotency_key(req)?;
+    let bookings = state.bookings().await?;
+    idempotency::once(&bookings.store, user.sub, key.as_deref(), &hash, || async {
+        let booking = bookings.create(&user, http::parse_json(req, limit)?, Utc::now()).await?;
+        http::Reply::created(&BookingView::new(&booking, Utc::now()))
+    })
+    .await
+}

@@ -1,0 +1,16 @@
+//! `GET /bookings/{id}`: one of the caller's bookings (others' are 404).
+
+use chrono::Utc;
+use lambda_http::{Body, Error, Request, Response};
+use shared::{bookings, domain::booking::BookingView, http, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(get(state, &req).await))
+}
+
+async fn get(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let user = state.jwt.authenticate(req)?;
+    let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
+    let booking = state.bookings().await?.get(&user, id).await?;
+    http::Reply::ok(&BookingView::new(&booking, Utc::now()))
+}

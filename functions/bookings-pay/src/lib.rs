@@ -1,0 +1,24 @@
+//! `POST /bookings/{id}/pay`: charges the booking's server-computed total
+//! once and confirms it. `Idempotency-Key` makes retries safe.
+
+use chrono::Utc;
+use lambda_http::{Body, Error, Request, Response};
+use shared::{bookings, domain::booking::BookingView, http, idempotency, State};
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
+    Ok(http::respond(pay(state, &req).await))
+}
+
+async fn pay(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let user = state.jwt.authenticate(req)?;
+    let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
+    let limit = state.config.max_body_bytes;
+    let hash = idempotency::request_hash("POST", &format!("/bookings/{id}/pay"), http::body_bytes(req, limit)?);
+    let key = http::idempotency_key(req)?;
+    let bookings = state.bookings().await?;
+    idempotency::once(&bookings.store, user.sub, key.as_deref(), &hash, || async {
+        let booking = bookings.pay(&user, id, http::parse_json(req, limit)?, state.payments.as_ref()).await?;
+        http::Reply::ok(&BookingView::new(&booking, Utc::now()))
+    })
+    .await
+}

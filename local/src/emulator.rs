@@ -1,0 +1,161 @@
+//! What Lambda's event source mappings and EventBridge schedules do, for the
+//! local gateway: consume each consumer function's topics with its own
+//! consumer group, hand it real MSK `KafkaEvent` batches, and commit offsets
+//! only after the function succeeds (at-least-once). A batch that keeps
+//! failing goes to the dead-letter topics, like an on-failure destination.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use rdkafka::{
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    ClientConfig, Message, Offset, TopicPartitionList,
+};
+use shared::{
+    kafka::{dead_letter_topic, Publisher},
+    State,
+};
+
+use crate::{dispatch, routes::FunctionSpec};
+
+/// Attempts per batch before it is dead-lettered.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Starts one consumer loop per Kafka-triggered function and one timer per
+/// scheduled function. Runs until the process ends.
+pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration) -> anyhow::Result<()> {
+    for spec in specs {
+        if !spec.topics.is_empty() {
+            anyhow::ensure!(
+                dispatch::KAFKA_FUNCTIONS.contains(&spec.binary.as_str()),
+                "{} consumes Kafka but is not linked into the gateway",
+                spec.binary
+            );
+            let consumer = consumer_for(spec, &state)?;
+            tokio::spawn(run_source(spec.clone(), state.clone(), consumer));
+        }
+        if spec.schedule.is_some() {
+            let (function, state) = (spec.binary.clone(), state.clone());
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(schedule_every);
+                loop {
+                    ticks.tick().await;
+                    match dispatch::invoke_scheduled(&function, &state).await {
+                        Some(Ok(report)) => tracing::debug!(function, %report, "scheduled run"),
+                        Some(Err(err)) => tracing::warn!(function, error = %err, "scheduled run failed"),
+                        None => tracing::error!(function, "scheduled function is not linked"),
+                    }
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
+    let prefix = &state.config.topic_prefix;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &state.config.kafka_brokers)
+        .set("group.id", format!("{prefix}{}", spec.binary))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("session.timeout.ms", "10000")
+        .create()?;
+    let topics: Vec<String> = spec.topics.iter().map(|t| format!("{prefix}{t}")).collect();
+    consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())?;
+    Ok(consumer)
+}
+
+type Record = (String, i64, i64, Option<Vec<u8>>, Vec<u8>);
+
+async fn run_source(spec: FunctionSpec, state: Arc<State>, consumer: StreamConsumer) {
+    loop {
+        let batch = next_batch(&consumer, spec.batch_size, spec.batching_window).await;
+        if batch.is_empty() {
+            continue;
+        }
+        deliver(&spec, &state, &batch).await;
+        let mut offsets = TopicPartitionList::new();
+        let mut next: HashMap<(String, i32), i64> = HashMap::new();
+        for (topic, partition, offset, _, _) in &batch {
+            let entry = next.entry((topic.clone(), *partition as i32)).or_insert(0);
+            *entry = (*entry).max(offset + 1);
+        }
+        for ((topic, partition), offset) in next {
+            let _ = offsets.add_partition_offset(&topic, partition, Offset::Offset(offset));
+        }
+        if let Err(err) = consumer.commit(&offsets, CommitMode::Async) {
+            tracing::warn!(function = %spec.binary, error = %err, "offset commit failed; the batch may be redelivered");
+        }
+    }
+}
+
+/// Waits for one record, then gathers more until the batch is full or the
+/// batching window closes (a zero window takes only what already arrived).
+async fn next_batch(consumer: &StreamConsumer, size: usize, window: Duration) -> Vec<Record> {
+    let mut batch = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    loop {
+        let received = if batch.is_empty() {
+            Ok(consumer.recv().await)
+        } else {
+            tokio::time::timeout_at(deadline, consumer.recv()).await
+        };
+        match received {
+            Ok(Ok(message)) => batch.push((
+                message.topic().to_owned(),
+                i64::from(message.partition()),
+                message.offset(),
+                message.key().map(<[u8]>::to_vec),
+                message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            )),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "kafka receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if batch.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            Err(_) => break,
+        }
+        if batch.len() >= size {
+            break;
+        }
+    }
+    batch
+}
+
+/// Invokes the function until it succeeds or the attempts run out; then the
+/// records go to their dead-letter topics so the partition moves on.
+async fn deliver(spec: &FunctionSpec, state: &State, batch: &[Record]) {
+    for attempt in 1..=MAX_ATTEMPTS {
+        let event = shared::consumers::kafka_event(batch.to_vec());
+        match dispatch::invoke_kafka(&spec.binary, state, event).await {
+            Some(Ok(report)) => {
+                tracing::debug!(function = %spec.binary, records = batch.len(), %report, "batch processed");
+                return;
+            }
+            Some(Err(err)) => {
+                tracing::warn!(function = %spec.binary, attempt, error = %err, "batch failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+            }
+            None => break,
+        }
+    }
+    tracing::error!(function = %spec.binary, records = batch.len(), "batch failed every attempt; dead-lettering");
+    let Ok(publisher) = state.publisher().await else { return };
+    let prefix = &state.config.topic_prefix;
+    for (topic, partition, offset, _, value) in batch {
+        let topic = topic.strip_prefix(prefix.as_str()).unwrap_or(topic);
+        let body = serde_json::json!({
+            "reason": "batch failed every attempt",
+            "function": spec.binary, "topic": topic, "partition": partition, "offset": offset,
+            "value": String::from_utf8_lossy(value),
+        });
+        if let Err(err) = publisher.publish(&dead_letter_topic(topic), "dead-letter", body.to_string().as_bytes()).await
+        {
+            tracing::error!(error = %err, "dead-letter publish failed");
+        }
+    }
+}

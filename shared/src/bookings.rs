@@ -1,0 +1,248 @@
+//! The booking service: create (hold, then record), read, cancel, pay,
+//! expire, and the outbox relay. HTTP-free; handlers call these with the
+//! caller's claims.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    auth::Claims,
+    catalog::LayoutCache,
+    config::Config,
+    domain::{
+        booking::{select_seats, Booking, BookingStatus, CreateBookingRequest},
+        event::EventId,
+    },
+    error::ApiError,
+    kafka::Publisher,
+    payments::{PayRequest, PaymentProvider},
+    repo::{
+        pg_bookings::{CancelOutcome, CreateConflict, PayOutcome, PgBookings},
+        EventCatalog, SeatHolds,
+    },
+};
+
+/// Largest outbox batch one relay pass publishes.
+const RELAY_BATCH: u32 = 500;
+
+/// What the booking operations need, borrowed from the function's state.
+pub struct Bookings<'a> {
+    pub config: &'a Config,
+    pub store: PgBookings,
+    pub holds: Box<dyn SeatHolds + 'a>,
+    pub publisher: Box<dyn Publisher + 'a>,
+    pub catalog: Box<dyn EventCatalog + 'a>,
+    pub layouts: &'a LayoutCache,
+}
+
+fn seat_conflict(event: &EventId, labels: &[String]) -> ApiError {
+    let ids: Vec<String> = labels.iter().map(|l| event.seat_id(l)).collect();
+    ApiError::Conflict {
+        message: format!("Seats are no longer available: {}", ids.join(", ")),
+        details: Some(serde_json::json!({ "seats": ids })),
+    }
+}
+
+impl Bookings<'_> {
+    pub async fn create(
+        &self,
+        user: &Claims,
+        request: CreateBookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, ApiError> {
+        let (event_id, seat_ids) = request.event_and_seats(self.config.max_seats_per_booking)?;
+        let layout = self.layouts.get(self.catalog.as_ref(), &event_id).await?;
+        if layout.event.date <= now {
+            return Err(ApiError::conflict("This event has already taken place"));
+        }
+        let selection = select_seats(&layout, &seat_ids)?;
+        let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        let id = Uuid::now_v7();
+        let owner = id.to_string();
+        let expires_at =
+            now + chrono::Duration::from_std(self.config.hold_ttl).unwrap_or(chrono::Duration::minutes(10));
+        tracing::Span::current().record("booking_id", tracing::field::display(id));
+
+        // Redis first: it turns away the crowd for a taken seat in one round
+        // trip. PostgreSQL below is still the judge.
+        let taken = self.holds.hold(&event_id, &owner, &labels, expires_at.timestamp_millis()).await?;
+        if !taken.is_empty() {
+            return Err(seat_conflict(&event_id, &taken));
+        }
+        let created = self.store.create(id, user.sub, &selection, &layout.event.currency, expires_at).await;
+        let (booking, outbox) = match created {
+            Ok(Ok(done)) => done,
+            failure => {
+                if let Err(err) = self.holds.release(&event_id, &owner, &labels).await {
+                    tracing::warn!(error = %err, "could not release the hold of a booking that was not created");
+                }
+                return Err(match failure {
+                    Ok(Err(CreateConflict::OpenBookingExists)) => {
+                        ApiError::conflict("You already have an unpaid booking for this event; pay or cancel it first")
+                    }
+                    Ok(Err(CreateConflict::SeatsTaken(seats))) => seat_conflict(&event_id, &seats),
+                    Err(err) => err,
+                    Ok(Ok(_)) => unreachable!("handled above"),
+                });
+            }
+        };
+        tracing::info!(booking.id = %booking.id, event.id = %event_id, seats = labels.len(), "booking created");
+        self.relay(Some(&outbox)).await;
+        Ok(booking)
+    }
+
+    pub async fn get(&self, user: &Claims, id: Uuid) -> Result<Booking, ApiError> {
+        self.store.find_for_user(user.sub, id).await?.ok_or_else(not_found)
+    }
+
+    pub async fn cancel(&self, user: &Claims, id: Uuid, provider: &dyn PaymentProvider) -> Result<Booking, ApiError> {
+        match self.store.cancel(user.sub, id).await? {
+            CancelOutcome::NotFound => Err(not_found()),
+            CancelOutcome::Unchanged(booking) => Ok(booking),
+            CancelOutcome::NotCancellable(status) => {
+                Err(ApiError::conflict(format!("The booking is {} and can no longer be cancelled", status.as_str())))
+            }
+            CancelOutcome::Cancelled { booking, outbox, refund } => {
+                self.release_holds(&booking).await;
+                if let Some((reference, amount)) = refund {
+                    provider.refund(&reference, amount).await?;
+                    tracing::info!(booking.id = %booking.id, amount = amount.0, "payment refunded");
+                }
+                self.relay(Some(&outbox)).await;
+                Ok(booking)
+            }
+        }
+    }
+
+    pub async fn pay(
+        &self,
+        user: &Claims,
+        id: Uuid,
+        request: PayRequest,
+        provider: &dyn PaymentProvider,
+    ) -> Result<Booking, ApiError> {
+        let card = request.card()?;
+        let charge =
+            async |booking: &Booking| provider.charge(booking.id, booking.total, &booking.currency, &card).await;
+        match self.store.pay(user.sub, id, charge, card.last4()).await?.ok_or_else(not_found)? {
+            PayOutcome::Confirmed { booking, outbox } => {
+                let conflicts = self.holds.confirm(&booking.event_id, &booking.id.to_string(), &booking.labels()).await;
+                match conflicts {
+                    Ok(conflicts) if !conflicts.is_empty() => {
+                        tracing::error!(booking.id = %booking.id, ?conflicts, "redis shows seats of a paid booking booked by another");
+                    }
+                    Err(err) => tracing::warn!(booking.id = %booking.id, error = %err, "booked markers not written"),
+                    Ok(_) => {}
+                }
+                tracing::info!(booking.id = %booking.id, amount = booking.total.0, "booking paid");
+                self.relay(Some(&outbox)).await;
+                Ok(booking)
+            }
+            PayOutcome::AlreadyPaid => Err(ApiError::conflict("This booking is already paid")),
+            PayOutcome::NotPayable(status) => {
+                Err(ApiError::conflict(format!("The booking is {} and can no longer be paid", status.as_str())))
+            }
+            PayOutcome::Declined(code) => Err(ApiError::PaymentRequired(format!("The card was declined ({code})"))),
+            PayOutcome::ProviderUnavailable => {
+                Err(ApiError::Unavailable("The payment provider is unavailable; retry shortly".into()))
+            }
+        }
+    }
+
+    /// Expires overdue bookings and frees their holds; the scheduled sweeper
+    /// calls this, then `relay(None)`.
+    pub async fn expire_due(&self) -> Result<usize, ApiError> {
+        let (expired, _) = self.store.expire_due(RELAY_BATCH).await?;
+        for booking in &expired {
+            self.release_holds(booking).await;
+        }
+        if !expired.is_empty() {
+            tracing::info!(count = expired.len(), "bookings expired");
+        }
+        Ok(expired.len())
+    }
+
+    pub async fn release_holds(&self, booking: &Booking) {
+        if let Err(err) = self.holds.release(&booking.event_id, &booking.id.to_string(), &booking.labels()).await {
+            // The hold expires on its own, and PostgreSQL already freed the
+            // seats; a lost release only delays the seat map.
+            tracing::warn!(booking.id = %booking.id, error = %err, "could not release redis hold");
+        }
+    }
+
+    /// Publishes unpublished outbox rows in order (only `ids`, if given) and
+    /// marks them sent. Stops at the first failure so one event's messages
+    /// never overtake each other; the sweeper retries the rest.
+    pub async fn relay(&self, ids: Option<&[Uuid]>) -> usize {
+        match self.try_relay(ids).await {
+            Ok(count) => count,
+            Err(err) => {
+                tracing::warn!(error = %err, "outbox relay stopped; the sweeper will retry");
+                0
+            }
+        }
+    }
+
+    pub async fn try_relay(&self, ids: Option<&[Uuid]>) -> Result<usize, ApiError> {
+        if ids.is_some_and(<[Uuid]>::is_empty) {
+            return Ok(0);
+        }
+        let rows = self.store.unpublished(ids, RELAY_BATCH).await?;
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in &rows {
+            let payload = serde_json::to_vec(&row.payload).map_err(|e| ApiError::Internal(e.into()))?;
+            match self.publisher.publish(&row.topic, &row.key, &payload).await {
+                Ok(()) => sent.push(row.id),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        if !sent.is_empty() {
+            self.store.mark_published(&sent).await?;
+        }
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(sent.len()),
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("Booking not found".into())
+}
+
+/// `GET /bookings` query: `status`, `limit`, `page`.
+pub fn parse_list_query(param: impl Fn(&str) -> Option<String>) -> Result<(Option<BookingStatus>, u32, u32), ApiError> {
+    let mut check = crate::domain::user::FieldCheck::default();
+    let status = param("status").map(|s| s.parse::<BookingStatus>());
+    let status = match status {
+        Some(Err(_)) => {
+            check.fail("status", "must be one of PENDING, RESERVED, CONFIRMED, CANCELLED, EXPIRED, FAILED");
+            None
+        }
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let limit = check
+        .optional("limit", param("limit").as_deref(), |raw| match raw.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err("must be an integer from 1 to 100"),
+        })
+        .unwrap_or(20);
+    let page = check
+        .optional("page", param("page").as_deref(), |raw| match raw.parse::<u32>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            _ => Err("must be an integer from 1 to 100000"),
+        })
+        .unwrap_or(1);
+    check.finish()?;
+    Ok((status, limit, page))
+}
+
+/// A booking id from the path: a UUID, or the booking does not exist.
+pub fn parse_booking_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::validation("id", "is not a valid booking id"))
+}

@@ -1,0 +1,248 @@
+//! The Kafka-triggered functions' logic. Each takes an MSK `KafkaEvent`
+//! (records grouped by topic-partition, base64 keys and values) and applies
+//! every record in order.
+//!
+//! Idempotent by construction: every write is conditional on the current
+//! state and treats "already done for this booking" as success, so a
+//! redelivered batch changes nothing. `processed_messages` is an extra guard
+//! that skips work known to be done. A record that cannot be decoded goes to
+//! `<topic>.dlq` and the batch carries on; a failure worth retrying fails
+//! the whole batch, which the event source mapping (or the local emulator)
+//! delivers again.
+
+use std::future::Future;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::Serialize;
+
+use crate::{
+    bookings::Bookings,
+    domain::event::EventId,
+    error::ApiError,
+    kafka::{self, Envelope},
+    repo::{mongo_events::MongoEvents, pg_bookings::BookingMessage},
+    state::State,
+};
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchReport {
+    pub processed: usize,
+    pub skipped_duplicates: usize,
+    pub dead_lettered: usize,
+}
+
+/// One decoded record: the topic without the deployment's prefix, and the
+/// message.
+#[derive(Debug)]
+pub struct Delivery {
+    pub topic: String,
+    pub message: Envelope<BookingMessage>,
+}
+
+/// Records in delivery order: by topic-partition, then offset.
+fn ordered(event: &KafkaEvent) -> Vec<&KafkaRecord> {
+    let mut partitions: Vec<(&String, &Vec<KafkaRecord>)> = event.records.iter().collect();
+    partitions.sort_by_key(|(key, _)| key.as_str());
+    partitions
+        .into_iter()
+        .flat_map(|(_, records)| {
+            let mut records: Vec<&KafkaRecord> = records.iter().collect();
+            records.sort_by_key(|r| r.offset);
+            records
+        })
+        .collect()
+}
+
+pub fn decode(record: &KafkaRecord, topic_prefix: &str) -> Result<Delivery, String> {
+    let topic = record.topic.as_deref().ok_or("record has no topic")?;
+    let topic = topic.strip_prefix(topic_prefix).unwrap_or(topic).to_owned();
+    let value = record.value.as_deref().ok_or("record has no value")?;
+    let bytes = STANDARD.decode(value).map_err(|e| format!("value is not base64: {e}"))?;
+    let message: Envelope<BookingMessage> =
+        serde_json::from_slice(&bytes).map_err(|e| format!("value is not a booking message: {e}"))?;
+    EventId::parse(&message.data.event_id).map_err(|_| "message has an invalid event id".to_owned())?;
+    if message.kind != topic {
+        return Err(format!("message type {} arrived on topic {topic}", message.kind));
+    }
+    Ok(Delivery { topic, message })
+}
+
+/// Runs `apply` on every record of the batch, in order.
+pub async fn consume<F, Fut>(
+    state: &State,
+    consumer: &str,
+    event: KafkaEvent,
+    apply: F,
+) -> Result<BatchReport, ApiError>
+where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Result<(), ApiError>>,
+{
+    let store = state.booking_store();
+    let mut report = BatchReport::default();
+    for record in ordered(&event) {
+        let delivery = match decode(record, &state.config.topic_prefix) {
+            Ok(delivery) => delivery,
+            Err(reason) => {
+                dead_letter(state, record, &reason).await?;
+                report.dead_lettered += 1;
+                continue;
+            }
+        };
+        let id = delivery.message.id;
+        if store.is_processed(consumer, id).await? {
+            report.skipped_duplicates += 1;
+            continue;
+        }
+        apply(delivery).await?;
+        store.mark_processed(consumer, id).await?;
+        report.processed += 1;
+    }
+    Ok(report)
+}
+
+async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> Result<(), ApiError> {
+    let topic = record.topic.as_deref().unwrap_or("unknown");
+    let topic = topic.strip_prefix(&state.config.topic_prefix).unwrap_or(topic);
+    tracing::error!(topic, partition = record.partition, offset = record.offset, reason, "dead-lettering record");
+    let body = serde_json::json!({
+        "reason": reason,
+        "topic": topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "key": record.key,
+        "value": record.value,
+    });
+    let publisher = state.publisher().await?;
+    use kafka::Publisher;
+    publisher.publish(&kafka::dead_letter_topic(topic), "dead-letter", body.to_string().as_bytes()).await
+}
+
+/// booking.requested → hold the seats in the Mongo read model, then answer
+/// seat.reserved or seat.reservation_failed. A redelivery finds the seats
+/// held by its own booking and answers seat.reserved again.
+pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let events = state.events();
+    let publisher = state.publisher().await?;
+    consume(state, "seat-reserver", event, |delivery| {
+        let events = &events;
+        let publisher = &publisher;
+        async move {
+            let data = delivery.message.data;
+            let event_id = EventId::parse(&data.event_id)?;
+            let taken = events.hold_seats(&event_id, &data.booking_id.to_string(), &data.seats).await?;
+            let (topic, reason) = if taken.is_empty() {
+                (kafka::SEAT_RESERVED, None)
+            } else {
+                (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
+            };
+            let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
+            use kafka::Publisher;
+            publisher.publish(topic, &reply.data.event_id, &reply.to_bytes()?).await
+        }
+    })
+    .await
+}
+
+/// seat.reserved / seat.reservation_failed → the booking becomes RESERVED
+/// or FAILED. A failure frees the Redis hold and refunds a payment that
+/// raced ahead of it.
+pub async fn apply_seat_outcome(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let bookings = state.bookings().await?;
+    consume(state, "booking-status", event, |delivery| {
+        let bookings = &bookings;
+        // Boxed: the whole chain (PG, Redis, refund, relay) makes a future
+        // type too deep for the compiler's layout limit.
+        async move { Box::pin(apply_one_seat_outcome(state, bookings, delivery)).await }
+    })
+    .await
+}
+
+async fn apply_one_seat_outcome(state: &State, bookings: &Bookings<'_>, delivery: Delivery) -> Result<(), ApiError> {
+    let data = delivery.message.data;
+    match delivery.topic.as_str() {
+        kafka::SEAT_RESERVED => {
+            bookings.store.mark_reserved(data.booking_id).await?;
+        }
+        kafka::SEAT_RESERVATION_FAILED => {
+            let reason = data.reason.as_deref().unwrap_or("seat reservation failed");
+            let outcome = bookings.store.mark_failed(data.booking_id, reason).await?;
+            if let Some(booking) = &outcome.booking {
+                bookings.release_holds(booking).await;
+                tracing::warn!(booking.id = %booking.id, reason, "booking failed");
+            }
+            if let Some((reference, amount)) = outcome.refund {
+                state.payments.refund(&reference, amount).await?;
+                tracing::warn!(booking.id = %data.booking_id, amount = amount.0, "paid booking failed; refunded");
+            }
+            bookings.relay(Some(&outcome.outbox)).await;
+        }
+        other => tracing::warn!(topic = other, "booking-status ignores this topic"),
+    }
+    Ok(())
+}
+
+/// booking.confirmed / booking.cancelled / booking.expired → seats booked
+/// or available again in the Mongo read model.
+pub async fn project_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let events = state.events();
+    consume(state, "seat-projector", event, |delivery| {
+        let events = &events;
+        async move { project_one(events, delivery).await }
+    })
+    .await
+}
+
+async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), ApiError> {
+    let data = delivery.message.data;
+    let event_id = EventId::parse(&data.event_id)?;
+    let booking = data.booking_id.to_string();
+    match delivery.topic.as_str() {
+        kafka::BOOKING_CONFIRMED => {
+            events.book_seats(&event_id, &booking, &data.seats).await?;
+        }
+        kafka::BOOKING_CANCELLED | kafka::BOOKING_EXPIRED => {
+            events.release_seats(&event_id, &booking, &data.seats).await?;
+        }
+        other => tracing::warn!(topic = other, "seat-projector ignores this topic"),
+    }
+    Ok(())
+}
+
+/// The scheduled sweep: expire overdue bookings, then relay any outbox rows
+/// a crash left behind.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub expired: usize,
+    pub relayed: usize,
+}
+
+pub async fn sweep(state: &State) -> Result<SweepReport, ApiError> {
+    let bookings = state.bookings().await?;
+    let expired = bookings.expire_due().await?;
+    let relayed = bookings.try_relay(None).await?;
+    Ok(SweepReport { expired, relayed })
+}
+
+/// Builds the MSK event for `records` of (topic, partition, offset, key,
+/// value), as the event source mapping delivers them. Used by the local
+/// emulator and by tests.
+pub fn kafka_event(records: Vec<(String, i64, i64, Option<Vec<u8>>, Vec<u8>)>) -> KafkaEvent {
+    let mut event = KafkaEvent::default();
+    event.event_source = Some("aws:kafka".into());
+    for (topic, partition, offset, key, value) in records {
+        let mut record = KafkaRecord::default();
+        record.topic = Some(topic.clone());
+        record.partition = partition;
+        record.offset = offset;
+        record.timestamp = aws_lambda_events::encodings::MillisecondTimestamp(chrono::Utc::now());
+        record.timestamp_type = Some("CREATE_TIME".into());
+        record.key = key.map(|k| STANDARD.encode(k));
+        record.value = Some(STANDARD.encode(value));
+        event.records.entry(format!("{topic}-{partition}")).or_default().push(record);
+    }
+    event
+}

@@ -1,0 +1,319 @@
+//! Bookings: the lifecycle, request validation and the views the API shows.
+//!
+//! ```text
+//! PENDING ──seat.reserved──▶ RESERVED ──pay──▶ CONFIRMED ──cancel──▶ CANCELLED (refunded)
+//!    │  └──────────────pay──────────────────────▲
+//!    ├─ cancel ─▶ CANCELLED     ├─ expiresAt passes ─▶ EXPIRED
+//!    └─ seat.reservation_failed ─▶ FAILED (refunded if it was paid)
+//! ```
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    event::EventId,
+    money::{Cents, Major},
+    user::Tier,
+};
+use crate::{catalog::Layout, error::ApiError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "UPPERCASE")]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
+pub enum BookingStatus {
+    Pending,
+    Reserved,
+    Confirmed,
+    Cancelled,
+    Expired,
+    Failed,
+}
+
+impl BookingStatus {
+    /// Unpaid and still holding seats.
+    pub fn is_open(self) -> bool {
+        matches!(self, BookingStatus::Pending | BookingStatus::Reserved)
+    }
+
+    /// Holding seats: open or paid.
+    pub fn is_active(self) -> bool {
+        self.is_open() || self == BookingStatus::Confirmed
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "PENDING",
+            BookingStatus::Reserved => "RESERVED",
+            BookingStatus::Confirmed => "CONFIRMED",
+            BookingStatus::Cancelled => "CANCELLED",
+            BookingStatus::Expired => "EXPIRED",
+            BookingStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The status as readers should see it at `now`: an open booking past
+    /// its deadline is expired even before the expirer gets to it.
+    pub fn effective(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> BookingStatus {
+        if self.is_open() && expires_at <= now {
+            BookingStatus::Expired
+        } else {
+            self
+        }
+    }
+}
+
+impl std::str::FromStr for BookingStatus {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        match s.to_uppercase().as_str() {
+            "PENDING" => Ok(BookingStatus::Pending),
+            "RESERVED" => Ok(BookingStatus::Reserved),
+            "CONFIRMED" => Ok(BookingStatus::Confirmed),
+            "CANCELLED" => Ok(BookingStatus::Cancelled),
+            "EXPIRED" => Ok(BookingStatus::Expired),
+            "FAILED" => Ok(BookingStatus::Failed),
+            _ => Err(ApiError::validation(
+                "status",
+                "must be one of PENDING, RESERVED, CONFIRMED, CANCELLED, EXPIRED, FAILED",
+            )),
+        }
+    }
+}
+
+/// The body of `POST /bookings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBookingRequest {
+    pub event_id: Option<String>,
+    pub seat_ids: Option<Vec<String>>,
+}
+
+/// A seat of a booking, priced by the server from the event layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookedSeat {
+    pub label: String,
+    pub section: String,
+    pub tier: Tier,
+    pub price: Cents,
+}
+
+/// A validated booking request: the seats exist, belong to the event, are
+/// distinct and within the limit, and carry the server's prices.
+#[derive(Debug, Clone)]
+pub struct SeatSelection {
+    pub event_id: EventId,
+    pub seats: Vec<BookedSeat>,
+    pub total: Cents,
+}
+
+impl CreateBookingRequest {
+    /// First pass, before the layout is loaded: shapes and limits.
+    pub fn event_and_seats(self, max_seats: usize) -> Result<(EventId, Vec<String>), ApiError> {
+        let mut check = super::user::FieldCheck::default();
+        let event_id = match self.event_id.as_deref() {
+            None => {
+                check.fail("eventId", "is required");
+                None
+            }
+            Some(raw) => match EventId::parse(raw) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    check.fail("eventId", "is not a valid event id");
+                    None
+                }
+            },
+        };
+        let seat_ids = self.seat_ids.unwrap_or_default();
+        if seat_ids.is_empty() {
+            check.fail("seatIds", "must list at least one seat");
+        } else if seat_ids.len() > max_seats {
+            check.fail("seatIds", &format!("must list at most {max_seats} seats"));
+        } else {
+            let mut seen = HashSet::new();
+            let duplicates: Vec<&str> =
+                seat_ids.iter().filter(|id| !seen.insert(id.as_str())).map(String::as_str).collect();
+            if !duplicates.is_empty() {
+                check.fail("seatIds", &format!("lists a seat more than once: {}", duplicates.join(", ")));
+            }
+        }
+        check.finish()?;
+        Ok((event_id.expect("checked"), seat_ids))
+    }
+}
+
+/// Second pass, against the event's layout: every id is `<eventId>_<label>`
+/// of a seat that exists. Unknown seats and seats of another event are
+/// named in the error.
+pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelection, ApiError> {
+    let event = &layout.event;
+    let prefix = format!("{}_", event.id);
+    let mut seats = Vec::with_capacity(seat_ids.len());
+    let mut unknown = Vec::new();
+    for id in seat_ids {
+        let seat = id.strip_prefix(&prefix).and_then(|label| layout.seats.iter().find(|s| s.label == label));
+        match seat {
+            Some(seat) => seats.push(BookedSeat {
+                label: seat.label.clone(),
+                section: seat.section.clone(),
+                tier: seat.tier,
+                price: seat.price,
+            }),
+            None => unknown.push(id.as_str()),
+        }
+    }
+    if !unknown.is_empty() {
+        let shown: Vec<&str> = unknown.iter().take(10).map(|s| if s.len() > 80 { &s[..80] } else { s }).collect();
+        return Err(ApiError::validation(
+            "seatIds",
+            &format!("are not seats of event {}: {}", event.id, shown.join(", ")),
+        ));
+    }
+    let total = seats
+        .iter()
+        .try_fold(Cents(0), |sum, seat| sum.checked_add(seat.price))
+        .ok_or_else(|| ApiError::validation("seatIds", "total price is too large"))?;
+    Ok(SeatSelection { event_id: event.id.clone(), seats, total })
+}
+
+/// A booking as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: EventId,
+    pub status: BookingStatus,
+    pub total: Cents,
+    pub currency: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub failure_reason: Option<String>,
+    pub seats: Vec<BookedSeat>,
+}
+
+impl Booking {
+    pub fn labels(&self) -> Vec<String> {
+        self.seats.iter().map(|s| s.label.clone()).collect()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatLine {
+    pub id: String,
+    pub label: String,
+    pub section: String,
+    pub tier: Tier,
+    pub price: Major,
+    pub price_cents: i64,
+}
+
+/// The JSON shape of a booking.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingView {
+    pub id: Uuid,
+    pub event_id: String,
+    pub status: BookingStatus,
+    pub seats: Vec<SeatLine>,
+    pub total: Major,
+    pub total_cents: i64,
+    pub currency: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+impl BookingView {
+    pub fn new(booking: &Booking, now: DateTime<Utc>) -> Self {
+        BookingView {
+            id: booking.id,
+            event_id: booking.event_id.to_string(),
+            status: booking.status.effective(booking.expires_at, now),
+            seats: booking
+                .seats
+                .iter()
+                .map(|s| SeatLine {
+                    id: booking.event_id.seat_id(&s.label),
+                    label: s.label.clone(),
+                    section: s.section.clone(),
+                    tier: s.tier,
+                    price: Major(s.price),
+                    price_cents: s.price.0,
+                })
+                .collect(),
+            total: Major(booking.total),
+            total_cents: booking.total.0,
+            currency: booking.currency.clone(),
+            expires_at: booking.expires_at,
+            created_at: booking.created_at,
+            updated_at: booking.updated_at,
+            failure_reason: booking.failure_reason.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::NewEventRequest;
+
+    fn layout() -> Layout {
+        let event = serde_json::from_value::<NewEventRequest>(serde_json::json!({
+            "name": "E", "venue": "V", "date": "2030-01-01T00:00:00Z", "totalSeats": 20, "price": 50,
+            "description": "d", "category": "c"
+        }))
+        .unwrap()
+        .into_event(EventId::parse("ev-1").unwrap(), Utc::now())
+        .unwrap();
+        Layout { seats: event.seats(), event }
+    }
+
+    fn request(event: &str, seats: &[&str]) -> CreateBookingRequest {
+        CreateBookingRequest {
+            event_id: Some(event.into()),
+            seat_ids: Some(seats.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn seats_are_priced_by_the_server() {
+        let (_, ids) = request("ev-1", &["ev-1_A1", "ev-1_B2"]).event_and_seats(10).unwrap();
+        let selection = select_seats(&layout(), &ids).unwrap();
+        assert_eq!(selection.total, Cents(10_000));
+        assert_eq!(selection.seats[1].label, "B2");
+    }
+
+    #[test]
+    fn empty_oversized_and_duplicate_lists_are_rejected() {
+        assert!(request("ev-1", &[]).event_and_seats(10).is_err());
+        let many: Vec<String> = (1..=11).map(|n| format!("ev-1_A{n}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(request("ev-1", &many).event_and_seats(10).is_err());
+        let err = request("ev-1", &["ev-1_A1", "ev-1_A1"]).event_and_seats(10).unwrap_err();
+        assert!(err.details().unwrap().to_string().contains("more than once"));
+        assert!(request("{\"$gt\":\"\"}", &["x"]).event_and_seats(10).is_err());
+    }
+
+    #[test]
+    fn unknown_seats_and_seats_of_other_events_are_named() {
+        let err = select_seats(&layout(), &["ev-1_Z9".into(), "ev-2_A1".into(), "ev-1_A1".into()]).unwrap_err();
+        let text = err.details().unwrap().to_string();
+        assert!(text.contains("ev-1_Z9") && text.contains("ev-2_A1") && !text.contains("ev-1_A1,"), "{text}");
+    }
+
+    #[test]
+    fn open_bookings_past_their_deadline_read_as_expired() {
+        let now = Utc::now();
+        let past = now - chrono::Duration::seconds(1);
+        assert_eq!(BookingStatus::Pending.effective(past, now), BookingStatus::Expired);
+        assert_eq!(BookingStatus::Reserved.effective(past, now), BookingStatus::Expired);
+        assert_eq!(BookingStatus::Confirmed.effective(past, now), BookingStatus::Confirmed);
+        assert_eq!(BookingStatus::Pending.effective(now + chrono::Duration::seconds(5), now), BookingStatus::Pending);
+    }
+}

@@ -1,0 +1,740 @@
+//! Bookings in PostgreSQL (schema `bookings_demo`): every state change, its
+//! seats' `active` flag, its outbox message and its audit row are written in
+//! one transaction, so no booking exists without its event and no event is
+//! published for a change that did not commit.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{postgres::PgRow, PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::pg_users::is_unique_violation;
+use crate::{
+    domain::{
+        booking::{BookedSeat, Booking, BookingStatus, SeatSelection},
+        event::EventId,
+        money::Cents,
+        user::Tier,
+    },
+    error::ApiError,
+    kafka::{self, Envelope},
+};
+
+/// The payload of every booking lifecycle message.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingMessage {
+    pub booking_id: Uuid,
+    pub event_id: String,
+    pub seats: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl BookingMessage {
+    pub fn of(booking: &Booking) -> Self {
+        BookingMessage {
+            booking_id: booking.id,
+            event_id: booking.event_id.to_string(),
+            seats: booking.labels(),
+            user_id: Some(booking.user_id),
+            expires_at: Some(booking.expires_at),
+            reason: booking.failure_reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub topic: String,
+    pub key: String,
+    pub payload: Value,
+}
+
+/// Why a booking could not be created.
+#[derive(Debug)]
+pub enum CreateConflict {
+    /// The user already has an open booking for this event.
+    OpenBookingExists,
+    /// These seats are in another active booking.
+    SeatsTaken(Vec<String>),
+}
+
+#[derive(Debug)]
+pub enum IdempotencyClaim {
+    /// First use of the key: go ahead, then `complete_key`.
+    Claimed,
+    /// The same request was completed before: replay its response.
+    Replay { status: u16, body: Value },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+const OPEN: &str = "('PENDING', 'RESERVED')";
+
+#[derive(Clone)]
+pub struct PgBookings {
+    pool: PgPool,
+}
+
+fn booking_from_row(row: &PgRow, seats: Vec<BookedSeat>) -> Result<Booking, ApiError> {
+    let event_id: String = row.try_get("event_id")?;
+    Ok(Booking {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        event_id: EventId::parse(&event_id)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("stored booking has invalid event id")))?,
+        status: row.try_get("status")?,
+        total: Cents(row.try_get("total_cents")?),
+        currency: row.try_get("currency")?,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        failure_reason: row.try_get("failure_reason")?,
+        seats,
+    })
+}
+
+const BOOKING_COLUMNS: &str =
+    "id, user_id, event_id, status, total_cents, currency, expires_at, created_at, updated_at, failure_reason";
+
+async fn seats_of(
+    executor: impl sqlx::PgExecutor<'_>,
+    booking_ids: &[Uuid],
+) -> Result<Vec<(Uuid, BookedSeat)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT booking_id, seat_label, section, tier, price_cents FROM bookings_demo.booking_seats
+         WHERE booking_id = ANY($1) ORDER BY booking_id, seat_label",
+    )
+    .bind(booking_ids)
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let tier: Tier = row.try_get("tier")?;
+            Ok((
+                row.try_get("booking_id")?,
+                BookedSeat {
+                    label: row.try_get("seat_label")?,
+                    section: row.try_get("section")?,
+                    tier,
+                    price: Cents(row.try_get("price_cents")?),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Loads the bookings of `rows` with their seats, keeping the row order.
+async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Result<Vec<Booking>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let seats = seats_of(executor, &ids).await?;
+    rows.iter()
+        .map(|row| {
+            let id: Uuid = row.try_get("id")?;
+            let mine = seats.iter().filter(|(b, _)| *b == id).map(|(_, s)| s.clone()).collect();
+            booking_from_row(row, mine)
+        })
+        .collect()
+}
+
+async fn enqueue(tx: &mut Transaction<'_, Postgres>, topic: &str, message: &BookingMessage) -> Result<Uuid, ApiError> {
+    let envelope = Envelope::new(topic, message);
+    let payload = serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.into()))?;
+    sqlx::query("INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($1, $2, $3, $4)")
+        .bind(envelope.id)
+        .bind(topic)
+        .bind(&message.event_id)
+        .bind(payload)
+        .execute(&mut **tx)
+        .await?;
+    Ok(envelope.id)
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Postgres>,
+    booking: Uuid,
+    actor: &str,
+    action: &str,
+    from: Option<BookingStatus>,
+    to: BookingStatus,
+    detail: Option<Value>,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO bookings_demo.audit_log (booking_id, actor, action, from_status, to_status, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(booking)
+    .bind(actor)
+    .bind(action)
+    .bind(from.map(BookingStatus::as_str))
+    .bind(to.as_str())
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves bookings that are in one of `from` to the final status `to`:
+/// seats released, message queued (if any), audited. Returns the bookings
+/// it changed and the outbox ids it wrote.
+async fn close_bookings(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[Uuid],
+    from: &[BookingStatus],
+    to: BookingStatus,
+    topic: Option<&str>,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<(Vec<Booking>, Vec<Uuid>), ApiError> {
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let locked: Vec<(Uuid, BookingStatus)> = sqlx::query_as(
+        "SELECT id, status FROM bookings_demo.bookings WHERE id = ANY($1) AND status = ANY($2) ORDER BY id FOR UPDATE",
+    )
+    .bind(ids)
+    .bind(&from)
+    .fetch_all(&mut **tx)
+    .await?;
+    let changed: Vec<Uuid> = locked.iter().map(|(id, _)| *id).collect();
+    let rows = sqlx::query(&format!(
+        "UPDATE bookings_demo.bookings SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now()
+         WHERE id = ANY($1) RETURNING {BOOKING_COLUMNS}"
+    ))
+    .bind(&changed)
+    .bind(to.as_str())
+    .bind(reason)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE bookings_demo.booking_seats SET active = false WHERE booking_id = ANY($1)")
+        .bind(&changed)
+        .execute(&mut **tx)
+        .await?;
+    let bookings = with_seats(&mut **tx, rows).await?;
+    let mut outbox = Vec::new();
+    for booking in &bookings {
+        let old = locked.iter().find(|(id, _)| *id == booking.id).map(|(_, status)| *status);
+        if let Some(topic) = topic {
+            outbox.push(enqueue(tx, topic, &BookingMessage::of(booking)).await?);
+        }
+        audit(tx, booking.id, actor, topic.unwrap_or("fail"), old, to, None).await?;
+    }
+    Ok((bookings, outbox))
+}
+
+const OPEN_STATUSES: [BookingStatus; 2] = [BookingStatus::Pending, BookingStatus::Reserved];
+
+/// The outcome of a pay attempt, decided under the booking's row lock.
+#[derive(Debug)]
+pub enum PayOutcome {
+    Confirmed { booking: Booking, outbox: Vec<Uuid> },
+    AlreadyPaid,
+    NotPayable(BookingStatus),
+    Declined(&'static str),
+    ProviderUnavailable,
+}
+
+impl PgBookings {
+    pub fn new(pool: PgPool) -> Self {
+        PgBookings { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Inserts the booking with its seats and its `booking.requested`
+    /// message in one transaction. Open bookings that block it but are past
+    /// their deadline are expired in the same transaction (lazy expiry), so
+    /// a seat the map shows as available can always be booked.
+    pub async fn create(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        selection: &SeatSelection,
+        currency: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Result<(Booking, Vec<Uuid>), CreateConflict>, ApiError> {
+        let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        let mut tx = self.pool.begin().await?;
+        let stale: Vec<Uuid> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT b.id FROM bookings_demo.bookings b
+             LEFT JOIN bookings_demo.booking_seats s ON s.booking_id = b.id AND s.active
+             WHERE b.status IN {OPEN} AND b.expires_at <= now()
+               AND ((s.event_id = $1 AND s.seat_label = ANY($2)) OR (b.user_id = $3 AND b.event_id = $1))"
+        ))
+        .bind(selection.event_id.as_ref())
+        .bind(&labels)
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (_, mut outbox) = close_bookings(
+            &mut tx,
+            &stale,
+            &OPEN_STATUSES,
+            BookingStatus::Expired,
+            Some(kafka::BOOKING_EXPIRED),
+            "lazy-expiry",
+            None,
+        )
+        .await?;
+
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO bookings_demo.bookings (id, user_id, event_id, status, total_cents, currency, expires_at)
+             VALUES ($1, $2, $3, 'PENDING', $4, $5, $6) RETURNING {BOOKING_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(user)
+        .bind(selection.event_id.as_ref())
+        .bind(selection.total.0)
+        .bind(currency)
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) if is_unique_violation(&err) => return Ok(Err(CreateConflict::OpenBookingExists)),
+            Err(err) => return Err(err.into()),
+        };
+        let seats_inserted = sqlx::query(
+            "INSERT INTO bookings_demo.booking_seats (booking_id, event_id, seat_label, section, tier, price_cents)
+             SELECT $1, $2, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[])",
+        )
+        .bind(id)
+        .bind(selection.event_id.as_ref())
+        .bind(&labels)
+        .bind(selection.seats.iter().map(|s| s.section.clone()).collect::<Vec<_>>())
+        .bind(
+            selection
+                .seats
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s.tier).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .bind(selection.seats.iter().map(|s| s.price.0).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await;
+        if let Err(err) = seats_inserted {
+            if is_unique_violation(&err) {
+                drop(tx);
+                let taken = self.active_seats(&selection.event_id, &labels).await?;
+                return Ok(Err(CreateConflict::SeatsTaken(taken)));
+            }
+            return Err(err.into());
+        }
+        let booking = booking_from_row(&row, selection.seats.clone())?;
+        outbox.push(enqueue(&mut tx, kafka::BOOKING_REQUESTED, &BookingMessage::of(&booking)).await?);
+        audit(&mut tx, id, &user.to_string(), "create", None, BookingStatus::Pending, None).await?;
+        tx.commit().await?;
+        Ok(Ok((booking, outbox)))
+    }
+
+    /// Which of `labels` are in an active booking now.
+    pub async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<String>, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT seat_label FROM bookings_demo.booking_seats WHERE event_id = $1 AND seat_label = ANY($2) AND active
+             ORDER BY seat_label",
+        )
+        .bind(event.as_ref())
+        .bind(labels)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
+        let row = sqlx::query(&format!("SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(with_seats(&self.pool, row.into_iter().collect()).await?.pop())
+    }
+
+    /// The user's booking; someone else's is reported as absent.
+    pub async fn find_for_user(&self, user: Uuid, id: Uuid) -> Result<Option<Booking>, ApiError> {
+        Ok(self.find(id).await?.filter(|b| b.user_id == user))
+    }
+
+    /// A page of the user's bookings, newest first. The status filter
+    /// applies to the effective status (an open booking past its deadline is
+    /// EXPIRED).
+    pub async fn list_for_user(
+        &self,
+        user: Uuid,
+        status: Option<BookingStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<Booking>, u64), ApiError> {
+        let filter = match status {
+            None => "TRUE".to_owned(),
+            Some(BookingStatus::Expired) => {
+                format!("(status = 'EXPIRED' OR (status IN {OPEN} AND expires_at <= now()))")
+            }
+            Some(open) if open.is_open() => format!("(status = '{}' AND expires_at > now())", open.as_str()),
+            Some(other) => format!("status = '{}'", other.as_str()),
+        };
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM bookings_demo.bookings WHERE user_id = $1 AND {filter}"))
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE user_id = $1 AND {filter}
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(user)
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((with_seats(&self.pool, rows).await?, total as u64))
+    }
+
+    /// Cancels the user's booking. Returns the booking after the change and
+    /// the outbox ids to publish; cancelling a cancelled booking changes
+    /// nothing. A confirmed booking's payment is marked refunded (the
+    /// caller refunds it at the provider).
+    pub async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1 AND user_id = $2 FOR UPDATE"
+        ))
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let booking = with_seats(&mut *tx, vec![row]).await?.remove(0);
+        let now = Utc::now();
+        match booking.status.effective(booking.expires_at, now) {
+            BookingStatus::Cancelled => return Ok(CancelOutcome::Unchanged(booking)),
+            status @ (BookingStatus::Expired | BookingStatus::Failed) => {
+                return Ok(CancelOutcome::NotCancellable(status))
+            }
+            _ => {}
+        }
+        let refund: Option<(String, i64)> = if booking.status == BookingStatus::Confirmed {
+            sqlx::query_as(
+                "UPDATE bookings_demo.payments SET status = 'REFUNDED', refunded_at = now()
+                 WHERE booking_id = $1 AND status = 'SUCCEEDED' RETURNING provider_ref, amount_cents",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            None
+        };
+        let updated = sqlx::query(&format!(
+            "UPDATE bookings_demo.bookings SET status = 'CANCELLED', updated_at = now() WHERE id = $1
+             RETURNING {BOOKING_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE bookings_demo.booking_seats SET active = false WHERE booking_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let cancelled = booking_from_row(&updated, booking.seats.clone())?;
+        let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CANCELLED, &BookingMessage::of(&cancelled)).await?];
+        let detail =
+            refund.as_ref().map(|(reference, cents)| serde_json::json!({ "refund": reference, "amountCents": cents }));
+        audit(&mut tx, id, &user.to_string(), "cancel", Some(booking.status), BookingStatus::Cancelled, detail).await?;
+        tx.commit().await?;
+        Ok(CancelOutcome::Cancelled { booking: cancelled, outbox, refund: refund.map(|(r, c)| (r, Cents(c))) })
+    }
+
+    /// Pays the user's booking once. The row lock serialises concurrent pays
+    /// of one booking; the partial unique index on payments is the backstop.
+    pub async fn pay(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        charge: impl AsyncFnOnce(&Booking) -> crate::payments::Charge,
+        card_last4: &str,
+    ) -> Result<Option<PayOutcome>, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1 AND user_id = $2 FOR UPDATE"
+        ))
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let booking = with_seats(&mut *tx, vec![row]).await?.remove(0);
+        match booking.status.effective(booking.expires_at, Utc::now()) {
+            BookingStatus::Confirmed => return Ok(Some(PayOutcome::AlreadyPaid)),
+            BookingStatus::Pending | BookingStatus::Reserved => {}
+            other => return Ok(Some(PayOutcome::NotPayable(other))),
+        }
+        use crate::payments::Charge;
+        let payment_id = Uuid::now_v7();
+        let record = |status: &'static str, reference: Option<String>, code: Option<&'static str>| {
+            sqlx::query(
+                "INSERT INTO bookings_demo.payments (id, booking_id, user_id, amount_cents, currency, status, provider_ref, card_last4, failure_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(payment_id)
+            .bind(id)
+            .bind(user)
+            .bind(booking.total.0)
+            .bind(booking.currency.clone())
+            .bind(status)
+            .bind(reference)
+            .bind(card_last4.to_owned())
+            .bind(code)
+        };
+        match charge(&booking).await {
+            Charge::Declined { code } => {
+                record("DECLINED", None, Some(code)).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(PayOutcome::Declined(code)))
+            }
+            Charge::Unavailable => {
+                record("FAILED", None, Some("provider_unavailable")).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(PayOutcome::ProviderUnavailable))
+            }
+            Charge::Approved { reference } => {
+                record("SUCCEEDED", Some(reference.clone()), None).execute(&mut *tx).await?;
+                let updated = sqlx::query(&format!(
+                    "UPDATE bookings_demo.bookings SET status = 'CONFIRMED', updated_at = now() WHERE id = $1
+                     RETURNING {BOOKING_COLUMNS}"
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let confirmed = booking_from_row(&updated, booking.seats.clone())?;
+                let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CONFIRMED, &BookingMessage::of(&confirmed)).await?];
+                let detail = serde_json::json!({ "payment": payment_id, "reference": reference });
+                audit(
+                    &mut tx,
+                    id,
+                    &user.to_string(),
+                    "pay",
+                    Some(booking.status),
+                    BookingStatus::Confirmed,
+                    Some(detail),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Some(PayOutcome::Confirmed { booking: confirmed, outbox }))
+            }
+        }
+    }
+
+    /// seat.reserved: PENDING → RESERVED. Anything else (already reserved,
+    /// paid, cancelled, expired) is left alone, which is what makes a
+    /// redelivery harmless.
+    pub async fn mark_reserved(&self, id: Uuid) -> Result<bool, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE bookings_demo.bookings SET status = 'RESERVED', updated_at = now()
+             WHERE id = $1 AND status = 'PENDING'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if changed {
+            audit(
+                &mut tx,
+                id,
+                "seat-events",
+                "seat.reserved",
+                Some(BookingStatus::Pending),
+                BookingStatus::Reserved,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// seat.reservation_failed: the booking fails and its seats are freed.
+    /// If it was already paid, the payment is marked refunded and returned
+    /// so the caller refunds it at the provider.
+    pub async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<FailOutcome, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let refund: Option<(String, i64)> = sqlx::query_as(
+            "UPDATE bookings_demo.payments p SET status = 'REFUNDED', refunded_at = now()
+             FROM bookings_demo.bookings b
+             WHERE p.booking_id = $1 AND b.id = p.booking_id AND b.status = 'CONFIRMED' AND p.status = 'SUCCEEDED'
+             RETURNING p.provider_ref, p.amount_cents",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // The seat read model never held these seats for this booking (that
+        // is what failed), so no message is needed to release them there.
+        let from = [BookingStatus::Pending, BookingStatus::Reserved, BookingStatus::Confirmed];
+        let (failed, outbox) =
+            close_bookings(&mut tx, &[id], &from, BookingStatus::Failed, None, "seat-events", Some(reason)).await?;
+        tx.commit().await?;
+        Ok(FailOutcome { booking: failed.into_iter().next(), outbox, refund: refund.map(|(r, c)| (r, Cents(c))) })
+    }
+
+    /// Expires up to `limit` open bookings past their deadline. SKIP LOCKED
+    /// lets several expirers (or a pay in progress) run without waiting.
+    pub async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<Uuid>), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let due: Vec<Uuid> = sqlx::query_scalar(&format!(
+            "SELECT id FROM bookings_demo.bookings WHERE status IN {OPEN} AND expires_at <= now()
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let expired = close_bookings(
+            &mut tx,
+            &due,
+            &OPEN_STATUSES,
+            BookingStatus::Expired,
+            Some(kafka::BOOKING_EXPIRED),
+            "expirer",
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(expired)
+    }
+
+    /// Outbox rows not yet published, oldest first; `ids` narrows it to the
+    /// rows a request just wrote (the fast path).
+    pub async fn unpublished(&self, ids: Option<&[Uuid]>, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT id, topic, message_key, payload FROM bookings_demo.outbox
+             WHERE published_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1))
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(ids)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRow {
+                    id: row.try_get("id")?,
+                    topic: row.try_get("topic")?,
+                    key: row.try_get("message_key")?,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_published(&self, ids: &[Uuid]) -> Result<(), ApiError> {
+        sqlx::query("UPDATE bookings_demo.outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL")
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_processed(&self, consumer: &str, message: Uuid) -> Result<bool, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = $2)",
+        )
+        .bind(consumer)
+        .bind(message)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn mark_processed(&self, consumer: &str, message: Uuid) -> Result<(), ApiError> {
+        sqlx::query(
+            "INSERT INTO bookings_demo.processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims an Idempotency-Key for this user and request.
+    pub async fn claim_key(&self, user: Uuid, key: &str, request_hash: &str) -> Result<IdempotencyClaim, ApiError> {
+        let inserted = sqlx::query(
+            "INSERT INTO bookings_demo.idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(key)
+        .bind(request_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let (hash, status, body): (String, Option<i32>, Option<Value>) = sqlx::query_as(
+            "SELECT request_hash, status_code, response FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(match (hash == request_hash, status, body) {
+            (false, _, _) => IdempotencyClaim::Mismatch,
+            (true, Some(status), Some(body)) => IdempotencyClaim::Replay { status: status as u16, body },
+            _ => IdempotencyClaim::InProgress,
+        })
+    }
+
+    pub async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &Value) -> Result<(), ApiError> {
+        sqlx::query(
+            "UPDATE bookings_demo.idempotency_keys SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user)
+        .bind(key)
+        .bind(i32::from(status))
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a claim whose request failed in a way worth retrying (5xx).
+    pub async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError> {
+        sqlx::query(
+            "DELETE FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL",
+        )
+        .bind(user)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub enum CancelOutcome {
+    NotFound,
+    Unchanged(Booking),
+    NotCancellable(BookingStatus),
+    Cancelled { booking: Booking, outbox: Vec<Uuid>, refund: Option<(String, Cents)> },
+}
+
+#[derive(Debug)]
+pub struct FailOutcome {
+    pub booking: Option<Booking>,
+    pub outbox: Vec<Uuid>,
+    pub refund: Option<(String, Cents)>,
+}
