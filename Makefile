@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CARGO_TERM_COLOR ?= never
 
-# Settings for the test run: a database, Mongo database and topic prefix of
-# its own, so tests never touch what `make dev` serves, and a cheaper (still
+# Settings for the test run: a database and Mongo database of its own (each
+# test process also makes its own Kafka topics), so tests never touch what `make dev` serves, and a cheaper (still
 # argon2id) password hash so storms of registrations stay fast.
 TEST_ENV := APP_ENV=local \
 	DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_test \
-	MONGO_DATABASE=events_test TOPIC_PREFIX=test. \
+	MONGO_DATABASE=events_test \
 	ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 RUST_LOG=warn
 
 .PHONY: help

@@ -59,14 +59,14 @@ fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamCons
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "10")
-        .set("session.timeout.ms", "10000")
+        .set("session.timeout.ms", "6000")
         .create()?;
     let topics: Vec<String> = spec.topics.iter().map(|t| format!("{prefix}{t}")).collect();
     consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())?;
     Ok(consumer)
 }
 
-type Record = (String, i64, i64, Option<Vec<u8>>, Vec<u8>);
+use shared::consumers::RawRecord as Record;
 
 async fn run_source(spec: FunctionSpec, state: Arc<State>, consumer: StreamConsumer) {
     loop {
@@ -77,9 +77,9 @@ async fn run_source(spec: FunctionSpec, state: Arc<State>, consumer: StreamConsu
         deliver(&spec, &state, &batch).await;
         let mut offsets = TopicPartitionList::new();
         let mut next: HashMap<(String, i32), i64> = HashMap::new();
-        for (topic, partition, offset, _, _) in &batch {
-            let entry = next.entry((topic.clone(), *partition as i32)).or_insert(0);
-            *entry = (*entry).max(offset + 1);
+        for record in &batch {
+            let entry = next.entry((record.topic.clone(), record.partition as i32)).or_insert(0);
+            *entry = (*entry).max(record.offset + 1);
         }
         for ((topic, partition), offset) in next {
             let _ = offsets.add_partition_offset(&topic, partition, Offset::Offset(offset));
@@ -102,13 +102,13 @@ async fn next_batch(consumer: &StreamConsumer, size: usize, window: Duration) ->
             tokio::time::timeout_at(deadline, consumer.recv()).await
         };
         match received {
-            Ok(Ok(message)) => batch.push((
-                message.topic().to_owned(),
-                i64::from(message.partition()),
-                message.offset(),
-                message.key().map(<[u8]>::to_vec),
-                message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-            )),
+            Ok(Ok(message)) => batch.push(Record {
+                topic: message.topic().to_owned(),
+                partition: i64::from(message.partition()),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            }),
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "kafka receive failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -146,12 +146,12 @@ async fn deliver(spec: &FunctionSpec, state: &State, batch: &[Record]) {
     tracing::error!(function = %spec.binary, records = batch.len(), "batch failed every attempt; dead-lettering");
     let Ok(publisher) = state.publisher().await else { return };
     let prefix = &state.config.topic_prefix;
-    for (topic, partition, offset, _, value) in batch {
-        let topic = topic.strip_prefix(prefix.as_str()).unwrap_or(topic);
+    for record in batch {
+        let topic = record.topic.strip_prefix(prefix.as_str()).unwrap_or(&record.topic);
         let body = serde_json::json!({
             "reason": "batch failed every attempt",
-            "function": spec.binary, "topic": topic, "partition": partition, "offset": offset,
-            "value": String::from_utf8_lossy(value),
+            "function": spec.binary, "topic": topic, "partition": record.partition, "offset": record.offset,
+            "value": String::from_utf8_lossy(&record.value),
         });
         if let Err(err) = publisher.publish(&dead_letter_topic(topic), "dead-letter", body.to_string().as_bytes()).await
         {

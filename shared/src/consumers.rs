@@ -227,13 +227,23 @@ pub async fn sweep(state: &State) -> Result<SweepReport, ApiError> {
     Ok(SweepReport { expired, relayed })
 }
 
-/// Builds the MSK event for `records` of (topic, partition, offset, key,
-/// value), as the event source mapping delivers them. Used by the local
-/// emulator and by tests.
-pub fn kafka_event(records: Vec<(String, i64, i64, Option<Vec<u8>>, Vec<u8>)>) -> KafkaEvent {
+/// A record as read from the broker, before it is wrapped for Lambda.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+}
+
+/// Builds the MSK event for `records`, as the event source mapping delivers
+/// them (grouped by topic-partition, base64 key and value). Used by the
+/// local emulator and by tests.
+pub fn kafka_event(records: Vec<RawRecord>) -> KafkaEvent {
     let mut event = KafkaEvent::default();
     event.event_source = Some("aws:kafka".into());
-    for (topic, partition, offset, key, value) in records {
+    for RawRecord { topic, partition, offset, key, value } in records {
         let mut record = KafkaRecord::default();
         record.topic = Some(topic.clone());
         record.partition = partition;

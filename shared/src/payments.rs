@@ -64,7 +64,7 @@ impl CardNumber {
                 }
             })
             .sum();
-        if sum % 10 != 0 {
+        if !sum.is_multiple_of(10) {
             return Err("is not a valid card number");
         }
         Ok(CardNumber(digits))
@@ -142,7 +142,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_test_cards_cover_every_outcome() {
-        let provider = TestCardProvider;
+        let provider = &TestCardProvider;
         let charge = |number: &str| {
             let card = CardNumber::parse(number).unwrap();
             async move { provider.charge(Uuid::nil(), Cents(100), "USD", &card).await }

@@ -59,6 +59,10 @@ impl State {
         mongo_options.max_pool_size.get_or_insert(config.mongo_max_pool);
         mongo_options.server_selection_timeout.get_or_insert(STORE_TIMEOUT);
         mongo_options.connect_timeout.get_or_insert(STORE_TIMEOUT);
+        // DocumentDB does not support retryable writes, and nx-27017 treats
+        // their transaction numbers as transactions and rolls earlier writes
+        // of the session back: a held seat silently became available again.
+        mongo_options.retry_writes = Some(false);
         mongo_options.app_name.get_or_insert_with(|| "ticket-booking".to_owned());
         let mongo = mongodb::Client::with_options(mongo_options)?;
         Ok(State {

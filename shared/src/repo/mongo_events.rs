@@ -158,10 +158,6 @@ impl MongoEvents {
         &self.seats
     }
 
-    pub async fn events_count(&self) -> Result<u64, ApiError> {
-        Ok(self.events.count_documents(doc! {}).await?)
-    }
-
     /// The indexes behind every query this module makes.
     pub async fn create_indexes(&self) -> Result<(), ApiError> {
         let named = |keys: Document, name: &str| {
@@ -252,14 +248,6 @@ fn escape_regex(text: &str) -> String {
     escaped
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn search_text_is_escaped() {
-        assert_eq!(super::escape_regex("a.*b(c)"), r"a\.\*b\(c\)");
-    }
-}
-
 /// The seat read model's writes, made by the booking consumers. Each is
 /// conditional on the seat's current owner, so replaying a message finds
 /// its work already done and changes nothing.
@@ -270,17 +258,23 @@ impl MongoEvents {
 
     /// Marks every seat held by `booking`, or none: on a conflict the seats
     /// this call took are put back. Returns the labels someone else has.
+    ///
+    /// Filters are plain equalities on purpose: nx-27017 drops the `_id`
+    /// condition when it sits beside an `$or`, and DocumentDB plans simple
+    /// equality filters best anyway.
     pub async fn hold_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
         let mut taken = Vec::new();
         for (label, id) in labels.iter().zip(Self::seat_ids(event, labels)) {
-            let result = self
+            let claimed = self
                 .seats
                 .update_one(
-                    doc! { "_id": &id, "$or": [ { "status": "available" }, { "bookingId": booking } ] },
+                    doc! { "_id": &id, "status": "available" },
                     doc! { "$set": { "status": "held", "bookingId": booking } },
                 )
-                .await?;
-            if result.matched_count == 0 {
+                .await?
+                .matched_count
+                == 1;
+            if !claimed && self.seats.count_documents(doc! { "_id": &id, "bookingId": booking }).await? == 0 {
                 taken.push(label.clone());
             }
         }
@@ -290,18 +284,14 @@ impl MongoEvents {
         Ok(taken)
     }
 
-    /// Marks the seats booked by `booking` (from held, or from available if
-    /// the hold message was never applied).
+    /// Marks the seats booked by `booking`: its own holds, and seats still
+    /// available if the hold message was never applied.
     pub async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
-        let result = self
-            .seats
-            .update_many(
-                doc! { "_id": { "$in": Self::seat_ids(event, labels) },
-                "$or": [ { "status": "available" }, { "bookingId": booking } ] },
-                doc! { "$set": { "status": "booked", "bookingId": booking } },
-            )
-            .await?;
-        Ok(result.matched_count)
+        let ids = Self::seat_ids(event, labels);
+        let set = doc! { "$set": { "status": "booked", "bookingId": booking } };
+        let own = self.seats.update_many(doc! { "_id": { "$in": &ids }, "bookingId": booking }, set.clone()).await?;
+        let free = self.seats.update_many(doc! { "_id": { "$in": &ids }, "status": "available" }, set).await?;
+        Ok(own.matched_count + free.matched_count)
     }
 
     /// Frees the seats `booking` holds or booked; others' seats are untouched.
@@ -314,5 +304,13 @@ impl MongoEvents {
             )
             .await?;
         Ok(result.modified_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_text_is_escaped() {
+        assert_eq!(super::escape_regex("a.*b(c)"), r"a\.\*b\(c\)");
     }
 }

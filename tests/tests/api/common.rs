@@ -23,15 +23,21 @@ pub fn run<F: Future>(test: F) -> F::Output {
     RUNTIME.block_on(test)
 }
 
+/// Topics of this test process only: consumer groups start fresh (no wait
+/// for the members a killed earlier run left behind) and no run reads
+/// another's messages.
+static TOPIC_PREFIX: LazyLock<String> =
+    LazyLock::new(|| format!("test.{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+
 /// The environment with test defaults: a database, Mongo database and topic
 /// prefix of their own, and a cheap argon2id cost. `make test` sets the same.
 pub fn test_vars() -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = std::env::vars().collect();
+    vars.insert("TOPIC_PREFIX".to_owned(), TOPIC_PREFIX.clone());
     for (key, value) in [
         ("APP_ENV", "local"),
         ("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing_test"),
         ("MONGO_DATABASE", "events_test"),
-        ("TOPIC_PREFIX", "test."),
         ("ARGON2_MEMORY_KIB", "1024"),
         ("ARGON2_ITERATIONS", "1"),
     ] {
@@ -50,10 +56,15 @@ static STATE: OnceCell<Arc<State>> = OnceCell::const_new();
 pub async fn state() -> Arc<State> {
     STATE
         .get_or_init(|| async {
+            // Quiet by default; TEST_LOG=1 shows the JSON logs.
+            if std::env::var_os("TEST_LOG").is_some() {
+                shared::telemetry::init();
+            }
             let config = test_config();
             shared::setup::ensure_database(&config).await.expect("create test database");
             let state = State::new(config).await.expect("test state");
             shared::setup::migrate(&state).await.expect("migrate test database");
+            shared::setup::create_topics(&state.config).await.expect("create test topics");
             Arc::new(state)
         })
         .await
@@ -133,4 +144,36 @@ pub async fn register(state: &State, email: &str, password: &str) -> (u16, Value
 pub async fn login(state: &State, email: &str, password: &str) -> (u16, Value) {
     let body = serde_json::json!({ "email": email, "password": password });
     read(auth_login::handle(state, api_request("POST", "/auth/login", Some(&body), &[])).await.unwrap())
+}
+
+pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Role) -> String {
+    let tier = shared::domain::user::Tier::Regular;
+    format!("Bearer {}", state.jwt.issue(user, "someone@example.test", role, tier).expect("token"))
+}
+
+/// A new event with `seats` seats (rows of ten, $30 each), `days` ahead.
+pub async fn create_event(state: &State, seats: u32, days: i64) -> String {
+    let admin = token_for(state, uuid::Uuid::new_v4(), shared::domain::user::Role::Admin);
+    let body = serde_json::json!({
+        "name": format!("Test event {}", uuid::Uuid::new_v4()), "venue": { "name": "Test Hall" },
+        "date": (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
+        "totalSeats": seats, "price": 30, "description": "A test event", "category": "test"
+    });
+    let req = api_request("POST", "/events", Some(&body), &[("authorization", &admin)]);
+    let (status, created) = read(events_create::handle(state, req).await.expect("handler"));
+    assert_eq!(status, 201, "{created}");
+    created["data"]["id"].as_str().expect("event id").to_owned()
+}
+
+/// Polls `check` until it returns true or `seconds` pass.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

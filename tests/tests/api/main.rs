@@ -3,6 +3,7 @@
 //! are shared.
 
 mod auth;
+mod bookings;
 mod common;
 mod events;
 mod gateway;

@@ -1,0 +1,490 @@
+use std::{collections::HashMap, sync::Arc};
+
+use futures::{future::join_all, TryStreamExt};
+use mongodb::bson::doc;
+use serde_json::{json, Value};
+use shared::{
+    domain::{event::EventId, user::Role},
+    repo::{mongo_events::SeatDoc, redis_seats::board_key},
+};
+use uuid::Uuid;
+
+use crate::common::{create_event, eventually, gateway_url, http_client, run, state, state_with, token_for, State};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    async fn new() -> Api {
+        Api { base: gateway_url().await, client: http_client() }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn book(&self, token: &str, event: &str, labels: &[&str]) -> (u16, Value) {
+        let seats: Vec<String> = labels.iter().map(|l| format!("{event}_{l}")).collect();
+        self.call("POST", "/bookings", Some(token), Some(json!({ "eventId": event, "seatIds": seats })), None).await
+    }
+
+    async fn pay(&self, token: &str, id: &str, card: &str, key: Option<&str>) -> (u16, Value) {
+        let body = json!({ "paymentMethod": { "type": "card", "cardNumber": card } });
+        self.call("POST", &format!("/bookings/{id}/pay"), Some(token), Some(body), key).await
+    }
+}
+
+fn user(state: &State) -> String {
+    token_for(state, Uuid::new_v4(), Role::User)
+}
+
+async fn seat_docs(state: &State, event: &str) -> Vec<SeatDoc> {
+    state.events().seats().find(doc! { "eventId": event }).await.unwrap().try_collect().await.unwrap()
+}
+
+async fn redis_board(state: &State, event: &str) -> HashMap<String, String> {
+    let mut redis = state.redis().await.unwrap();
+    redis::cmd("HGETALL").arg(board_key(&EventId::parse(event).unwrap())).query_async(&mut redis).await.unwrap()
+}
+
+/// (seat label, booking id) of every active booking seat of the event.
+async fn pg_active(state: &State, event: &str) -> Vec<(String, Uuid)> {
+    sqlx::query_as(
+        "SELECT seat_label, booking_id FROM bookings_demo.booking_seats WHERE event_id = $1 AND active ORDER BY seat_label",
+    )
+    .bind(event)
+    .fetch_all(state.pg())
+    .await
+    .unwrap()
+}
+
+async fn booking_status(state: &State, id: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1")
+        .bind(Uuid::parse_str(id).unwrap())
+        .fetch_one(state.pg())
+        .await
+        .unwrap()
+}
+
+/// The three stores agree: every seat PostgreSQL gives to an open or paid
+/// booking is owned by that booking in Redis and (once the consumers catch
+/// up) in Mongo, and no store gives a seat to anyone else.
+async fn assert_stores_agree(state: &State, event: &str) {
+    let active = pg_active(state, event).await;
+    let labels: Vec<&String> = active.iter().map(|(l, _)| l).collect();
+    let unique: std::collections::HashSet<&String> = labels.iter().copied().collect();
+    assert_eq!(labels.len(), unique.len(), "a seat is in two active bookings: {active:?}");
+    let owners: HashMap<String, String> = active.iter().map(|(l, b)| (l.clone(), b.to_string())).collect();
+    let board = redis_board(state, event).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    for (label, value) in &board {
+        if shared::repo::redis_seats::parse_status(value, now).is_some() {
+            let owner = value.split('|').nth(1).unwrap();
+            assert_eq!(owners.get(label).map(String::as_str), Some(owner), "redis gives {label} to {owner}");
+        }
+    }
+    for (label, owner) in &owners {
+        assert!(board.get(label).is_some_and(|v| v.contains(owner.as_str())), "redis lost the hold of {label}");
+    }
+    eventually(20, "the mongo read model matches postgres", || async {
+        let seats = seat_docs(state, event).await;
+        seats.iter().all(|seat| seat.booking_id.as_ref() == owners.get(&seat.label))
+    })
+    .await;
+}
+
+#[test]
+fn the_original_flow_register_browse_book_list_cancel() {
+    run(async {
+        let api = Api::new().await;
+        let email = crate::common::unique_email("flow");
+        let (status, _) = api
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({ "email": email, "name": "Flo", "password": "flow-pass-1" })),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201);
+        let (_, login) = api
+            .call("POST", "/auth/login", None, Some(json!({ "email": email, "password": "flow-pass-1" })), None)
+            .await;
+        let token = format!("Bearer {}", login["data"]["token"].as_str().unwrap());
+        let (status, events) = api.call("GET", "/events", None, None, None).await;
+        assert_eq!(status, 200);
+        assert!(events["data"]["total"].as_u64().unwrap() >= 3);
+        let event = create_event(&*state().await, 20, 10).await;
+        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None, None).await;
+        assert_eq!(seats["data"]["seats"].as_array().unwrap().len(), 20);
+
+        let (status, booked) = api.book(&token, &event, &["A1", "A2"]).await;
+        assert_eq!(status, 201, "{booked}");
+        let booking = booked["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(booked["data"]["status"], "PENDING");
+        assert_eq!(booked["data"]["totalCents"], 6000);
+        assert_eq!(booked["data"]["seats"].as_array().unwrap().len(), 2);
+
+        let (_, list) = api.call("GET", "/bookings", Some(&token), None, None).await;
+        assert_eq!(list["data"]["total"], 1);
+        assert_eq!(list["data"]["bookings"][0]["id"], booking.as_str());
+        // booking.requested → seat.reserved → RESERVED, through Kafka.
+        eventually(10, "the booking becomes RESERVED", || async {
+            api.call("GET", &format!("/bookings/{booking}"), Some(&token), None, None).await.1["data"]["status"]
+                == "RESERVED"
+        })
+        .await;
+        let (status, cancelled) =
+            api.call("PUT", &format!("/bookings/{booking}/cancel"), Some(&token), None, None).await;
+        assert_eq!((status, cancelled["data"]["status"].as_str()), (200, Some("CANCELLED")));
+        let (status, again) = api.call("PUT", &format!("/bookings/{booking}/cancel"), Some(&token), None, None).await;
+        assert_eq!(
+            (status, again["data"]["status"].as_str()),
+            (200, Some("CANCELLED")),
+            "cancelling twice is harmless"
+        );
+        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None, None).await;
+        assert_eq!(seats["data"]["seats"].as_array().unwrap().len(), 20);
+        assert_stores_agree(&*state().await, &event).await;
+    });
+}
+
+#[test]
+fn a_hold_is_on_the_seat_map_within_a_second_and_gone_after_cancel() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let (status, booked) = api.book(&token, &event, &["A3"]).await;
+        assert_eq!(status, 201);
+        let held_at = tokio::time::Instant::now();
+        let seat_status = || async {
+            let (_, map) = api.call("GET", &format!("/events/{event}/seats"), None, None, None).await;
+            map["data"]["seats"][2]["status"].as_str().unwrap().to_owned()
+        };
+        eventually(10, "A3 reads as held", || async { seat_status().await == "held" }).await;
+        assert!(held_at.elapsed() < std::time::Duration::from_secs(1), "hold took {:?}", held_at.elapsed());
+        let id = booked["data"]["id"].as_str().unwrap();
+        api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&token), None, None).await;
+        let released_at = tokio::time::Instant::now();
+        eventually(10, "A3 reads as available", || async { seat_status().await == "available" }).await;
+        assert!(released_at.elapsed() < std::time::Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn two_hundred_users_racing_for_ten_seats_never_oversell() {
+    run(async {
+        let state = state().await;
+        let api = Arc::new(Api::new().await);
+        let event = create_event(&state, 10, 5).await;
+        let labels: Vec<String> = (1..=10).map(|n| format!("A{n}")).collect();
+        let attempts = (0..200).map(|i| {
+            let api = api.clone();
+            let token = user(&state);
+            let event = event.clone();
+            // Overlapping pairs, so most requests conflict with several others.
+            let pair = [labels[i % 10].clone(), labels[(i * 7 + 3) % 10].clone()];
+            tokio::spawn(async move {
+                let seats: Vec<&str> = if pair[0] == pair[1] { vec![&pair[0]] } else { vec![&pair[0], &pair[1]] };
+                api.book(&token, &event, &seats).await
+            })
+        });
+        let results: Vec<(u16, Value)> = join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+        let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "only 201 or 409: {statuses:?}");
+        let won: Vec<String> = results
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .flat_map(|(_, b)| {
+                b["data"]["seats"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let distinct: std::collections::HashSet<&String> = won.iter().collect();
+        assert_eq!(won.len(), distinct.len(), "a seat was sold twice: {won:?}");
+        assert!(!won.is_empty());
+        assert_eq!(pg_active(&state, &event).await.len(), won.len());
+        assert_stores_agree(&state, &event).await;
+    });
+}
+
+#[test]
+fn fifty_parallel_bookings_by_one_user_leave_one_open_booking() {
+    run(async {
+        let state = state().await;
+        let api = Arc::new(Api::new().await);
+        let event = create_event(&state, 60, 5).await;
+        let token = user(&state);
+        let attempts = (1..=50).map(|n| {
+            let (api, token, event) = (api.clone(), token.clone(), event.clone());
+            let seat = format!("{}{}", ["A", "B", "C", "D", "E"][n % 5], n % 10 + 1);
+            tokio::spawn(async move { api.book(&token, &event, &[&seat]).await.0 })
+        });
+        let statuses: Vec<u16> = join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+        assert_eq!(pg_active(&state, &event).await.len(), 1);
+        assert_stores_agree(&state, &event).await;
+    });
+}
+
+#[test]
+fn twenty_parallel_pays_take_one_payment() {
+    run(async {
+        let state = state().await;
+        let api = Arc::new(Api::new().await);
+        let event = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let (_, booked) = api.book(&token, &event, &["A1", "A2"]).await;
+        let id = booked["data"]["id"].as_str().unwrap().to_owned();
+        let pays = (0..20).map(|_| {
+            let (api, token, id) = (api.clone(), token.clone(), id.clone());
+            tokio::spawn(async move { api.pay(&token, &id, "4242424242424242", None).await.0 })
+        });
+        let statuses: Vec<u16> = join_all(pays).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
+        let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings_demo.payments WHERE booking_id = $1")
+            .bind(Uuid::parse_str(&id).unwrap())
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(payments, 1);
+        assert_eq!(booking_status(&state, &id).await, "CONFIRMED");
+        eventually(10, "mongo shows the seats booked", || async {
+            seat_docs(&state, &event)
+                .await
+                .iter()
+                .filter(|s| serde_json::to_value(s.status).unwrap() == "booked")
+                .count()
+                == 2
+        })
+        .await;
+        assert_stores_agree(&state, &event).await;
+    });
+}
+
+#[test]
+fn idempotency_keys_replay_the_first_answer_and_refuse_other_bodies() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
+        let key = Uuid::new_v4().to_string();
+        let first = api.call("POST", "/bookings", Some(&token), Some(body.clone()), Some(&key)).await;
+        let retry = api.call("POST", "/bookings", Some(&token), Some(body.clone()), Some(&key)).await;
+        assert_eq!(first.0, 201);
+        assert_eq!(first, retry, "a retry returns the first result");
+        let other = json!({ "eventId": event, "seatIds": [format!("{event}_A2")] });
+        assert_eq!(api.call("POST", "/bookings", Some(&token), Some(other), Some(&key)).await.0, 422);
+        let id = first.1["data"]["id"].as_str().unwrap();
+        let pay_key = Uuid::new_v4().to_string();
+        let paid = api.pay(&token, id, "4242424242424242", Some(&pay_key)).await;
+        assert_eq!(paid.0, 200);
+        assert_eq!(api.pay(&token, id, "4242424242424242", Some(&pay_key)).await, paid);
+        assert_eq!(api.pay(&token, id, "4000000000000002", Some(&pay_key)).await.0, 422);
+    });
+}
+
+#[test]
+fn declined_and_unavailable_cards_leave_the_booking_payable() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let (_, booked) = api.book(&token, &event, &["A7"]).await;
+        let id = booked["data"]["id"].as_str().unwrap();
+        let (status, declined) = api.pay(&token, id, "4000000000000002", None).await;
+        assert_eq!((status, declined["error"]["code"].as_str()), (402, Some("PAYMENT_DECLINED")));
+        assert_eq!(api.pay(&token, id, "4000000000009995", None).await.0, 402);
+        assert_eq!(api.pay(&token, id, "4000000000000119", None).await.0, 503);
+        assert_eq!(api.pay(&token, id, "1234", None).await.0, 400);
+        assert_eq!(api.pay(&token, id, "4242424242424242", None).await.0, 200);
+        let (status, body) = api.pay(&token, id, "4242424242424242", None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("CONFLICT")));
+    });
+}
+
+#[test]
+fn cancelling_a_paid_booking_records_a_refund() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let (_, booked) = api.book(&token, &event, &["A8"]).await;
+        let id = booked["data"]["id"].as_str().unwrap();
+        assert_eq!(api.pay(&token, id, "4242424242424242", None).await.0, 200);
+        let (status, _) = api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&token), None, None).await;
+        assert_eq!(status, 200);
+        let refunded: String = sqlx::query_scalar("SELECT status FROM bookings_demo.payments WHERE booking_id = $1")
+            .bind(Uuid::parse_str(id).unwrap())
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(refunded, "REFUNDED");
+        assert_eq!(api.pay(&token, id, "4242424242424242", None).await.0, 409, "a cancelled booking cannot be paid");
+        // The seat is free again for someone else.
+        assert_eq!(api.book(&user(&state), &event, &["A8"]).await.0, 201);
+    });
+}
+
+#[test]
+fn other_users_bookings_are_404_on_get_cancel_and_pay() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let owner = user(&state);
+        let (_, booked) = api.book(&owner, &event, &["A5"]).await;
+        let id = booked["data"]["id"].as_str().unwrap();
+        let intruder = user(&state);
+        assert_eq!(api.call("GET", &format!("/bookings/{id}"), Some(&intruder), None, None).await.0, 404);
+        assert_eq!(api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&intruder), None, None).await.0, 404);
+        assert_eq!(api.pay(&intruder, id, "4242424242424242", None).await.0, 404);
+        let (_, list) = api.call("GET", "/bookings", Some(&intruder), None, None).await;
+        assert_eq!(list["data"]["total"], 0);
+        assert_eq!(booking_status(&state, id).await, "PENDING", "nothing changed");
+        assert_eq!(api.call("GET", &format!("/bookings/{id}"), None, None, None).await.0, 401);
+        assert_eq!(api.call("GET", "/bookings/not-a-uuid", Some(&owner), None, None).await.0, 400);
+    });
+}
+
+#[test]
+fn bad_booking_requests_are_4xx_and_change_nothing() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        let other = create_event(&state, 10, 5).await;
+        let token = user(&state);
+        let cases = [
+            json!({ "eventId": event, "seatIds": [] }),
+            json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A1")] }),
+            json!({ "eventId": event, "seatIds": (1..=11).map(|n| format!("{event}_A{n}")).collect::<Vec<_>>() }),
+            json!({ "eventId": event, "seatIds": [format!("{other}_A1")] }),
+            json!({ "eventId": event, "seatIds": [format!("{event}_Z99")] }),
+            json!({ "eventId": { "$gt": "" }, "seatIds": [format!("{event}_A1")] }),
+            json!({ "eventId": event, "seatIds": [{ "$ne": null }] }),
+            json!({ "eventId": event, "seatIds": format!("{event}_A1") }),
+            json!({ "seatIds": [format!("{event}_A1")] }),
+            json!({ "eventId": event, "seatIds": [format!("{event}_A1")], "total": 0 }),
+        ];
+        for (i, body) in cases.into_iter().enumerate() {
+            let (status, response) = api.call("POST", "/bookings", Some(&token), Some(body.clone()), None).await;
+            if i == 9 {
+                // Extra fields are ignored; the server sets the price.
+                assert_eq!((status, response["data"]["totalCents"].as_i64()), (201, Some(3000)), "{response}");
+                continue;
+            }
+            assert_eq!(status, 400, "{body} → {response}");
+            assert_eq!(response["success"], false);
+        }
+        let (status, _) = api
+            .call(
+                "POST",
+                "/bookings",
+                Some(&token),
+                Some(json!({ "eventId": "no-such-event", "seatIds": ["no-such-event_A1"] })),
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        assert_eq!(pg_active(&state, &other).await.len(), 0);
+    });
+}
+
+#[test]
+fn held_seats_are_a_409_naming_them() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        let event = create_event(&state, 10, 5).await;
+        assert_eq!(api.book(&user(&state), &event, &["A1", "A2"]).await.0, 201);
+        let (status, body) = api.book(&user(&state), &event, &["A2", "A3"]).await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error"]["details"]["seats"], json!([format!("{event}_A2")]));
+        assert_eq!(api.book(&user(&state), &event, &["A3"]).await.0, 201, "A3 was not held by the failed attempt");
+    });
+}
+
+#[test]
+fn expired_holds_release_seats_in_every_store() {
+    run(async {
+        let short = state_with(|c| c.hold_ttl = std::time::Duration::from_secs(1)).await;
+        let _ = gateway_url().await; // the consumers run in the gateway's emulator
+        let event = create_event(&short, 10, 5).await;
+        let token = user(&short);
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
+        let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]);
+        let (status, booked) = crate::common::read(bookings_create::handle(&short, req).await.unwrap());
+        assert_eq!(status, 201, "{booked}");
+        let id = booked["data"]["id"].as_str().unwrap().to_owned();
+        eventually(10, "mongo holds the seats", || async {
+            seat_docs(&short, &event).await.iter().filter(|s| s.booking_id.as_deref() == Some(id.as_str())).count() == 2
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        // Before any sweep: the map already reads the seats as available…
+        let board = redis_board(&short, &event).await;
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(board.values().all(|v| shared::repo::redis_seats::parse_status(v, now).is_none()));
+        // …and the sweep makes it so in PostgreSQL and, via booking.expired, Mongo.
+        shared::consumers::sweep(&short).await.unwrap();
+        assert_eq!(booking_status(&short, &id).await, "EXPIRED");
+        assert!(pg_active(&short, &event).await.is_empty());
+        assert!(redis_board(&short, &event).await.is_empty());
+        eventually(10, "mongo releases the seats", || async {
+            seat_docs(&short, &event).await.iter().all(|s| s.booking_id.is_none())
+        })
+        .await;
+        let (status, _) = Api::new().await.pay(&token, &id, "4242424242424242", None).await;
+        assert_eq!(status, 409, "an expired booking cannot be paid");
+    });
+}
+
+#[test]
+fn a_stale_hold_is_expired_lazily_by_the_next_booking() {
+    run(async {
+        let short = state_with(|c| c.hold_ttl = std::time::Duration::from_millis(500)).await;
+        let event = create_event(&short, 10, 5).await;
+        let book = |token: String| {
+            let body = json!({ "eventId": event, "seatIds": [format!("{event}_A5")] });
+            let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]);
+            let short = &short;
+            async move { crate::common::read(bookings_create::handle(short, req).await.unwrap()) }
+        };
+        let (status, first) = book(user(&short)).await;
+        assert_eq!(status, 201);
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let (status, second) = book(user(&short)).await;
+        assert_eq!(status, 201, "the seat map said available, so booking succeeds: {second}");
+        assert_eq!(booking_status(&short, first["data"]["id"].as_str().unwrap()).await, "EXPIRED");
+    });
+}
