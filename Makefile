@@ -34,8 +34,10 @@ build:
 .PHONY: test
 test: stack ## start the stack, build, run every test (unit, handler, end-to-end)
 	cargo build --workspace --all-targets
-	$(TEST_ENV) target/debug/local-gateway setup
-	$(TEST_ENV) cargo test --workspace --no-fail-fast
+	$(TEST_ENV) target/debug/local-gateway setup --fresh-test-db
+	@mkdir -p .data
+	set -o pipefail; $(TEST_ENV) cargo test --workspace --no-fail-fast 2>&1 | tee .data/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors

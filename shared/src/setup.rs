@@ -46,6 +46,20 @@ pub async fn ensure_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Drops the configured database so a test run starts from its migrations.
+/// Refused unless the name ends in `_test`, so it can never drop real data.
+pub async fn drop_test_database(config: &Config) -> anyhow::Result<()> {
+    let options: PgConnectOptions = config.database_url.expose().parse()?;
+    let name = options.get_database().unwrap_or_default().to_owned();
+    anyhow::ensure!(name.ends_with("_test"), "refusing to drop `{name}`: only *_test databases are dropped");
+    let mut admin = options.database("postgres").connect().await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
 pub async fn migrate(state: &State) -> anyhow::Result<()> {
     MIGRATOR.run(state.pg()).await?;
     Ok(())
