@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 # argon2id) password hash so storms of registrations stay fast.
 TEST_ENV := APP_ENV=local \
 	DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_test \
-	MONGO_DATABASE=events_test \
+	MONGO_DATABASE=events_test MONGO_COLLECTION_PREFIX=test_ REDIS_URL=redis://127.0.0.1:6379/1 \
 	ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 RUST_LOG=warn
 
 .PHONY: help

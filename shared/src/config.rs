@@ -69,6 +69,9 @@ pub struct Config {
     pub redis_url: Secret,
     pub mongo_url: Secret,
     pub mongo_database: String,
+    /// Prefix for collection names. nx-27017 keeps every database in one
+    /// namespace, so tests isolate their collections by name instead.
+    pub mongo_collection_prefix: String,
     pub kafka_brokers: String,
     /// Connections per instance. On AWS, RDS Proxy multiplexes these.
     pub pg_max_connections: u32,
@@ -148,6 +151,7 @@ impl Config {
             redis_url: Secret::new(required("REDIS_URL", "redis://127.0.0.1:6379/0")?),
             mongo_url: Secret::new(required("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")?),
             mongo_database: get("MONGO_DATABASE").unwrap_or("events_demo").to_owned(),
+            mongo_collection_prefix: get("MONGO_COLLECTION_PREFIX").unwrap_or("").to_owned(),
             kafka_brokers: required("KAFKA_BROKERS", "127.0.0.1:19092")?,
             pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,

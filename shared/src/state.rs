@@ -113,7 +113,7 @@ impl State {
     }
 
     pub fn events(&self) -> MongoEvents {
-        MongoEvents::new(&self.mongo())
+        MongoEvents::new(&self.mongo(), &self.config.mongo_collection_prefix)
     }
 
     pub async fn seat_board(&self) -> Result<RedisSeatBoard, ApiError> {

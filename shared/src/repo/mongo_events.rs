@@ -150,8 +150,11 @@ pub struct MongoEvents {
 }
 
 impl MongoEvents {
-    pub fn new(db: &Database) -> Self {
-        MongoEvents { events: db.collection(EVENTS), seats: db.collection(SEATS) }
+    pub fn new(db: &Database, collection_prefix: &str) -> Self {
+        MongoEvents {
+            events: db.collection(&format!("{collection_prefix}{EVENTS}")),
+            seats: db.collection(&format!("{collection_prefix}{SEATS}")),
+        }
     }
 
     pub fn seats(&self) -> &Collection<SeatDoc> {
