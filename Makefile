@@ -27,6 +27,10 @@ stack-down: ## stop the services that `make stack` started (reused ones stay up)
 dev: ## start the stack, migrate, seed, serve the API on http://localhost:3000
 	@local/dev.sh
 
+.PHONY: watch
+watch: ## every function under cargo lambda watch on :3000 (hot reload; dev only, not for load)
+	@local/watch.sh
+
 .PHONY: build
 build:
 	cargo build --workspace --all-targets
@@ -37,9 +41,14 @@ test: stack ## start the stack, build, run every test (unit, handler, end-to-end
 	$(TEST_ENV) target/debug/local-gateway setup --fresh-test-db
 	@mkdir -p .data
 	set -o pipefail; $(TEST_ENV) cargo test --workspace --no-fail-fast 2>&1 | tee .data/test.log
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
+	set -o pipefail; $(TEST_ENV) tests/watch_smoke.sh 2>&1 | tee -a .data/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^watch smoke:/ { passed += $$3; failed += $$5 } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: bench
+bench: stack ## latency at fixed rates and capacity at 500 connections, beside the floors
+	@bench/run.sh

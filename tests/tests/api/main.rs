@@ -5,6 +5,7 @@
 mod auth;
 mod bookings;
 mod common;
+mod consumers;
 mod events;
 mod gateway;
 mod health;

@@ -1,0 +1,143 @@
+//! The Kafka consumers, invoked in-process with MSK events as the event
+//! source mapping sends them.
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use lambda_http::{Context, LambdaEvent};
+use mongodb::bson::doc;
+use serde_json::{json, Value};
+use shared::{
+    consumers::{kafka_event, RawRecord},
+    domain::user::Role,
+};
+use uuid::Uuid;
+
+use crate::common::{api_request, create_event, eventually, gateway_url, read, run, state, token_for};
+
+fn fixture(name: &str) -> KafkaEvent {
+    let path = format!("{}/fixtures/msk/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("an MSK event")
+}
+
+#[test]
+fn an_msk_fixture_decodes_into_a_booking_message() {
+    let event = fixture("booking-cancelled.json");
+    let record = &event.records["booking.cancelled-0"][0];
+    let delivery = shared::consumers::decode(record, "").unwrap();
+    assert_eq!(delivery.topic, "booking.cancelled");
+    assert_eq!(delivery.message.data.event_id, "msk-fixture-event");
+    assert_eq!(delivery.message.data.seats, ["A1", "A2"]);
+}
+
+#[test]
+fn undecodable_records_go_to_the_dead_letter_topic_and_the_batch_succeeds() {
+    run(async {
+        let state = state().await;
+        let event = LambdaEvent::new(fixture("booking-cancelled-garbage.json"), Context::default());
+        let report = seat_projector::handle(&state, event).await.unwrap();
+        assert_eq!(report.dead_lettered, 1);
+        assert_eq!(report.processed, 0);
+    });
+}
+
+/// Every message of a paid booking, delivered again after the processed
+/// markers are lost (a crash between the write and the marker): nothing
+/// changes in any store.
+#[test]
+fn redelivering_every_message_type_changes_nothing() {
+    run(async {
+        let state = state().await;
+        let _ = gateway_url().await; // consumers running
+        let event = create_event(&state, 10, 5).await;
+        let token = token_for(&state, Uuid::new_v4(), Role::User);
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
+        let (status, booked) = read(
+            bookings_create::handle(
+                &state,
+                api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]),
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(status, 201);
+        let id = booked["data"]["id"].as_str().unwrap().to_owned();
+        let booking = Uuid::parse_str(&id).unwrap();
+        let current = || async {
+            let status: String = sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1")
+                .bind(booking)
+                .fetch_one(state.pg())
+                .await
+                .unwrap();
+            status
+        };
+        eventually(10, "RESERVED", || async { current().await == "RESERVED" }).await;
+        let mut req = api_request(
+            "POST",
+            "/pay",
+            Some(&json!({ "paymentMethod": { "cardNumber": "4242424242424242" } })),
+            &[("authorization", &token)],
+        );
+        req = lambda_http::RequestExt::with_path_parameters(
+            req,
+            std::collections::HashMap::from([("id".to_owned(), id.clone())]),
+        );
+        assert_eq!(read(bookings_pay::handle(&state, req).await.unwrap()).0, 200);
+        let seats = state.events().seats().clone();
+        let booked_in_mongo = || async {
+            seats.count_documents(doc! { "eventId": &event, "status": "booked", "bookingId": &id }).await.unwrap()
+        };
+        eventually(10, "mongo shows both seats booked", || async { booked_in_mongo().await == 2 }).await;
+
+        // Every message this booking produced, plus the reserver's answer.
+        let mut messages: Vec<(String, Value)> = sqlx::query_as(
+            "SELECT topic, payload FROM bookings_demo.outbox WHERE payload->'data'->>'bookingId' = $1 ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(state.pg())
+        .await
+        .unwrap();
+        let mut reserved = messages[0].1.clone();
+        reserved["id"] = Uuid::now_v7().to_string().into();
+        reserved["type"] = "seat.reserved".into();
+        messages.push(("seat.reserved".into(), reserved));
+        let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(topics, ["booking.requested", "booking.confirmed", "seat.reserved"]);
+        sqlx::query("DELETE FROM bookings_demo.processed_messages").execute(state.pg()).await.unwrap();
+
+        let prefix = state.config.topic_prefix.clone();
+        for (offset, (topic, payload)) in messages.iter().enumerate() {
+            let record = RawRecord {
+                topic: format!("{prefix}{topic}"),
+                partition: 0,
+                offset: offset as i64,
+                key: Some(event.clone().into_bytes()),
+                value: serde_json::to_vec(payload).unwrap(),
+            };
+            for _ in 0..2 {
+                let event = LambdaEvent::new(kafka_event(vec![record.clone()]), Context::default());
+                let report = match topic.as_str() {
+                    "booking.requested" => seat_reserver::handle(&state, event).await,
+                    "seat.reserved" => booking_status::handle(&state, event).await,
+                    _ => seat_projector::handle(&state, event).await,
+                }
+                .unwrap();
+                assert_eq!(report.dead_lettered, 0, "{topic}");
+            }
+        }
+        assert_eq!(current().await, "CONFIRMED");
+        assert_eq!(booked_in_mongo().await, 2);
+        let mut redis = state.redis().await.unwrap();
+        let board: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(shared::repo::redis_seats::board_key(&shared::domain::event::EventId::parse(&event).unwrap()))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(board.get("A1"), Some(&format!("B|{id}")));
+        assert_eq!(board.get("A2"), Some(&format!("B|{id}")));
+        let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings_demo.payments WHERE booking_id = $1")
+            .bind(booking)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(payments, 1);
+    });
+}
