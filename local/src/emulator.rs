@@ -23,7 +23,10 @@ const MAX_ATTEMPTS: u32 = 5;
 /// Starts one consumer loop per Kafka-triggered function and one timer per
 /// scheduled function. Runs until the process ends.
 pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration) -> anyhow::Result<()> {
-    for spec in specs {
+    // A consumer appears twice in the template (MSK and self-managed Kafka
+    // variants under opposite conditions); locally it runs once.
+    let mut started = std::collections::HashSet::new();
+    for spec in specs.iter().filter(|spec| started.insert(spec.binary.clone())) {
         if !spec.topics.is_empty() {
             anyhow::ensure!(
                 dispatch::KAFKA_FUNCTIONS.contains(&spec.binary.as_str()),

@@ -53,3 +53,27 @@ fn the_watch_router_table_matches_the_template_routes() {
         .collect();
     assert_eq!(watch, template);
 }
+
+#[test]
+fn the_emulators_link_every_consumer_and_scheduled_function() {
+    let functions = local_gateway::routes::functions(&template()).unwrap();
+    let consumers: BTreeSet<String> =
+        functions.iter().filter(|f| !f.topics.is_empty()).map(|f| f.binary.clone()).collect();
+    let linked: BTreeSet<String> = local_gateway::dispatch::KAFKA_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(consumers, linked);
+    let scheduled: BTreeSet<String> =
+        functions.iter().filter(|f| f.schedule.is_some()).map(|f| f.binary.clone()).collect();
+    let linked: BTreeSet<String> = local_gateway::dispatch::SCHEDULED_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(scheduled, linked);
+}
+
+#[test]
+fn both_variants_of_each_consumer_read_the_same_topics() {
+    let functions = local_gateway::routes::functions(&template()).unwrap();
+    for consumer in local_gateway::dispatch::KAFKA_FUNCTIONS {
+        let variants: Vec<&Vec<String>> =
+            functions.iter().filter(|f| f.binary == *consumer).map(|f| &f.topics).collect();
+        assert_eq!(variants.len(), 2, "{consumer}: one MSK and one self-managed resource");
+        assert_eq!(variants[0], variants[1], "{consumer}");
+    }
+}

