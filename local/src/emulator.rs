@@ -8,7 +8,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use rdkafka::{
     consumer::{CommitMode, Consumer, StreamConsumer},
-    ClientConfig, Message, Offset, TopicPartitionList,
+    Message, Offset, TopicPartitionList,
 };
 use shared::{
     kafka::{dead_letter_topic, Publisher},
@@ -56,8 +56,7 @@ pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration
 
 fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
     let prefix = &state.config.topic_prefix;
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &state.config.kafka_brokers)
+    let consumer: StreamConsumer = shared::kafka::client_config(&state.config)
         .set("group.id", format!("{prefix}{}", spec.binary))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

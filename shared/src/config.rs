@@ -72,7 +72,12 @@ pub struct Config {
     /// Prefix for collection names. nx-27017 keeps every database in one
     /// namespace, so tests isolate their collections by name instead.
     pub mongo_collection_prefix: String,
+    /// Bootstrap brokers; empty on AWS when `msk_cluster_arn` is set, in which
+    /// case they are resolved at cold start (GetBootstrapBrokers).
     pub kafka_brokers: String,
+    pub msk_cluster_arn: Option<String>,
+    /// SASL/SCRAM-512 credentials for the brokers, if they require them.
+    pub kafka_scram: Option<(String, Secret)>,
     /// Connections per instance. On AWS, RDS Proxy multiplexes these.
     pub pg_max_connections: u32,
     pub mongo_max_pool: u32,
@@ -152,7 +157,16 @@ impl Config {
             mongo_url: Secret::new(required("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")?),
             mongo_database: get("MONGO_DATABASE").unwrap_or("events_demo").to_owned(),
             mongo_collection_prefix: get("MONGO_COLLECTION_PREFIX").unwrap_or("").to_owned(),
-            kafka_brokers: required("KAFKA_BROKERS", "127.0.0.1:19092")?,
+            kafka_brokers: match (get("KAFKA_BROKERS"), get("MSK_CLUSTER_ARN")) {
+                (Some(brokers), _) => brokers.to_owned(),
+                (None, Some(_)) => String::new(),
+                (None, None) => required("KAFKA_BROKERS", "127.0.0.1:19092")?,
+            },
+            msk_cluster_arn: get("MSK_CLUSTER_ARN").map(str::to_owned),
+            kafka_scram: match (get("KAFKA_SASL_USERNAME"), get("KAFKA_SASL_PASSWORD")) {
+                (Some(user), Some(password)) => Some((user.to_owned(), Secret::new(password))),
+                _ => None,
+            },
             pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
             jwt_secret: Secret::new(jwt_secret),
@@ -194,6 +208,21 @@ mod tests {
     fn aws_mode_requires_connection_strings() {
         let err = Config::from_map(&vars(&[("APP_ENV", "aws"), ("JWT_SECRET", &"x".repeat(40))])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("DATABASE_URL"));
+    }
+
+    #[test]
+    fn aws_mode_accepts_an_msk_cluster_instead_of_brokers() {
+        let config = Config::from_map(&vars(&[
+            ("APP_ENV", "aws"),
+            ("JWT_SECRET", &"x".repeat(40)),
+            ("DATABASE_URL", "postgres://db/x"),
+            ("REDIS_URL", "rediss://cache:6379"),
+            ("MONGO_URL", "mongodb://docdb:27017"),
+            ("MSK_CLUSTER_ARN", "arn:aws:kafka:us-east-1:1:cluster/c/u"),
+        ]))
+        .unwrap();
+        assert_eq!(config.kafka_brokers, "");
+        assert!(config.msk_cluster_arn.is_some());
     }
 
     #[test]

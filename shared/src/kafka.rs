@@ -28,11 +28,25 @@ pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
 }
 
+/// Connection settings shared by producers, consumers and the admin client:
+/// brokers, and TLS + SCRAM when credentials are configured.
+pub fn client_config(config: &crate::config::Config) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.kafka_brokers);
+    if let Some((user, password)) = &config.kafka_scram {
+        client
+            .set("security.protocol", "SASL_SSL")
+            .set("sasl.mechanisms", "SCRAM-SHA-512")
+            .set("sasl.username", user)
+            .set("sasl.password", password.expose());
+    }
+    client
+}
+
 /// An idempotent producer that waits for all in-sync replicas. linger.ms=1
 /// because the 5 ms default would add 5 ms to every request that publishes.
-pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+pub fn producer(config: &crate::config::Config) -> Result<FutureProducer, KafkaError> {
+    client_config(config)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")

@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod kafka;
+pub mod msk;
 pub mod payments;
 pub mod repo;
 pub mod runtime;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
-    config::ClientConfig,
     types::RDKafkaErrorCode,
 };
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
@@ -67,10 +66,8 @@ pub async fn migrate(state: &State) -> anyhow::Result<()> {
 
 /// Creates every topic and its dead-letter topic; existing ones are kept.
 pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &config.kafka_brokers)
-        .set("socket.connection.setup.timeout.ms", "5000")
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> =
+        kafka::client_config(config).set("socket.connection.setup.timeout.ms", "5000").create()?;
     let names: Vec<String> = kafka::TOPICS
         .iter()
         .flat_map(|topic| {

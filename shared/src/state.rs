@@ -47,7 +47,14 @@ impl State {
         State::new(Config::from_env()?).await
     }
 
-    pub async fn new(config: Config) -> anyhow::Result<State> {
+    pub async fn new(mut config: Config) -> anyhow::Result<State> {
+        if config.kafka_brokers.is_empty() {
+            if let Some(arn) = config.msk_cluster_arn.clone() {
+                let brokers = crate::msk::resolve(&arn, config.kafka_scram.is_some()).await?;
+                tracing::info!(listener = ?brokers.listener, "kafka brokers resolved from the MSK cluster");
+                config.kafka_brokers = brokers.servers;
+            }
+        }
         let pg_options: sqlx::postgres::PgConnectOptions = config.database_url.expose().parse()?;
         let pg = PgPoolOptions::new()
             .max_connections(config.pg_max_connections)
@@ -103,7 +110,7 @@ impl State {
 
     pub async fn kafka(&self) -> Result<&FutureProducer, ApiError> {
         self.kafka
-            .get_or_try_init(|| async { kafka::producer(&self.config.kafka_brokers) })
+            .get_or_try_init(|| async { kafka::producer(&self.config) })
             .await
             .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating kafka producer")))
     }
