@@ -17,7 +17,7 @@ use crate::{
     kafka::Publisher,
     payments::{PayRequest, PaymentProvider},
     repo::{
-        pg_bookings::{CancelOutcome, CreateConflict, PayOutcome, PgBookings},
+        pg_bookings::{CancelOutcome, CreateConflict, OutboxRow, PayOutcome, PgBookings},
         EventCatalog, SeatHolds,
     },
 };
@@ -87,7 +87,7 @@ impl Bookings<'_> {
             }
         };
         tracing::info!(booking.id = %booking.id, event.id = %event_id, seats = labels.len(), "booking created");
-        self.relay(Some(&outbox)).await;
+        self.relay(&outbox).await;
         Ok(booking)
     }
 
@@ -108,7 +108,7 @@ impl Bookings<'_> {
                     provider.refund(&reference, amount).await?;
                     tracing::info!(booking.id = %booking.id, amount = amount.0, "payment refunded");
                 }
-                self.relay(Some(&outbox)).await;
+                self.relay(&outbox).await;
                 Ok(booking)
             }
         }
@@ -135,7 +135,7 @@ impl Bookings<'_> {
                     Ok(_) => {}
                 }
                 tracing::info!(booking.id = %booking.id, amount = booking.total.0, "booking paid");
-                self.relay(Some(&outbox)).await;
+                self.relay(&outbox).await;
                 Ok(booking)
             }
             PayOutcome::AlreadyPaid => Err(ApiError::conflict("This booking is already paid")),
@@ -150,7 +150,7 @@ impl Bookings<'_> {
     }
 
     /// Expires overdue bookings and frees their holds; the scheduled sweeper
-    /// calls this, then `relay(None)`.
+    /// calls this, then `relay_pending`.
     pub async fn expire_due(&self) -> Result<usize, ApiError> {
         let (expired, _) = self.store.expire_due(RELAY_BATCH).await?;
         for booking in &expired {
@@ -170,11 +170,11 @@ impl Bookings<'_> {
         }
     }
 
-    /// Publishes unpublished outbox rows in order (only `ids`, if given) and
-    /// marks them sent. Stops at the first failure so one event's messages
-    /// never overtake each other; the sweeper retries the rest.
-    pub async fn relay(&self, ids: Option<&[Uuid]>) -> usize {
-        match self.try_relay(ids).await {
+    /// The fast path: publishes the rows a request just committed (awaiting
+    /// the broker's acknowledgement) and marks them sent. A failure is left
+    /// to the sweeper, which relays every unsent row.
+    pub async fn relay(&self, rows: &[OutboxRow]) -> usize {
+        match self.publish_rows(rows).await {
             Ok(count) => count,
             Err(err) => {
                 tracing::warn!(error = %err, "outbox relay stopped; the sweeper will retry");
@@ -183,14 +183,18 @@ impl Bookings<'_> {
         }
     }
 
-    pub async fn try_relay(&self, ids: Option<&[Uuid]>) -> Result<usize, ApiError> {
-        if ids.is_some_and(<[Uuid]>::is_empty) {
-            return Ok(0);
-        }
-        let rows = self.store.unpublished(ids, RELAY_BATCH).await?;
+    /// Relays every unsent outbox row, oldest first (the sweeper's pass).
+    pub async fn relay_pending(&self) -> Result<usize, ApiError> {
+        let rows = self.store.unpublished(RELAY_BATCH).await?;
+        self.publish_rows(&rows).await
+    }
+
+    /// Publishes in order and stops at the first failure, so one event's
+    /// messages never overtake each other.
+    async fn publish_rows(&self, rows: &[OutboxRow]) -> Result<usize, ApiError> {
         let mut sent = Vec::with_capacity(rows.len());
         let mut failure = None;
-        for row in &rows {
+        for row in rows {
             let payload = serde_json::to_vec(&row.payload).map_err(|e| ApiError::Internal(e.into()))?;
             match self.publisher.publish(&row.topic, &row.key, &payload).await {
                 Ok(()) => sent.push(row.id),

@@ -69,7 +69,19 @@ pub fn decode(record: &KafkaRecord, topic_prefix: &str) -> Result<Delivery, Stri
     Ok(Delivery { topic, message })
 }
 
-/// Runs `apply` on every record of the batch, in order.
+/// A message a consumer answers with, published after the whole batch is
+/// applied and before the batch is marked processed.
+pub struct Answer {
+    pub topic: &'static str,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+/// Runs `apply` on every record of the batch, in order; then publishes the
+/// answers (concurrently: their order across bookings does not matter, and
+/// waiting for each acknowledgement in turn would cap the consumer at one
+/// broker round trip per message); then marks the batch processed. A crash
+/// anywhere before the marks means a redelivery, which is harmless.
 pub async fn consume<F, Fut>(
     state: &State,
     consumer: &str,
@@ -78,28 +90,43 @@ pub async fn consume<F, Fut>(
 ) -> Result<BatchReport, ApiError>
 where
     F: Fn(Delivery) -> Fut,
-    Fut: Future<Output = Result<(), ApiError>>,
+    Fut: Future<Output = Result<Option<Answer>, ApiError>>,
 {
     let store = state.booking_store();
     let mut report = BatchReport::default();
+    let mut deliveries = Vec::new();
     for record in ordered(&event) {
-        let delivery = match decode(record, &state.config.topic_prefix) {
-            Ok(delivery) => delivery,
+        match decode(record, &state.config.topic_prefix) {
+            Ok(delivery) => deliveries.push(delivery),
             Err(reason) => {
                 dead_letter(state, record, &reason).await?;
                 report.dead_lettered += 1;
-                continue;
             }
-        };
+        }
+    }
+    let ids: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.message.id).collect();
+    let done = store.processed_among(consumer, &ids).await?;
+    let mut answers = Vec::new();
+    let mut applied = Vec::new();
+    for delivery in deliveries {
         let id = delivery.message.id;
-        if store.is_processed(consumer, id).await? {
+        if done.contains(&id) || applied.contains(&id) {
             report.skipped_duplicates += 1;
             continue;
         }
-        apply(delivery).await?;
-        store.mark_processed(consumer, id).await?;
-        report.processed += 1;
+        answers.extend(apply(delivery).await?);
+        applied.push(id);
     }
+    if !answers.is_empty() {
+        use kafka::Publisher;
+        let publisher = state.publisher().await?;
+        let sends = answers.iter().map(|a| publisher.publish(a.topic, &a.key, &a.payload));
+        futures::future::try_join_all(sends).await?;
+    }
+    if !applied.is_empty() {
+        store.mark_processed(consumer, &applied).await?;
+    }
+    report.processed = applied.len();
     Ok(report)
 }
 
@@ -125,10 +152,8 @@ async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> Resul
 /// held by its own booking and answers seat.reserved again.
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
-    let publisher = state.publisher().await?;
     consume(state, "seat-reserver", event, |delivery| {
         let events = &events;
-        let publisher = &publisher;
         async move {
             let data = delivery.message.data;
             let event_id = EventId::parse(&data.event_id)?;
@@ -139,8 +164,7 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
                 (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
             };
             let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
-            use kafka::Publisher;
-            publisher.publish(topic, &reply.data.event_id, &reply.to_bytes()?).await
+            Ok(Some(Answer { topic, key: reply.data.event_id.clone(), payload: reply.to_bytes()? }))
         }
     })
     .await
@@ -155,7 +179,7 @@ pub async fn apply_seat_outcome(state: &State, event: KafkaEvent) -> Result<Batc
         let bookings = &bookings;
         // Boxed: the whole chain (PG, Redis, refund, relay) makes a future
         // type too deep for the compiler's layout limit.
-        async move { Box::pin(apply_one_seat_outcome(state, bookings, delivery)).await }
+        async move { Box::pin(apply_one_seat_outcome(state, bookings, delivery)).await.map(|()| None) }
     })
     .await
 }
@@ -177,7 +201,7 @@ async fn apply_one_seat_outcome(state: &State, bookings: &Bookings<'_>, delivery
                 state.payments.refund(&reference, amount).await?;
                 tracing::warn!(booking.id = %data.booking_id, amount = amount.0, "paid booking failed; refunded");
             }
-            bookings.relay(Some(&outcome.outbox)).await;
+            bookings.relay(&outcome.outbox).await;
         }
         other => tracing::warn!(topic = other, "booking-status ignores this topic"),
     }
@@ -190,7 +214,7 @@ pub async fn project_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
     let events = state.events();
     consume(state, "seat-projector", event, |delivery| {
         let events = &events;
-        async move { project_one(events, delivery).await }
+        async move { project_one(events, delivery).await.map(|()| None) }
     })
     .await
 }
@@ -223,7 +247,7 @@ pub struct SweepReport {
 pub async fn sweep(state: &State) -> Result<SweepReport, ApiError> {
     let bookings = state.bookings().await?;
     let expired = bookings.expire_due().await?;
-    let relayed = bookings.try_relay(None).await?;
+    let relayed = bookings.relay_pending().await?;
     Ok(SweepReport { expired, relayed })
 }
 

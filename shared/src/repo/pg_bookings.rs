@@ -145,17 +145,31 @@ async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Re
         .collect()
 }
 
-async fn enqueue(tx: &mut Transaction<'_, Postgres>, topic: &str, message: &BookingMessage) -> Result<Uuid, ApiError> {
+/// The outbox row announcing `message` on `topic`, keyed by event.
+fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
     let envelope = Envelope::new(topic, message);
-    let payload = serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(OutboxRow {
+        id: envelope.id,
+        topic: topic.to_owned(),
+        key: message.event_id.clone(),
+        payload: serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.into()))?,
+    })
+}
+
+async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    topic: &str,
+    message: &BookingMessage,
+) -> Result<OutboxRow, ApiError> {
+    let row = outbox_row(topic, message)?;
     sqlx::query("INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($1, $2, $3, $4)")
-        .bind(envelope.id)
-        .bind(topic)
-        .bind(&message.event_id)
-        .bind(payload)
+        .bind(row.id)
+        .bind(&row.topic)
+        .bind(&row.key)
+        .bind(&row.payload)
         .execute(&mut **tx)
         .await?;
-    Ok(envelope.id)
+    Ok(row)
 }
 
 async fn audit(
@@ -193,7 +207,7 @@ async fn close_bookings(
     topic: Option<&str>,
     actor: &str,
     reason: Option<&str>,
-) -> Result<(Vec<Booking>, Vec<Uuid>), ApiError> {
+) -> Result<(Vec<Booking>, Vec<OutboxRow>), ApiError> {
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -236,7 +250,7 @@ const OPEN_STATUSES: [BookingStatus; 2] = [BookingStatus::Pending, BookingStatus
 /// The outcome of a pay attempt, decided under the booking's row lock.
 #[derive(Debug)]
 pub enum PayOutcome {
-    Confirmed { booking: Booking, outbox: Vec<Uuid> },
+    Confirmed { booking: Booking, outbox: Vec<OutboxRow> },
     AlreadyPaid,
     NotPayable(BookingStatus),
     Declined(&'static str),
@@ -252,10 +266,11 @@ impl PgBookings {
         &self.pool
     }
 
-    /// Inserts the booking with its seats and its `booking.requested`
-    /// message in one transaction. Open bookings that block it but are past
-    /// their deadline are expired in the same transaction (lazy expiry), so
-    /// a seat the map shows as available can always be booked.
+    /// Inserts the booking, its seats, its `booking.requested` message and
+    /// its audit row in one statement (atomic without a transaction, one
+    /// round trip). If a unique index refuses it, open bookings that block it
+    /// but are past their deadline are expired (lazy expiry) and it is tried
+    /// once more, so a seat the map shows as available can always be booked.
     pub async fn create(
         &self,
         id: Uuid,
@@ -263,8 +278,97 @@ impl PgBookings {
         selection: &SeatSelection,
         currency: &str,
         expires_at: DateTime<Utc>,
-    ) -> Result<Result<(Booking, Vec<Uuid>), CreateConflict>, ApiError> {
+    ) -> Result<Result<(Booking, Vec<OutboxRow>), CreateConflict>, ApiError> {
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        let message = BookingMessage {
+            booking_id: id,
+            event_id: selection.event_id.to_string(),
+            seats: labels.clone(),
+            user_id: Some(user),
+            expires_at: Some(expires_at),
+            reason: None,
+        };
+        let requested = outbox_row(kafka::BOOKING_REQUESTED, &message)?;
+        let mut outbox = Vec::new();
+        for attempt in 0..2 {
+            match self.insert_booking(id, user, selection, &labels, currency, expires_at, &requested).await {
+                Ok(booking) => {
+                    outbox.push(requested);
+                    return Ok(Ok((booking, outbox)));
+                }
+                Err(err) if is_unique_violation(&err) && attempt == 0 => {
+                    let (expired, rows) = self.expire_blockers(user, &selection.event_id, &labels).await?;
+                    outbox.extend(rows);
+                    if expired == 0 {
+                        return Ok(Err(self.conflict_of(&err, &selection.event_id, &labels).await?));
+                    }
+                }
+                Err(err) if is_unique_violation(&err) => {
+                    return Ok(Err(self.conflict_of(&err, &selection.event_id, &labels).await?));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_booking(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        selection: &SeatSelection,
+        labels: &[String],
+        currency: &str,
+        expires_at: DateTime<Utc>,
+        requested: &OutboxRow,
+    ) -> Result<Booking, sqlx::Error> {
+        let tiers: Vec<String> = selection
+            .seats
+            .iter()
+            .map(|s| serde_json::to_value(s.tier).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            .collect();
+        let row = sqlx::query(&format!(
+            "WITH booking AS (
+                INSERT INTO bookings_demo.bookings (id, user_id, event_id, status, total_cents, currency, expires_at)
+                VALUES ($1, $2, $3, 'PENDING', $4, $5, $6) RETURNING {BOOKING_COLUMNS}
+             ), seats AS (
+                INSERT INTO bookings_demo.booking_seats (booking_id, event_id, seat_label, section, tier, price_cents)
+                SELECT $1, $3, * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::bigint[])
+             ), outbox AS (
+                INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($11, $12, $3, $13)
+             ), audit AS (
+                INSERT INTO bookings_demo.audit_log (booking_id, actor, action, to_status)
+                VALUES ($1, $2::text, 'create', 'PENDING')
+             )
+             SELECT * FROM booking"
+        ))
+        .bind(id)
+        .bind(user)
+        .bind(selection.event_id.as_ref())
+        .bind(selection.total.0)
+        .bind(currency)
+        .bind(expires_at)
+        .bind(labels)
+        .bind(selection.seats.iter().map(|s| s.section.clone()).collect::<Vec<_>>())
+        .bind(tiers)
+        .bind(selection.seats.iter().map(|s| s.price.0).collect::<Vec<_>>())
+        .bind(requested.id)
+        .bind(&requested.topic)
+        .bind(&requested.payload)
+        .fetch_one(&self.pool)
+        .await?;
+        booking_from_row(&row, selection.seats.clone()).map_err(|e| sqlx::Error::Protocol(e.to_string()))
+    }
+
+    /// Expires open bookings past their deadline that hold any of `labels`
+    /// or are this user's open booking for the event.
+    async fn expire_blockers(
+        &self,
+        user: Uuid,
+        event: &EventId,
+        labels: &[String],
+    ) -> Result<(usize, Vec<OutboxRow>), ApiError> {
         let mut tx = self.pool.begin().await?;
         let stale: Vec<Uuid> = sqlx::query_scalar(&format!(
             "SELECT DISTINCT b.id FROM bookings_demo.bookings b
@@ -272,12 +376,12 @@ impl PgBookings {
              WHERE b.status IN {OPEN} AND b.expires_at <= now()
                AND ((s.event_id = $1 AND s.seat_label = ANY($2)) OR (b.user_id = $3 AND b.event_id = $1))"
         ))
-        .bind(selection.event_id.as_ref())
-        .bind(&labels)
+        .bind(event.as_ref())
+        .bind(labels)
         .bind(user)
         .fetch_all(&mut *tx)
         .await?;
-        let (_, mut outbox) = close_bookings(
+        let (expired, rows) = close_bookings(
             &mut tx,
             &stale,
             &OPEN_STATUSES,
@@ -287,57 +391,24 @@ impl PgBookings {
             None,
         )
         .await?;
-
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO bookings_demo.bookings (id, user_id, event_id, status, total_cents, currency, expires_at)
-             VALUES ($1, $2, $3, 'PENDING', $4, $5, $6) RETURNING {BOOKING_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(user)
-        .bind(selection.event_id.as_ref())
-        .bind(selection.total.0)
-        .bind(currency)
-        .bind(expires_at)
-        .fetch_one(&mut *tx)
-        .await;
-        let row = match inserted {
-            Ok(row) => row,
-            Err(err) if is_unique_violation(&err) => return Ok(Err(CreateConflict::OpenBookingExists)),
-            Err(err) => return Err(err.into()),
-        };
-        let seats_inserted = sqlx::query(
-            "INSERT INTO bookings_demo.booking_seats (booking_id, event_id, seat_label, section, tier, price_cents)
-             SELECT $1, $2, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[])",
-        )
-        .bind(id)
-        .bind(selection.event_id.as_ref())
-        .bind(&labels)
-        .bind(selection.seats.iter().map(|s| s.section.clone()).collect::<Vec<_>>())
-        .bind(
-            selection
-                .seats
-                .iter()
-                .map(|s| {
-                    serde_json::to_value(s.tier).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-                })
-                .collect::<Vec<_>>(),
-        )
-        .bind(selection.seats.iter().map(|s| s.price.0).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await;
-        if let Err(err) = seats_inserted {
-            if is_unique_violation(&err) {
-                drop(tx);
-                let taken = self.active_seats(&selection.event_id, &labels).await?;
-                return Ok(Err(CreateConflict::SeatsTaken(taken)));
-            }
-            return Err(err.into());
-        }
-        let booking = booking_from_row(&row, selection.seats.clone())?;
-        outbox.push(enqueue(&mut tx, kafka::BOOKING_REQUESTED, &BookingMessage::of(&booking)).await?);
-        audit(&mut tx, id, &user.to_string(), "create", None, BookingStatus::Pending, None).await?;
         tx.commit().await?;
-        Ok(Ok((booking, outbox)))
+        Ok((expired.len(), rows))
+    }
+
+    async fn conflict_of(
+        &self,
+        err: &sqlx::Error,
+        event: &EventId,
+        labels: &[String],
+    ) -> Result<CreateConflict, ApiError> {
+        let constraint = match err {
+            sqlx::Error::Database(db) => db.constraint().map(str::to_owned),
+            _ => None,
+        };
+        if constraint.as_deref() == Some("one_open_booking_per_user_event") {
+            return Ok(CreateConflict::OpenBookingExists);
+        }
+        Ok(CreateConflict::SeatsTaken(self.active_seats(event, labels).await?))
     }
 
     /// Which of `labels` are in an active booking now.
@@ -593,7 +664,7 @@ impl PgBookings {
 
     /// Expires up to `limit` open bookings past their deadline. SKIP LOCKED
     /// lets several expirers (or a pay in progress) run without waiting.
-    pub async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<Uuid>), ApiError> {
+    pub async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<OutboxRow>), ApiError> {
         let mut tx = self.pool.begin().await?;
         let due: Vec<Uuid> = sqlx::query_scalar(&format!(
             "SELECT id FROM bookings_demo.bookings WHERE status IN {OPEN} AND expires_at <= now()
@@ -616,15 +687,12 @@ impl PgBookings {
         Ok(expired)
     }
 
-    /// Outbox rows not yet published, oldest first; `ids` narrows it to the
-    /// rows a request just wrote (the fast path).
-    pub async fn unpublished(&self, ids: Option<&[Uuid]>, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
+    /// Outbox rows not yet published, oldest first.
+    pub async fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
         let rows = sqlx::query(
             "SELECT id, topic, message_key, payload FROM bookings_demo.outbox
-             WHERE published_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1))
-             ORDER BY seq LIMIT $2",
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
-        .bind(ids)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -648,22 +716,24 @@ impl PgBookings {
         Ok(())
     }
 
-    pub async fn is_processed(&self, consumer: &str, message: Uuid) -> Result<bool, ApiError> {
+    /// Which of `messages` this consumer has already processed.
+    pub async fn processed_among(&self, consumer: &str, messages: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
         Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = $2)",
+            "SELECT message_id FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = ANY($2)",
         )
         .bind(consumer)
-        .bind(message)
-        .fetch_one(&self.pool)
+        .bind(messages)
+        .fetch_all(&self.pool)
         .await?)
     }
 
-    pub async fn mark_processed(&self, consumer: &str, message: Uuid) -> Result<(), ApiError> {
+    pub async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
         sqlx::query(
-            "INSERT INTO bookings_demo.processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "INSERT INTO bookings_demo.processed_messages (consumer, message_id)
+             SELECT $1, * FROM UNNEST($2::uuid[]) ON CONFLICT DO NOTHING",
         )
         .bind(consumer)
-        .bind(message)
+        .bind(messages)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -729,12 +799,12 @@ pub enum CancelOutcome {
     NotFound,
     Unchanged(Booking),
     NotCancellable(BookingStatus),
-    Cancelled { booking: Booking, outbox: Vec<Uuid>, refund: Option<(String, Cents)> },
+    Cancelled { booking: Booking, outbox: Vec<OutboxRow>, refund: Option<(String, Cents)> },
 }
 
 #[derive(Debug)]
 pub struct FailOutcome {
     pub booking: Option<Booking>,
-    pub outbox: Vec<Uuid>,
+    pub outbox: Vec<OutboxRow>,
     pub refund: Option<(String, Cents)>,
 }

@@ -9,4 +9,5 @@ mod consumers;
 mod events;
 mod gateway;
 mod health;
+mod hostile;
 mod parity;

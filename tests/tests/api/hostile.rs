@@ -1,0 +1,413 @@
+//! A corpus of hostile requests across every route, sent over HTTP through
+//! the gateway. Each must get a 4xx JSON error, change nothing, panic
+//! nothing (a panic is API Gateway's 502) and leak no internals.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde_json::{json, Value};
+use shared::domain::user::{Role, Tier};
+use uuid::Uuid;
+
+use crate::common::{create_event, gateway_url, http_client, run, state, token_for, State};
+
+struct Case {
+    name: String,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn case(
+    name: impl Into<String>,
+    method: &'static str,
+    path: impl Into<String>,
+    auth: Option<&str>,
+    body: impl Into<Vec<u8>>,
+) -> Case {
+    let headers = auth.map(|a| vec![("authorization", a.to_owned())]).unwrap_or_default();
+    Case { name: name.into(), method, path: path.into(), headers, body: body.into() }
+}
+
+/// Tokens no deployment should accept.
+fn forged_tokens(state: &State) -> Vec<(&'static str, String)> {
+    let user = state.jwt.issue(Uuid::new_v4(), "x@y.z", Role::User, Tier::Regular).unwrap();
+    let parts: Vec<&str> = user.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["role"] = "admin".into();
+    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let other_key =
+        shared::auth::JwtKeys::new(&shared::config::Secret::new("k".repeat(40)), std::time::Duration::from_secs(60))
+            .issue(Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
+            .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let expired = state
+        .jwt
+        .sign(&shared::auth::Claims {
+            sub: Uuid::new_v4(),
+            email: "x@y.z".into(),
+            role: Role::Admin,
+            tier: Tier::Vip,
+            iat: now - 7200,
+            exp: now - 3600,
+        })
+        .unwrap();
+    vec![
+        ("tampered role claim", format!("Bearer {tampered}")),
+        ("alg none", format!("Bearer {none}")),
+        ("wrong key", format!("Bearer {other_key}")),
+        ("expired", format!("Bearer {expired}")),
+        ("garbage", "Bearer not.a.jwt".to_owned()),
+        ("basic scheme", format!("Basic {user}")),
+        ("empty bearer", "Bearer ".to_owned()),
+        ("two tokens", format!("Bearer {user} {user}")),
+    ]
+}
+
+fn hostile_strings() -> Vec<Value> {
+    vec![
+        json!({ "$gt": "" }),
+        json!({ "$ne": null }),
+        json!({ "$where": "sleep(1000)" }),
+        json!("' OR '1'='1"),
+        json!("'; DROP TABLE users_demo.users; --"),
+        json!("../../../etc/passwd"),
+        json!("\u{0000}\u{0001}"),
+        json!("\u{202E}gnp.exe"),
+        json!("𝕿𝖊𝖘𝖙 🎫"),
+        json!(""),
+        json!(null),
+        json!(12345),
+        json!(-1),
+        json!(1e308),
+        json!(true),
+        json!([]),
+        json!(["a", "b"]),
+        json!("x".repeat(10_000)),
+    ]
+}
+
+fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_booking: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let malformed: Vec<&[u8]> = vec![
+        b"{",
+        b"{\"email\":",
+        b"{\"email\":\"a@b.co\",}",
+        b"[1,2",
+        b"nul",
+        b"\"just a string\"",
+        b"{\"a\":1}{\"b\":2}",
+        b"\xff\xfe\xfd",
+        b"{'single':'quotes'}",
+        b"",
+    ];
+    for route in ["/auth/register", "/auth/login"] {
+        for (i, body) in malformed.iter().enumerate() {
+            cases.push(case(format!("{route} malformed #{i}"), "POST", route, None, *body));
+        }
+        for field in ["email", "name", "password", "phone", "tier"] {
+            for (i, value) in hostile_strings().into_iter().enumerate() {
+                let mut body = json!({ "email": "hostile@example.test", "name": "H", "password": "hostile-pass" });
+                body[field] = value;
+                if route == "/auth/login" && !matches!(field, "email" | "password") {
+                    continue;
+                }
+                // Values that are legitimately valid for the field (a name may
+                // contain quotes or emoji; phone and tier may be null).
+                let valid_anyway = match field {
+                    "name" => [3, 4, 5, 7, 8].contains(&i),
+                    "password" => [3, 4, 5, 7].contains(&i),
+                    "phone" | "tier" => i == 10,
+                    _ => false,
+                };
+                if route == "/auth/register" && valid_anyway {
+                    continue;
+                }
+                cases.push(case(format!("{route} {field} hostile #{i}"), "POST", route, None, body.to_string()));
+            }
+        }
+        cases.push(case(format!("{route} body over 1 MiB"), "POST", route, None, vec![b' '; 1024 * 1024 + 10]));
+    }
+    for query in [
+        "limit=0",
+        "limit=-5",
+        "limit=1e9",
+        "limit=abc",
+        "page=0",
+        "page=99999999999",
+        "from=not-a-date",
+        "to=2027-13-45",
+        "category=%24ne",
+        "category=a%00b",
+        "q=",
+        "from=2030-01-01&to=2020-01-01",
+    ] {
+        if query == "q=" {
+            continue;
+        }
+        cases.push(case(format!("GET /events?{query}"), "GET", format!("/events?{query}"), None, ""));
+    }
+    for id in [
+        "%7B%22%24gt%22%3A%22%22%7D",
+        "..%2F..%2Fetc%2Fpasswd",
+        "UPPER",
+        "a%20b",
+        "%00",
+        &"a".repeat(65),
+        "a'--",
+        "-x",
+        "%F0%9F%8E%AB",
+    ] {
+        cases.push(case(format!("GET /events/{id}"), "GET", format!("/events/{id}"), None, ""));
+        cases.push(case(format!("GET /events/{id}/seats"), "GET", format!("/events/{id}/seats"), None, ""));
+    }
+    cases.push(case("GET seats ?status=sold", "GET", format!("/events/{event}/seats?status=sold"), None, ""));
+    cases.push(case("GET unknown event", "GET", "/events/no-such-event", None, ""));
+
+    let admin = token_for(state, Uuid::new_v4(), Role::Admin);
+    let event_body = || {
+        json!({ "name": "Hostile Show", "venue": "Hall", "date": "2030-01-01T20:00:00Z", "totalSeats": 10,
+                "price": 10, "description": "d", "category": "hostile" })
+    };
+    cases.push(case("POST /events without token", "POST", "/events", None, event_body().to_string()));
+    cases.push(case("POST /events as user", "POST", "/events", Some(user), event_body().to_string()));
+    for (name, token) in forged_tokens(state) {
+        cases.push(case(format!("POST /events {name}"), "POST", "/events", Some(&token), event_body().to_string()));
+    }
+    for field in ["name", "venue", "date", "totalSeats", "price", "description", "category", "sections"] {
+        for (i, value) in hostile_strings().into_iter().enumerate() {
+            let mut body = event_body();
+            body[field] = value;
+            let valid_anyway = match field {
+                "name" | "description" | "venue" => [3, 4, 5, 7, 8].contains(&i),
+                "price" => i == 11,
+                "sections" => i == 10,
+                _ => false,
+            };
+            if !valid_anyway {
+                cases.push(case(
+                    format!("POST /events {field} hostile #{i}"),
+                    "POST",
+                    "/events",
+                    Some(&admin),
+                    body.to_string(),
+                ));
+            }
+        }
+    }
+    for (i, extra) in [json!(0), json!(-1), json!(10_001), json!(4_294_967_296u64), json!(1.5)].into_iter().enumerate()
+    {
+        let mut body = event_body();
+        body["totalSeats"] = extra;
+        cases.push(case(
+            format!("POST /events totalSeats edge #{i}"),
+            "POST",
+            "/events",
+            Some(&admin),
+            body.to_string(),
+        ));
+    }
+
+    let seat = |e: &str, l: &str| format!("{e}_{l}");
+    let booking_bodies = vec![
+        ("seats of another event", json!({ "eventId": event, "seatIds": [seat(other_event, "A1")] })),
+        ("duplicated seats", json!({ "eventId": event, "seatIds": [seat(event, "A1"), seat(event, "A1")] })),
+        ("unknown seat", json!({ "eventId": event, "seatIds": [seat(event, "Z999")] })),
+        ("empty list", json!({ "eventId": event, "seatIds": [] })),
+        (
+            "too many seats",
+            json!({ "eventId": event, "seatIds": (1..=11).map(|n| seat(event, &format!("A{n}"))).collect::<Vec<_>>() }),
+        ),
+        (
+            "a thousand seats",
+            json!({ "eventId": event, "seatIds": (0..1000).map(|n| format!("{event}_X{n}")).collect::<Vec<_>>() }),
+        ),
+        ("seat ids as string", json!({ "eventId": event, "seatIds": seat(event, "A1") })),
+        ("seat id operator", json!({ "eventId": event, "seatIds": [{ "$ne": null }] })),
+        ("seat id number", json!({ "eventId": event, "seatIds": [1] })),
+        ("event id operator", json!({ "eventId": { "$gt": "" }, "seatIds": [seat(event, "A1")] })),
+        ("event id sql", json!({ "eventId": "x' OR 1=1 --", "seatIds": [seat(event, "A1")] })),
+        ("event id traversal", json!({ "eventId": "../../etc", "seatIds": [seat(event, "A1")] })),
+        ("missing event", json!({ "seatIds": [seat(event, "A1")] })),
+        ("unknown event", json!({ "eventId": "no-such-event", "seatIds": ["no-such-event_A1"] })),
+        ("null everything", json!({ "eventId": null, "seatIds": null })),
+        ("array body", json!([event])),
+    ];
+    for (name, body) in booking_bodies {
+        cases.push(case(format!("POST /bookings {name}"), "POST", "/bookings", Some(user), body.to_string()));
+    }
+    for (i, body) in malformed.iter().enumerate() {
+        cases.push(case(format!("POST /bookings malformed #{i}"), "POST", "/bookings", Some(user), *body));
+    }
+    cases.push(case("POST /bookings over 1 MiB", "POST", "/bookings", Some(user), vec![b'{'; 1024 * 1024 + 1]));
+    let good_booking = json!({ "eventId": event, "seatIds": [seat(event, "A9")] }).to_string();
+    cases.push(case("POST /bookings without token", "POST", "/bookings", None, good_booking.clone()));
+    let pay = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } }).to_string();
+    for (name, token) in forged_tokens(state) {
+        cases.push(case(format!("POST /bookings {name}"), "POST", "/bookings", Some(&token), good_booking.clone()));
+        cases.push(case(format!("GET /bookings {name}"), "GET", "/bookings", Some(&token), ""));
+        cases.push(case(
+            format!("GET booking {name}"),
+            "GET",
+            format!("/bookings/{foreign_booking}"),
+            Some(&token),
+            "",
+        ));
+        cases.push(case(
+            format!("cancel {name}"),
+            "PUT",
+            format!("/bookings/{foreign_booking}/cancel"),
+            Some(&token),
+            "",
+        ));
+        cases.push(case(
+            format!("pay {name}"),
+            "POST",
+            format!("/bookings/{foreign_booking}/pay"),
+            Some(&token),
+            pay.clone(),
+        ));
+    }
+    let mut doubled =
+        case("POST /bookings doubled Authorization", "POST", "/bookings", Some(user), good_booking.clone());
+    doubled.headers.push(("authorization", user.to_owned()));
+    cases.push(doubled);
+    for id in [
+        foreign_booking.to_owned(),
+        Uuid::new_v4().to_string(),
+        "not-a-uuid".into(),
+        "..%2F..%2Fetc".into(),
+        "%7B%22%24gt%22%3A1%7D".into(),
+        "1%27%20OR%201%3D1".into(),
+    ] {
+        cases.push(case(format!("GET booking {id}"), "GET", format!("/bookings/{id}"), Some(user), ""));
+        cases.push(case(format!("cancel booking {id}"), "PUT", format!("/bookings/{id}/cancel"), Some(user), ""));
+        cases.push(case(format!("pay booking {id}"), "POST", format!("/bookings/{id}/pay"), Some(user), pay.clone()));
+    }
+    for (i, body) in [
+        json!({}),
+        json!({ "paymentMethod": null }),
+        json!({ "paymentMethod": { "type": "bitcoin", "cardNumber": "4242424242424242" } }),
+        json!({ "paymentMethod": { "cardNumber": "4242424242424241" } }),
+        json!({ "paymentMethod": { "cardNumber": { "$gt": "" } } }),
+        json!({ "paymentMethod": { "cardNumber": "4242' OR 1=1" } }),
+        json!({ "paymentMethod": "card" }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cases.push(case(
+            format!("pay foreign with bad body #{i}"),
+            "POST",
+            format!("/bookings/{foreign_booking}/pay"),
+            Some(user),
+            body.to_string(),
+        ));
+    }
+    for query in ["status=PAID", "limit=0", "limit=1000", "page=abc"] {
+        cases.push(case(format!("GET /bookings?{query}"), "GET", format!("/bookings?{query}"), Some(user), ""));
+    }
+    cases.push(case("unknown route", "GET", "/admin", None, ""));
+    cases.push(case("traversal route", "GET", "/events/../../etc/passwd", None, ""));
+    cases.push(case("wrong method", "DELETE", "/events", Some(&admin), ""));
+    cases.push(case("wrong method on bookings", "PATCH", format!("/bookings/{foreign_booking}"), Some(user), ""));
+    let mut bad_key = case("Idempotency-Key too long", "POST", "/bookings", Some(user), good_booking);
+    bad_key.headers.push(("idempotency-key", "k".repeat(300)));
+    cases.push(bad_key);
+    cases
+}
+
+const LEAKS: [&str; 10] = [
+    "sqlx",
+    "SELECT",
+    "INSERT",
+    "users_demo",
+    "bookings_demo",
+    "panicked",
+    "redis://",
+    "mongodb://",
+    "postgres://",
+    "stack backtrace",
+];
+
+#[test]
+fn two_hundred_hostile_requests_get_clean_4xx_json_and_change_nothing() {
+    run(async {
+        let state = state().await;
+        let base = gateway_url().await;
+        let event = create_event(&state, 20, 5).await;
+        let other_event = create_event(&state, 20, 5).await;
+        let user = token_for(&state, Uuid::new_v4(), Role::User);
+        // Someone else's booking, to aim at.
+        let owner = token_for(&state, Uuid::new_v4(), Role::User);
+        let client = http_client();
+        let booked: Value = client
+            .post(format!("{base}/bookings"))
+            .header("authorization", &owner)
+            .json(&json!({ "eventId": other_event, "seatIds": [format!("{other_event}_B1")] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let foreign = booked["data"]["id"].as_str().expect("owner's booking").to_owned();
+        let count = |sql: &'static str| {
+            let pool = state.pg().clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+        };
+        let users_before = count("SELECT count(*) FROM users_demo.users WHERE email LIKE 'hostile%'").await;
+        let cases = corpus(&state, &event, &other_event, &user, &foreign);
+        assert!(cases.len() >= 200, "the corpus has {} cases", cases.len());
+
+        let mut failures = Vec::new();
+        for case in &cases {
+            let mut request =
+                client.request(case.method.parse().unwrap(), format!("{base}{}", case.path)).body(case.body.clone());
+            for (name, value) in &case.headers {
+                request = request.header(*name, value);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let is_json = response.headers().get("content-type").is_some_and(|v| v == "application/json");
+            let text = response.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let leaked = LEAKS.iter().find(|marker| text.contains(*marker));
+            if !(400..500).contains(&status)
+                || !is_json
+                || body["success"] != false
+                || body["error"]["code"].as_str().is_none()
+                || leaked.is_some()
+            {
+                failures.push(format!("{} → {status} {}", case.name, &text[..text.len().min(200)]));
+            }
+        }
+        assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+
+        // Nothing changed: no hostile user, no booking on either event but
+        // the owner's, the owner's booking untouched, no hostile event.
+        assert_eq!(count("SELECT count(*) FROM users_demo.users WHERE email LIKE 'hostile%'").await, users_before);
+        let active: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.event_id, b.status FROM bookings_demo.booking_seats s JOIN bookings_demo.bookings b ON b.id = s.booking_id
+             WHERE s.event_id = ANY($1)",
+        )
+        .bind(vec![event.clone(), other_event.clone()])
+        .fetch_all(state.pg())
+        .await
+        .unwrap();
+        assert_eq!(active.len(), 1, "only the owner's booking exists: {active:?}");
+        assert_eq!(active[0].0, other_event);
+        assert!(
+            ["PENDING", "RESERVED"].contains(&active[0].1.as_str()),
+            "the owner's booking is untouched: {active:?}"
+        );
+        let events = state
+            .mongo()
+            .collection::<mongodb::bson::Document>(&format!("{}events", state.config.mongo_collection_prefix));
+        assert_eq!(events.count_documents(mongodb::bson::doc! { "name": "Hostile Show" }).await.unwrap(), 0);
+    });
+}
