@@ -53,3 +53,7 @@ lint: ## rustfmt and clippy, warnings are errors
 .PHONY: bench
 bench: stack ## latency at fixed rates and capacity at 500 connections, beside the floors
 	@bench/run.sh
+
+.PHONY: package
+package: ## sam build of every function (cargo-lambda + zig, no Docker); prints each bootstrap's size
+	@local/package.sh
