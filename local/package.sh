@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOOLS="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}/tools"
-if [[ ! -x "$TOOLS/bin/sam" || ! -x "$TOOLS/bin/cargo-lambda" || ! -x "$TOOLS/bin/python-zig" ]]; then
+if [[ ! -x "$TOOLS/bin/sam" || ! -x "$TOOLS/bin/cargo-lambda" ]] || ! "$TOOLS/bin/python" -c "import ziglang" 2>/dev/null; then
   python3 -m venv "$TOOLS"
   "$TOOLS/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang
 fi

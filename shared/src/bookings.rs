@@ -230,18 +230,7 @@ pub fn parse_list_query(param: impl Fn(&str) -> Option<String>) -> Result<(Optio
         Some(Ok(s)) => Some(s),
         None => None,
     };
-    let limit = check
-        .optional("limit", param("limit").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100"),
-        })
-        .unwrap_or(20);
-    let page = check
-        .optional("page", param("page").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100000"),
-        })
-        .unwrap_or(1);
+    let (limit, page) = crate::http::paging(&mut check, &param);
     check.finish()?;
     Ok((status, limit, page))
 }

@@ -22,8 +22,6 @@ use crate::{
     repo::{EventCatalog, EventQuery, LiveSeats, SeatBoard},
 };
 
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
-pub const MAX_PAGE_SIZE: u32 = 100;
 /// Enough for every event a real venue sells at once; past it the cache
 /// starts over rather than grow without bound.
 const MAX_CACHED_LAYOUTS: usize = 10_000;
@@ -79,18 +77,7 @@ fn availability_of(event: &Event, live: &LiveSeats) -> Availability {
 /// Query-string parameters of `GET /events`, parsed and bounded.
 pub fn parse_event_query(param: impl Fn(&str) -> Option<String>) -> Result<(EventQuery, u32), ApiError> {
     let mut check = crate::domain::user::FieldCheck::default();
-    let limit = check
-        .optional("limit", param("limit").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100"),
-        })
-        .unwrap_or(DEFAULT_PAGE_SIZE);
-    let page = check
-        .optional("page", param("page").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100000"),
-        })
-        .unwrap_or(1);
+    let (limit, page) = crate::http::paging(&mut check, &param);
     let date = |raw: &str| -> Result<DateTime<Utc>, &'static str> {
         if let Ok(date) = DateTime::parse_from_rfc3339(raw) {
             return Ok(date.with_timezone(&Utc));

@@ -247,6 +247,19 @@ async fn close_bookings(
 
 const OPEN_STATUSES: [BookingStatus; 2] = [BookingStatus::Pending, BookingStatus::Reserved];
 
+/// The user's booking, locked for the rest of the transaction; someone
+/// else's booking is reported as absent.
+async fn lock_own(tx: &mut Transaction<'_, Postgres>, user: Uuid, id: Uuid) -> Result<Option<Booking>, ApiError> {
+    let row = sqlx::query(&format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1 AND user_id = $2 FOR UPDATE"
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(with_seats(&mut **tx, row.into_iter().collect()).await?.pop())
+}
+
 /// The outcome of a pay attempt, decided under the booking's row lock.
 #[derive(Debug)]
 pub enum PayOutcome {
@@ -477,17 +490,9 @@ impl PgBookings {
     /// caller refunds it at the provider).
     pub async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1 AND user_id = $2 FOR UPDATE"
-        ))
-        .bind(id)
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(booking) = lock_own(&mut tx, user, id).await? else {
             return Ok(CancelOutcome::NotFound);
         };
-        let booking = with_seats(&mut *tx, vec![row]).await?.remove(0);
         let now = Utc::now();
         match booking.status.effective(booking.expires_at, now) {
             BookingStatus::Cancelled => return Ok(CancelOutcome::Unchanged(booking)),
@@ -537,17 +542,9 @@ impl PgBookings {
         card_last4: &str,
     ) -> Result<Option<PayOutcome>, ApiError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1 AND user_id = $2 FOR UPDATE"
-        ))
-        .bind(id)
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(booking) = lock_own(&mut tx, user, id).await? else {
             return Ok(None);
         };
-        let booking = with_seats(&mut *tx, vec![row]).await?.remove(0);
         match booking.status.effective(booking.expires_at, Utc::now()) {
             BookingStatus::Confirmed => return Ok(Some(PayOutcome::AlreadyPaid)),
             BookingStatus::Pending | BookingStatus::Reserved => {}
