@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     bookings::Bookings,
-    domain::event::EventId,
+    domain::{booking::BookingStatus, event::EventId},
     error::ApiError,
     kafka::{self, Envelope},
     repo::{mongo_events::MongoEvents, pg_bookings::BookingMessage},
@@ -152,12 +152,37 @@ async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> Resul
 /// held by its own booking and answers seat.reserved again.
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
+    let store = state.booking_store();
     consume(state, "seat-reserver", event, |delivery| {
-        let events = &events;
+        let (events, store) = (&events, &store);
         async move {
             let data = delivery.message.data;
             let event_id = EventId::parse(&data.event_id)?;
-            let taken = events.hold_seats(&event_id, &data.booking_id.to_string(), &data.seats).await?;
+            let booking = data.booking_id.to_string();
+            let taken = events.hold_seats(&event_id, &booking, &data.seats).await?;
+            // Checked after the hold: a cancel or expiry that committed
+            // before this point has either been projected already (so the
+            // hold would linger) or will be after it (and release it).
+            let current = match taken.is_empty() {
+                true => {
+                    store.find(data.booking_id).await?.map(|b| b.status.effective(b.expires_at, chrono::Utc::now()))
+                }
+                false => Some(BookingStatus::Pending),
+            };
+            match current {
+                Some(BookingStatus::Confirmed) => {
+                    events.book_seats(&event_id, &booking, &data.seats).await?;
+                }
+                Some(status) if !status.is_open() => {
+                    events.release_seats(&event_id, &booking, &data.seats).await?;
+                    return Ok(None);
+                }
+                None => {
+                    events.release_seats(&event_id, &booking, &data.seats).await?;
+                    return Ok(None);
+                }
+                Some(_) => {}
+            }
             let (topic, reason) = if taken.is_empty() {
                 (kafka::SEAT_RESERVED, None)
             } else {

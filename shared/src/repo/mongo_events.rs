@@ -288,13 +288,27 @@ impl MongoEvents {
     }
 
     /// Marks the seats booked by `booking`: its own holds, and seats still
-    /// available if the hold message was never applied.
+    /// available if the hold message was not applied yet. Seat by seat, and
+    /// retried, because the reserver may hold a seat between the two
+    /// conditional updates (the topics are consumed independently).
     pub async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
-        let ids = Self::seat_ids(event, labels);
         let set = doc! { "$set": { "status": "booked", "bookingId": booking } };
-        let own = self.seats.update_many(doc! { "_id": { "$in": &ids }, "bookingId": booking }, set.clone()).await?;
-        let free = self.seats.update_many(doc! { "_id": { "$in": &ids }, "status": "available" }, set).await?;
-        Ok(own.matched_count + free.matched_count)
+        let mut booked = 0;
+        for id in Self::seat_ids(event, labels) {
+            for _ in 0..3 {
+                let own = self.seats.update_one(doc! { "_id": &id, "bookingId": booking }, set.clone()).await?;
+                if own.matched_count == 1 {
+                    booked += 1;
+                    break;
+                }
+                let free = self.seats.update_one(doc! { "_id": &id, "status": "available" }, set.clone()).await?;
+                if free.matched_count == 1 {
+                    booked += 1;
+                    break;
+                }
+            }
+        }
+        Ok(booked)
     }
 
     /// Frees the seats `booking` holds or booked; others' seats are untouched.
