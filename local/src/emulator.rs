@@ -10,10 +10,7 @@ use rdkafka::{
     consumer::{CommitMode, Consumer, StreamConsumer},
     Message, Offset, TopicPartitionList,
 };
-use shared::{
-    kafka::{dead_letter_topic, Publisher},
-    State,
-};
+use shared::State;
 
 use crate::{dispatch, routes::FunctionSpec};
 
@@ -146,17 +143,10 @@ async fn deliver(spec: &FunctionSpec, state: &State, batch: &[Record]) {
         }
     }
     tracing::error!(function = %spec.binary, records = batch.len(), "batch failed every attempt; dead-lettering");
-    let Ok(publisher) = state.publisher().await else { return };
-    let prefix = &state.config.topic_prefix;
-    for record in batch {
-        let topic = record.topic.strip_prefix(prefix.as_str()).unwrap_or(&record.topic);
-        let body = serde_json::json!({
-            "reason": "batch failed every attempt",
-            "function": spec.binary, "topic": topic, "partition": record.partition, "offset": record.offset,
-            "value": String::from_utf8_lossy(&record.value),
-        });
-        if let Err(err) = publisher.publish(&dead_letter_topic(topic), "dead-letter", body.to_string().as_bytes()).await
-        {
+    let reason = format!("{} failed this batch {MAX_ATTEMPTS} times", spec.binary);
+    let event = shared::consumers::kafka_event(batch.to_vec());
+    for record in event.records.values().flatten() {
+        if let Err(err) = shared::consumers::dead_letter(state, record, &reason).await {
             tracing::error!(error = %err, "dead-letter publish failed");
         }
     }

@@ -130,7 +130,10 @@ where
     Ok(report)
 }
 
-async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> Result<(), ApiError> {
+/// Sends one record to its topic's dead-letter topic with the reason, as
+/// delivered (base64 key and value). Used for undecodable records here and
+/// by the local emulator for batches that fail every attempt.
+pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> Result<(), ApiError> {
     let topic = record.topic.as_deref().unwrap_or("unknown");
     let topic = topic.strip_prefix(&state.config.topic_prefix).unwrap_or(topic);
     tracing::error!(topic, partition = record.partition, offset = record.offset, reason, "dead-lettering record");
