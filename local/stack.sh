@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack: PostgreSQL, Redis, Tansu (Kafka protocol) and nx-27017
-# (Mongo wire protocol), all on 127.0.0.1.
+# The local stack: PostgreSQL, Redis (plus a TLS cluster-mode Redis for the
+# tests), Tansu (Kafka protocol) and nx-27017 (Mongo wire protocol), all on
+# 127.0.0.1.
 #
 #   local/stack.sh up     install what is missing, start what is not running
 #   local/stack.sh down   stop only what `up` started (reused services stay)
@@ -19,6 +20,7 @@ STARTED_DIR="$DATA_DIR/started"
 
 PG_PORT=5432
 REDIS_PORT=6379
+REDIS_CLUSTER_PORT=6390
 KAFKA_PORT=19092
 MONGO_PORT=27017
 TANSU_VERSION=0.6.0
@@ -102,6 +104,46 @@ start_redis() {
   ok "redis: started on 127.0.0.1:$REDIS_PORT"
 }
 
+# A second Redis shaped like ElastiCache in production: cluster mode (one
+# node owning all 16384 slots) and TLS only, with a CA made here. Tests use
+# it to prove the cluster client, hash-tagged scripts and TLS; `make dev`
+# does not need it.
+start_redis_cluster() {
+  local tls="$DATA_DIR/redis-tls"
+  if port_open $REDIS_CLUSTER_PORT; then
+    ok "redis-cluster: reusing the server on 127.0.0.1:$REDIS_CLUSTER_PORT"
+    return
+  fi
+  say "Starting Redis in cluster mode with TLS"
+  command -v redis-server >/dev/null || apt_install redis-server
+  command -v openssl >/dev/null || apt_install openssl
+  mkdir -p "$tls"
+  if [[ ! -s "$tls/server.crt" ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ticketing local CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
+    openssl x509 -req -days 3650 -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+      -extfile "$tls/ext.cnf" -out "$tls/server.crt" 2>/dev/null
+  fi
+  rm -f "$tls/nodes.conf"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 0 --tls-port $REDIS_CLUSTER_PORT \
+    --tls-cert-file "$tls/server.crt" --tls-key-file "$tls/server.key" --tls-ca-cert-file "$tls/ca.crt" \
+    --tls-auth-clients no --tls-cluster yes --cluster-enabled yes --cluster-config-file "$tls/nodes.conf" \
+    --cluster-announce-ip 127.0.0.1 --save "" --appendonly no \
+    --dir "$tls" --pidfile "$tls/redis.pid" --logfile "$tls/redis.log"
+  wait_port $REDIS_CLUSTER_PORT redis-cluster 15
+  local cli=(redis-cli --tls --cacert "$tls/ca.crt" -p $REDIS_CLUSTER_PORT)
+  "${cli[@]}" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+  local deadline=$((SECONDS + 15))
+  until "${cli[@]}" CLUSTER INFO | grep -q 'cluster_state:ok'; do
+    ((SECONDS < deadline)) || { echo "  ✗ redis-cluster did not reach cluster_state:ok" >&2; return 1; }
+    sleep 0.2
+  done
+  mark_started redis-cluster "kill \$(cat '$tls/redis.pid')"
+  ok "redis-cluster: started on 127.0.0.1:$REDIS_CLUSTER_PORT (TLS, CA $tls/ca.crt)"
+}
+
 start_kafka() {
   if port_open $KAFKA_PORT; then
     ok "kafka: reusing the broker on 127.0.0.1:$KAFKA_PORT"
@@ -153,6 +195,7 @@ up() {
   ensure_build_deps
   start_postgres
   start_redis
+  start_redis_cluster
   start_kafka
   start_mongo
 }
@@ -171,7 +214,7 @@ down() {
 }
 
 status() {
-  for entry in "postgres $PG_PORT" "redis $REDIS_PORT" "kafka $KAFKA_PORT" "mongo $MONGO_PORT"; do
+  for entry in "postgres $PG_PORT" "redis $REDIS_PORT" "redis-cluster $REDIS_CLUSTER_PORT" "kafka $KAFKA_PORT" "mongo $MONGO_PORT"; do
     set -- $entry
     if port_open "$2"; then ok "$1 listening on 127.0.0.1:$2"; else echo "  ✗ $1 not listening on 127.0.0.1:$2"; fi
   done

@@ -6,6 +6,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::State;
 
 pub const HTTP_FUNCTIONS: &[&str] = &[
+    "api-docs",
     "auth-login",
     "auth-register",
     "bookings-cancel",
@@ -30,6 +31,7 @@ pub const SCHEDULED_FUNCTIONS: &[&str] = &["booking-sweeper"];
 /// is linked.
 pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<Result<Response<Body>, Error>> {
     Some(match function {
+        "api-docs" => api_docs::handle(state, req).await,
         "auth-login" => auth_login::handle(state, req).await,
         "auth-register" => auth_register::handle(state, req).await,
         "bookings-cancel" => bookings_cancel::handle(state, req).await,

@@ -62,11 +62,60 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How Kafka clients authenticate. MSK offers a listener per mode; the
+/// resolver (msk.rs) picks the one that matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KafkaAuth {
+    /// No TLS, no SASL: the local broker.
+    Plaintext,
+    Tls,
+    /// SASL/SCRAM-SHA-512 over TLS.
+    Scram { username: String, password: Secret },
+    /// SASL/OAUTHBEARER over TLS with tokens signed by the function's IAM
+    /// role (MSK IAM access control).
+    Iam { region: String },
+}
+
+impl KafkaAuth {
+    /// `KAFKA_AUTH` = plaintext | tls | scram | iam. Unset means scram when
+    /// SCRAM credentials are present, else plaintext.
+    fn from_vars<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<KafkaAuth, ConfigError> {
+        let scram = || match (get("KAFKA_SASL_USERNAME"), get("KAFKA_SASL_PASSWORD")) {
+            (Some(username), Some(password)) => {
+                Ok(KafkaAuth::Scram { username: username.to_owned(), password: Secret::new(password) })
+            }
+            _ => Err(ConfigError::Invalid {
+                name: "KAFKA_AUTH",
+                reason: "scram needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD".into(),
+            }),
+        };
+        match get("KAFKA_AUTH") {
+            None if get("KAFKA_SASL_USERNAME").is_some() => scram(),
+            None | Some("plaintext") => Ok(KafkaAuth::Plaintext),
+            Some("tls") => Ok(KafkaAuth::Tls),
+            Some("scram") => scram(),
+            Some("iam") => match get("AWS_REGION") {
+                Some(region) => Ok(KafkaAuth::Iam { region: region.to_owned() }),
+                None => Err(ConfigError::Missing("AWS_REGION")),
+            },
+            Some(other) => Err(ConfigError::Invalid {
+                name: "KAFKA_AUTH",
+                reason: format!("`{other}` is not one of plaintext, tls, scram, iam"),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub app_env: AppEnv,
     pub database_url: Secret,
     pub redis_url: Secret,
+    /// ElastiCache in cluster mode: commands are routed by key slot.
+    pub redis_cluster: bool,
+    /// PEM file of the CA that signs the Redis server's certificate, for a
+    /// private CA; unset means the system's roots.
+    pub redis_ca_file: Option<String>,
     pub mongo_url: Secret,
     pub mongo_database: String,
     /// Prefix for collection names. nx-27017 keeps every database in one
@@ -76,8 +125,11 @@ pub struct Config {
     /// case they are resolved at cold start (GetBootstrapBrokers).
     pub kafka_brokers: String,
     pub msk_cluster_arn: Option<String>,
-    /// SASL/SCRAM-512 credentials for the brokers, if they require them.
-    pub kafka_scram: Option<(String, Secret)>,
+    /// How clients authenticate to the brokers (`KAFKA_AUTH`).
+    pub kafka_auth: KafkaAuth,
+    /// Copies of each topic the migrator creates: 1 for the local broker,
+    /// 3 on MSK (one per availability zone).
+    pub kafka_replication_factor: i32,
     /// Connections per instance. On AWS, RDS Proxy multiplexes these.
     pub pg_max_connections: u32,
     pub mongo_max_pool: u32,
@@ -126,6 +178,14 @@ impl Config {
             u32::try_from(number(name, default)?).map_err(|_| ConfigError::Invalid { name, reason: "too large".into() })
         };
 
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name) {
+                None | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(_) => Err(ConfigError::Invalid { name, reason: "must be true or false".into() }),
+            }
+        };
+
         let jwt_secret = required("JWT_SECRET", LOCAL_JWT_SECRET)?;
         if !local && jwt_secret == LOCAL_JWT_SECRET {
             return Err(ConfigError::LocalSecretOutsideLocal);
@@ -154,6 +214,8 @@ impl Config {
                 "postgres://postgres:postgres@127.0.0.1:5432/ticketing",
             )?),
             redis_url: Secret::new(required("REDIS_URL", "redis://127.0.0.1:6379/0")?),
+            redis_cluster: flag("REDIS_CLUSTER")?,
+            redis_ca_file: get("REDIS_CA_FILE").map(str::to_owned),
             mongo_url: Secret::new(required("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")?),
             mongo_database: get("MONGO_DATABASE").unwrap_or("events_demo").to_owned(),
             mongo_collection_prefix: get("MONGO_COLLECTION_PREFIX").unwrap_or("").to_owned(),
@@ -163,10 +225,11 @@ impl Config {
                 (None, None) => required("KAFKA_BROKERS", "127.0.0.1:19092")?,
             },
             msk_cluster_arn: get("MSK_CLUSTER_ARN").map(str::to_owned),
-            kafka_scram: match (get("KAFKA_SASL_USERNAME"), get("KAFKA_SASL_PASSWORD")) {
-                (Some(user), Some(password)) => Some((user.to_owned(), Secret::new(password))),
-                _ => None,
-            },
+            kafka_auth: KafkaAuth::from_vars(&get)?,
+            kafka_replication_factor: i32::try_from(number("KAFKA_REPLICATION_FACTOR", 1)?)
+                .ok()
+                .filter(|n| (1..=5).contains(n))
+                .ok_or(ConfigError::Invalid { name: "KAFKA_REPLICATION_FACTOR", reason: "must be 1..=5".into() })?,
             pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
             jwt_secret: Secret::new(jwt_secret),
@@ -252,6 +315,34 @@ mod tests {
             Err(ConfigError::Invalid { name: "MAX_SEATS_PER_BOOKING", .. })
         ));
         assert!(matches!(Config::from_map(&vars(&[("APP_ENV", "prod")])), Err(ConfigError::UnknownEnv(_))));
+    }
+
+    #[test]
+    fn kafka_auth_is_explicit_or_follows_the_scram_credentials() {
+        let auth = |pairs: &[(&str, &str)]| Config::from_map(&vars(pairs)).map(|c| c.kafka_auth);
+        assert_eq!(auth(&[]), Ok(KafkaAuth::Plaintext));
+        assert_eq!(auth(&[("KAFKA_AUTH", "tls")]), Ok(KafkaAuth::Tls));
+        assert!(matches!(
+            auth(&[("KAFKA_SASL_USERNAME", "u"), ("KAFKA_SASL_PASSWORD", "p")]),
+            Ok(KafkaAuth::Scram { username, .. }) if username == "u"
+        ));
+        assert!(matches!(auth(&[("KAFKA_AUTH", "scram")]), Err(ConfigError::Invalid { name: "KAFKA_AUTH", .. })));
+        assert_eq!(
+            auth(&[("KAFKA_AUTH", "iam"), ("AWS_REGION", "eu-west-1")]),
+            Ok(KafkaAuth::Iam { region: "eu-west-1".into() })
+        );
+        assert_eq!(auth(&[("KAFKA_AUTH", "iam")]), Err(ConfigError::Missing("AWS_REGION")));
+        assert!(matches!(auth(&[("KAFKA_AUTH", "kerberos")]), Err(ConfigError::Invalid { name: "KAFKA_AUTH", .. })));
+    }
+
+    #[test]
+    fn redis_cluster_mode_is_a_strict_flag() {
+        assert!(!Config::from_map(&vars(&[])).unwrap().redis_cluster);
+        assert!(Config::from_map(&vars(&[("REDIS_CLUSTER", "true")])).unwrap().redis_cluster);
+        assert!(matches!(
+            Config::from_map(&vars(&[("REDIS_CLUSTER", "yes please")])),
+            Err(ConfigError::Invalid { name: "REDIS_CLUSTER", .. })
+        ));
     }
 
     #[test]

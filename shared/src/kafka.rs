@@ -1,6 +1,13 @@
 //! Kafka: topic names, the message envelope and the producer settings.
 
-use rdkafka::{config::ClientConfig, error::KafkaError, producer::FutureProducer};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use rdkafka::{
+    client::{ClientContext, OAuthToken},
+    config::ClientConfig,
+    producer::FutureProducer,
+};
+
+use crate::config::{Config, KafkaAuth};
 
 pub const BOOKING_REQUESTED: &str = "booking.requested";
 pub const SEAT_RESERVED: &str = "seat.reserved";
@@ -29,30 +36,108 @@ pub fn dead_letter_topic(topic: &str) -> String {
 }
 
 /// Connection settings shared by producers, consumers and the admin client:
-/// brokers, and TLS + SCRAM when credentials are configured.
-pub fn client_config(config: &crate::config::Config) -> ClientConfig {
+/// the brokers and how to authenticate to them.
+pub fn client_config(config: &Config) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.kafka_brokers);
-    if let Some((user, password)) = &config.kafka_scram {
-        client
-            .set("security.protocol", "SASL_SSL")
-            .set("sasl.mechanisms", "SCRAM-SHA-512")
-            .set("sasl.username", user)
-            .set("sasl.password", password.expose());
+    match &config.kafka_auth {
+        KafkaAuth::Plaintext => {}
+        KafkaAuth::Tls => {
+            client.set("security.protocol", "SSL");
+        }
+        KafkaAuth::Scram { username, password } => {
+            client
+                .set("security.protocol", "SASL_SSL")
+                .set("sasl.mechanisms", "SCRAM-SHA-512")
+                .set("sasl.username", username)
+                .set("sasl.password", password.expose());
+        }
+        KafkaAuth::Iam { .. } => {
+            client.set("security.protocol", "SASL_SSL").set("sasl.mechanisms", "OAUTHBEARER");
+        }
     }
     client
 }
 
+/// The producer every function uses.
+pub type Producer = FutureProducer<KafkaContext>;
+
 /// An idempotent producer that waits for all in-sync replicas. linger.ms=1
 /// because the 5 ms default would add 5 ms to every request that publishes.
-pub fn producer(config: &crate::config::Config) -> Result<FutureProducer, KafkaError> {
-    client_config(config)
+pub async fn producer(config: &Config) -> anyhow::Result<Producer> {
+    let context = KafkaContext::for_config(config).await;
+    Ok(client_config(config)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")
         .set("message.timeout.ms", "10000")
         .set("socket.connection.setup.timeout.ms", "3000")
-        .create()
+        .create_with_context(context)?)
+}
+
+/// Client context that signs SASL/OAUTHBEARER tokens with the function's IAM
+/// credentials when `KAFKA_AUTH=iam`; otherwise it behaves like the default
+/// context (librdkafka only asks for a token under OAUTHBEARER).
+pub struct KafkaContext {
+    iam: Option<IamTokens>,
+}
+
+struct IamTokens {
+    region: aws_config::Region,
+    credentials: SharedCredentialsProvider,
+    /// librdkafka asks for tokens on its own thread; signing is async, so it
+    /// runs on the function's runtime.
+    runtime: tokio::runtime::Handle,
+}
+
+impl KafkaContext {
+    /// Must be called inside the Tokio runtime (it keeps a handle to it).
+    pub async fn for_config(config: &Config) -> KafkaContext {
+        let iam = match &config.kafka_auth {
+            KafkaAuth::Iam { region } => {
+                let region = aws_config::Region::new(region.clone());
+                let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region.clone()).load().await;
+                aws.credentials_provider().map(|credentials| IamTokens {
+                    region,
+                    credentials,
+                    runtime: tokio::runtime::Handle::current(),
+                })
+            }
+            _ => None,
+        };
+        KafkaContext { iam }
+    }
+
+    #[cfg(test)]
+    fn with_credentials(region: &str, credentials: SharedCredentialsProvider) -> KafkaContext {
+        let region = aws_config::Region::new(region.to_owned());
+        KafkaContext { iam: Some(IamTokens { region, credentials, runtime: tokio::runtime::Handle::current() }) }
+    }
+}
+
+impl ClientContext for KafkaContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, _config: Option<&str>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let iam = self.iam.as_ref().ok_or("OAUTHBEARER was requested but KAFKA_AUTH is not iam")?;
+        let (region, credentials) = (iam.region.clone(), iam.credentials.clone());
+        let runtime = iam.runtime.clone();
+        // A plain thread, because `block_on` refuses to run on a runtime
+        // thread and librdkafka may call from any thread.
+        let signed = std::thread::spawn(move || {
+            runtime.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    aws_msk_iam_sasl_signer::generate_auth_token_from_credentials_provider(region, credentials),
+                )
+                .await
+            })
+        })
+        .join()
+        .map_err(|_| "the IAM token signer panicked")?;
+        let (token, expires_at_ms) = signed??;
+        Ok(OAuthToken { token, principal_name: String::new(), lifetime_ms: expires_at_ms })
+    }
 }
 
 use std::time::Duration;
@@ -95,7 +180,7 @@ pub trait Publisher: Send + Sync {
 }
 
 pub struct KafkaPublisher<'a> {
-    pub producer: &'a FutureProducer,
+    pub producer: &'a Producer,
     pub topic_prefix: &'a str,
 }
 
@@ -109,5 +194,49 @@ impl Publisher for KafkaPublisher<'_> {
             tracing::error!(topic, error = %err, "kafka publish failed");
             ApiError::Unavailable("The message broker is temporarily unavailable".into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::Credentials;
+    use base64::Engine;
+
+    use super::*;
+
+    /// The token is what MSK IAM auth expects: a presigned, base64url-encoded
+    /// `kafka-cluster:Connect` request for the region's endpoint. Signed
+    /// offline with fixed test credentials.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn iam_context_signs_a_kafka_cluster_connect_token() {
+        let credentials = SharedCredentialsProvider::new(Credentials::for_tests());
+        let context = KafkaContext::with_credentials("eu-west-1", credentials);
+        let token = tokio::task::spawn_blocking(move || context.generate_oauth_token(None).map_err(|e| e.to_string()))
+            .await
+            .unwrap()
+            .unwrap();
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&token.token).unwrap();
+        let url = String::from_utf8(url).unwrap();
+        assert!(url.starts_with("https://kafka.eu-west-1.amazonaws.com/?Action=kafka-cluster%3AConnect"), "{url}");
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        assert!(token.lifetime_ms > chrono::Utc::now().timestamp_millis());
+    }
+
+    #[tokio::test]
+    async fn other_modes_refuse_to_sign() {
+        let context = KafkaContext { iam: None };
+        assert!(context.generate_oauth_token(None).is_err());
+    }
+
+    #[test]
+    fn client_settings_follow_the_auth_mode() {
+        let mut config = Config::from_map(&Default::default()).unwrap();
+        let protocol = |config: &Config| client_config(config).get("security.protocol").map(str::to_owned);
+        assert_eq!(protocol(&config), None);
+        config.kafka_auth = KafkaAuth::Iam { region: "eu-west-1".into() };
+        assert_eq!(protocol(&config).as_deref(), Some("SASL_SSL"));
+        assert_eq!(client_config(&config).get("sasl.mechanisms"), Some("OAUTHBEARER"));
+        config.kafka_auth = KafkaAuth::Tls;
+        assert_eq!(protocol(&config).as_deref(), Some("SSL"));
     }
 }

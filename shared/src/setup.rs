@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
     types::RDKafkaErrorCode,
 };
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
@@ -66,8 +65,9 @@ pub async fn migrate(state: &State) -> anyhow::Result<()> {
 
 /// Creates every topic and its dead-letter topic; existing ones are kept.
 pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
-    let admin: AdminClient<DefaultClientContext> =
-        kafka::client_config(config).set("socket.connection.setup.timeout.ms", "5000").create()?;
+    let admin: AdminClient<kafka::KafkaContext> = kafka::client_config(config)
+        .set("socket.connection.setup.timeout.ms", "5000")
+        .create_with_context(kafka::KafkaContext::for_config(config).await)?;
     let names: Vec<String> = kafka::TOPICS
         .iter()
         .flat_map(|topic| {
@@ -77,8 +77,20 @@ pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
             ]
         })
         .collect();
-    let new_topics: Vec<NewTopic> =
-        names.iter().map(|name| NewTopic::new(name, kafka::PARTITIONS, TopicReplication::Fixed(1))).collect();
+    // With three copies, acks=all must mean at least two of them: a write
+    // acknowledged by one broker alone could be lost with that broker.
+    let min_in_sync = (config.kafka_replication_factor >= 3).then_some("2");
+    let new_topics: Vec<NewTopic> = names
+        .iter()
+        .map(|name| {
+            let replicas = TopicReplication::Fixed(config.kafka_replication_factor);
+            let topic = NewTopic::new(name, kafka::PARTITIONS, replicas);
+            match min_in_sync {
+                Some(n) => topic.set("min.insync.replicas", n),
+                None => topic,
+            }
+        })
+        .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin.create_topics(&new_topics, &options).await?;
     for result in results {

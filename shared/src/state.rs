@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use rdkafka::producer::FutureProducer;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::sync::OnceCell;
 
@@ -20,8 +18,8 @@ use crate::{
     kafka::KafkaPublisher,
     payments::{PaymentProvider, TestCardProvider},
     repo::{
-        mongo_events::MongoEvents, pg_bookings::PgBookings, pg_users::PgUsers, redis_seats::RedisSeatBoard,
-        redis_throttle::RedisLoginThrottle,
+        mongo_events::MongoEvents, pg_bookings::PgBookings, pg_users::PgUsers, redis_conn::RedisConn,
+        redis_seats::RedisSeatBoard, redis_throttle::RedisLoginThrottle,
     },
 };
 
@@ -38,8 +36,8 @@ pub struct State {
     pub layouts: LayoutCache,
     pg: PgPool,
     mongo: mongodb::Client,
-    redis: OnceCell<ConnectionManager>,
-    kafka: OnceCell<FutureProducer>,
+    redis: OnceCell<RedisConn>,
+    kafka: OnceCell<kafka::Producer>,
 }
 
 impl State {
@@ -48,11 +46,14 @@ impl State {
     }
 
     pub async fn new(mut config: Config) -> anyhow::Result<State> {
+        // rustls is compiled with two crypto providers (ring for sqlx,
+        // aws-lc-rs for the AWS SDK), so it cannot pick one by itself, and
+        // the Redis TLS client asks for the process default: name it once.
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
         if config.kafka_brokers.is_empty() {
             if let Some(arn) = config.msk_cluster_arn.clone() {
-                let brokers = crate::msk::resolve(&arn, config.kafka_scram.is_some()).await?;
-                tracing::info!(listener = ?brokers.listener, "kafka brokers resolved from the MSK cluster");
-                config.kafka_brokers = brokers.servers;
+                config.kafka_brokers = crate::msk::resolve(&arn, &config.kafka_auth).await?;
+                tracing::info!(auth = ?config.kafka_auth, "kafka brokers resolved from the MSK cluster");
             }
         }
         let pg_options: sqlx::postgres::PgConnectOptions = config.database_url.expose().parse()?;
@@ -93,26 +94,27 @@ impl State {
         self.mongo.database(&self.config.mongo_database)
     }
 
-    pub async fn redis(&self) -> Result<ConnectionManager, ApiError> {
+    pub async fn redis(&self) -> Result<RedisConn, ApiError> {
         self.redis
             .get_or_try_init(|| async {
-                let client = redis::Client::open(self.config.redis_url.expose())?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(STORE_TIMEOUT)
-                    .set_response_timeout(STORE_TIMEOUT)
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(client, config).await
+                let root_ca = match &self.config.redis_ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        ApiError::Internal(anyhow::Error::new(e).context(format!("reading REDIS_CA_FILE {path}")))
+                    })?),
+                    None => None,
+                };
+                let (url, cluster) = (self.config.redis_url.expose(), self.config.redis_cluster);
+                RedisConn::connect(url, cluster, root_ca, STORE_TIMEOUT).await.map_err(ApiError::from)
             })
             .await
             .cloned()
-            .map_err(ApiError::from)
     }
 
-    pub async fn kafka(&self) -> Result<&FutureProducer, ApiError> {
+    pub async fn kafka(&self) -> Result<&kafka::Producer, ApiError> {
         self.kafka
-            .get_or_try_init(|| async { kafka::producer(&self.config) })
+            .get_or_try_init(|| kafka::producer(&self.config))
             .await
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating kafka producer")))
+            .map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
     }
 
     pub fn users(&self) -> PgUsers {

@@ -12,6 +12,7 @@ use crate::{
 };
 
 pub mod pg_users;
+pub mod redis_conn;
 pub mod redis_throttle;
 
 /// A stored user with the hash needed to check a password.

@@ -11,7 +11,9 @@
 use std::{collections::HashMap, sync::LazyLock};
 
 use async_trait::async_trait;
-use redis::{aio::ConnectionManager, Script};
+use redis::Script;
+
+use super::redis_conn::RedisConn;
 
 use super::{LiveSeats, SeatBoard, SeatHolds};
 use crate::{
@@ -108,11 +110,11 @@ static CONFIRM: LazyLock<Script> = LazyLock::new(|| Script::new(CONFIRM_SCRIPT))
 
 #[derive(Clone)]
 pub struct RedisSeatBoard {
-    redis: ConnectionManager,
+    redis: RedisConn,
 }
 
 impl RedisSeatBoard {
-    pub fn new(redis: ConnectionManager) -> Self {
+    pub fn new(redis: RedisConn) -> Self {
         RedisSeatBoard { redis }
     }
 
@@ -125,7 +127,7 @@ impl RedisSeatBoard {
         Ok(invocation.invoke_async(&mut redis).await?)
     }
 
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConn {
         self.redis.clone()
     }
 }
@@ -142,12 +144,14 @@ impl SeatBoard for RedisSeatBoard {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut redis = self.redis.clone();
-        let mut pipe = redis::pipe();
-        for event in events {
-            pipe.cmd("HGETALL").arg(board_key(event));
-        }
-        let raw: Vec<HashMap<String, String>> = pipe.query_async(&mut redis).await?;
+        // Concurrent reads rather than one pipeline: each event is its own
+        // hash slot, and a cluster refuses pipelines that cross slots. The
+        // multiplexed connection still sends them in one write.
+        let reads = events.iter().map(|event| {
+            let mut redis = self.redis.clone();
+            async move { redis::cmd("HGETALL").arg(board_key(event)).query_async(&mut redis).await }
+        });
+        let raw: Vec<HashMap<String, String>> = futures::future::try_join_all(reads).await?;
         let now = chrono::Utc::now().timestamp_millis();
         Ok(raw.into_iter().map(|r| to_live(r, now)).collect())
     }

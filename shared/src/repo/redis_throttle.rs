@@ -4,20 +4,22 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use redis::{AsyncCommands, Script};
+
+use super::redis_conn::RedisConn;
 
 use super::LoginThrottle;
 use crate::{domain::user::Email, error::ApiError};
 
 pub struct RedisLoginThrottle {
-    redis: ConnectionManager,
+    redis: RedisConn,
     max_failures: u32,
     window: Duration,
     record: Script,
 }
 
 impl RedisLoginThrottle {
-    pub fn new(redis: ConnectionManager, max_failures: u32, window: Duration) -> Self {
+    pub fn new(redis: RedisConn, max_failures: u32, window: Duration) -> Self {
         // INCR and the first EXPIRE in one step: a crash between the two
         // would otherwise leave a counter that never expires.
         let record = Script::new(

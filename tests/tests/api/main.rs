@@ -6,6 +6,7 @@ mod auth;
 mod bookings;
 mod common;
 mod consumers;
+mod elasticache;
 mod events;
 mod gateway;
 mod health;
