@@ -12,7 +12,7 @@ ST="$CACHE/schemathesis-$ST_VERSION"
 PORT="${CONTRACT_PORT:-3200}"
 EXAMPLES="${CONTRACT_EXAMPLES:-30}"
 OUT=.data/contract
-mkdir -p "$OUT"
+rm -rf "$OUT" && mkdir -p "$OUT"
 
 if [[ ! -x "$ST/bin/st" ]]; then
   echo "==> Installing schemathesis $ST_VERSION (PyPI) into $ST"
@@ -33,13 +33,15 @@ token=$(curl -fs -XPOST "$base/auth/login" -H 'content-type: application/json' \
   python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])') || {
   echo "contract: could not log in as the local admin"; echo "contract: 0 passed, 1 failed"; exit 1; }
 
-# positive_data_acceptance is left out: a schema-valid booking of random
+# One worker: CPython 3.11's AST module is not thread-safe under
+# hypothesis' lambda introspection ("AST constructor recursion depth
+# mismatch"). positive_data_acceptance is left out: a schema-valid booking of random
 # seat ids is rightly a 404/409, not a 2xx. Everything else runs.
 "$ST/bin/st" run "$base/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
   --header "Authorization: Bearer $token" \
-  --max-examples "$EXAMPLES" --workers 2 --seed 20261125 \
-  --phases examples,coverage,fuzzing \
+  --max-examples "$EXAMPLES" --workers 1 --seed 20261125 \
+  --phases examples,coverage,fuzzing,stateful \
   --report junit --report-dir "$OUT" 2>&1 | tee "$OUT/schemathesis.log" | tail -60
 status=${PIPESTATUS[0]}
 

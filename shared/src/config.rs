@@ -70,10 +70,15 @@ pub enum KafkaAuth {
     Plaintext,
     Tls,
     /// SASL/SCRAM-SHA-512 over TLS.
-    Scram { username: String, password: Secret },
+    Scram {
+        username: String,
+        password: Secret,
+    },
     /// SASL/OAUTHBEARER over TLS with tokens signed by the function's IAM
     /// role (MSK IAM access control).
-    Iam { region: String },
+    Iam {
+        region: String,
+    },
 }
 
 impl KafkaAuth {

@@ -47,8 +47,7 @@ where
             IdempotencyClaim::Claimed => break,
             IdempotencyClaim::Replay { status, body } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.into()))?;
-                return Ok(Reply::raw(status, bytes).header(
+                return Ok(Reply::raw(status, body).header(
                     http::HeaderName::from_static("idempotent-replayed"),
                     http::HeaderValue::from_static("true"),
                 ));
@@ -68,8 +67,8 @@ where
     }
     let result = work().await;
     let stored = match &result {
-        Ok(reply) => Some((reply.status(), serde_json::from_slice(reply.body()).unwrap_or(serde_json::Value::Null))),
-        Err(err) if !err.status().is_server_error() => Some((err.status(), error_body(err))),
+        Ok(reply) => Some((reply.status(), reply.body().to_vec())),
+        Err(err) if !err.status().is_server_error() => Some((err.status(), error_body(err).to_string().into_bytes())),
         Err(_) => None,
     };
     match stored {

@@ -96,7 +96,8 @@ impl KafkaContext {
         let iam = match &config.kafka_auth {
             KafkaAuth::Iam { region } => {
                 let region = aws_config::Region::new(region.clone());
-                let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region.clone()).load().await;
+                let aws =
+                    aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region.clone()).load().await;
                 aws.credentials_provider().map(|credentials| IamTokens {
                     region,
                     credentials,

@@ -70,7 +70,7 @@ pub enum IdempotencyClaim {
     /// First use of the key: go ahead, then `complete_key`.
     Claimed,
     /// The same request was completed before: replay its response.
-    Replay { status: u16, body: Value },
+    Replay { status: u16, body: Vec<u8> },
     /// The key was used for a different request.
     Mismatch,
     /// The first request with this key is still running.
@@ -751,7 +751,7 @@ impl PgBookings {
         if inserted == 1 {
             return Ok(IdempotencyClaim::Claimed);
         }
-        let (hash, status, body): (String, Option<i32>, Option<Value>) = sqlx::query_as(
+        let (hash, status, body): (String, Option<i32>, Option<Vec<u8>>) = sqlx::query_as(
             "SELECT request_hash, status_code, response FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2",
         )
         .bind(user)
@@ -765,7 +765,7 @@ impl PgBookings {
         })
     }
 
-    pub async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &Value) -> Result<(), ApiError> {
+    pub async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError> {
         sqlx::query(
             "UPDATE bookings_demo.idempotency_keys SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2",
         )
