@@ -2,6 +2,8 @@
 //! expire, and the outbox relay. HTTP-free; handlers call these with the
 //! caller's claims.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ use crate::{
     kafka::Publisher,
     payments::{PayRequest, PaymentProvider},
     repo::{
-        pg_bookings::{CancelOutcome, CreateConflict, OutboxRow, PayOutcome, PgBookings},
+        pg_bookings::{CancelOutcome, CreateConflict, OutboxRow, PayOutcome, PgBookings, SeatOwner},
         EventCatalog, SeatHolds,
     },
 };
@@ -80,7 +82,11 @@ impl Bookings<'_> {
                     Ok(Err(CreateConflict::OpenBookingExists)) => {
                         ApiError::conflict("You already have an unpaid booking for this event; pay or cancel it first")
                     }
-                    Ok(Err(CreateConflict::SeatsTaken(seats))) => seat_conflict(&event_id, &seats),
+                    Ok(Err(CreateConflict::SeatsTaken(owners))) => {
+                        self.restore_holds(&event_id, &owners).await;
+                        let labels: Vec<String> = owners.into_iter().map(|owner| owner.label).collect();
+                        seat_conflict(&event_id, &labels)
+                    }
                     Err(err) => err,
                     Ok(Ok(_)) => unreachable!("handled above"),
                 });
@@ -160,6 +166,31 @@ impl Bookings<'_> {
             tracing::info!(count = expired.len(), "bookings expired");
         }
         Ok(expired.len())
+    }
+
+    /// Redis let us hold seats PostgreSQL says are taken: Redis lost them
+    /// (flushed, failed over, evicted). Put the real owners' holds back so
+    /// the seat map and the next buyers see the truth again.
+    async fn restore_holds(&self, event: &EventId, owners: &[SeatOwner]) {
+        let mut by_booking: BTreeMap<Uuid, (BookingStatus, DateTime<Utc>, Vec<String>)> = BTreeMap::new();
+        for owner in owners {
+            let entry = by_booking.entry(owner.booking).or_insert((owner.status, owner.expires_at, Vec::new()));
+            entry.2.push(owner.label.clone());
+        }
+        for (booking, (status, expires_at, labels)) in by_booking {
+            let owner = booking.to_string();
+            let restored = match status {
+                BookingStatus::Confirmed => self.holds.confirm(event, &owner, &labels).await,
+                _ => self.holds.hold(event, &owner, &labels, expires_at.timestamp_millis()).await,
+            };
+            match restored {
+                Ok(others) if others.is_empty() => {
+                    tracing::warn!(booking.id = %booking, seats = ?labels, "redis had lost these holds; restored from postgres");
+                }
+                Ok(others) => tracing::warn!(booking.id = %booking, ?others, "could not restore holds held by others"),
+                Err(err) => tracing::warn!(booking.id = %booking, error = %err, "could not restore holds"),
+            }
+        }
     }
 
     pub async fn release_holds(&self, booking: &Booking) {

@@ -61,8 +61,18 @@ pub struct OutboxRow {
 pub enum CreateConflict {
     /// The user already has an open booking for this event.
     OpenBookingExists,
-    /// These seats are in another active booking.
-    SeatsTaken(Vec<String>),
+    /// These seats are in other active bookings (who holds each, so the
+    /// Redis screen can be repaired when it missed them).
+    SeatsTaken(Vec<SeatOwner>),
+}
+
+/// An active booking's claim on a seat, as PostgreSQL records it.
+#[derive(Debug, Clone)]
+pub struct SeatOwner {
+    pub label: String,
+    pub booking: Uuid,
+    pub status: BookingStatus,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -424,16 +434,23 @@ impl PgBookings {
         Ok(CreateConflict::SeatsTaken(self.active_seats(event, labels).await?))
     }
 
-    /// Which of `labels` are in an active booking now.
-    pub async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<String>, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT seat_label FROM bookings_demo.booking_seats WHERE event_id = $1 AND seat_label = ANY($2) AND active
-             ORDER BY seat_label",
+    /// Which of `labels` are in an active booking now, and whose.
+    pub async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<SeatOwner>, ApiError> {
+        let rows: Vec<(String, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT s.seat_label, b.id, b.status, b.expires_at
+               FROM bookings_demo.booking_seats s JOIN bookings_demo.bookings b ON b.id = s.booking_id
+              WHERE s.event_id = $1 AND s.seat_label = ANY($2) AND s.active
+              ORDER BY s.seat_label",
         )
         .bind(event.as_ref())
         .bind(labels)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        rows.into_iter()
+            .map(|(label, booking, status, expires_at)| {
+                Ok(SeatOwner { label, booking, status: status.parse()?, expires_at })
+            })
+            .collect()
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {

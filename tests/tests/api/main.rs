@@ -8,6 +8,7 @@ mod common;
 mod consumers;
 mod elasticache;
 mod events;
+mod faults;
 mod gateway;
 mod health;
 mod hostile;
