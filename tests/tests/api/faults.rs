@@ -98,6 +98,18 @@ impl Drop for Private {
     }
 }
 
+/// A state whose messages only this test reads: with the suite's topics,
+/// the suite's consumers (wired to the shared stores) would act on them too.
+async fn isolated(change: impl FnOnce(&mut shared::config::Config)) -> State {
+    let state = state_with(|c| {
+        c.topic_prefix = format!("fault.{}.", &Uuid::new_v4().simple().to_string()[..12]);
+        change(c);
+    })
+    .await;
+    shared::setup::create_topics(&state.config).await.expect("topics of the fault test");
+    state
+}
+
 fn book_request(state: &State, event: &str, label: &str) -> lambda_http::Request {
     let token = token_for(state, Uuid::new_v4(), Role::User);
     let body = json!({ "eventId": event, "seatIds": [format!("{event}_{label}")] });
@@ -123,7 +135,7 @@ async fn active_seats(state: &State, event: &str) -> (Vec<(String, Uuid)>, bool)
 fn redis_flushed_mid_storm_oversells_nothing_and_the_holds_come_back() {
     run(async {
         // Redis database 4 is this test's alone, so the flush hurts nobody else.
-        let state = Arc::new(state_with(|c| c.redis_url = Secret::new("redis://127.0.0.1:6379/4")).await);
+        let state = Arc::new(isolated(|c| c.redis_url = Secret::new("redis://127.0.0.1:6379/4")).await);
         let event = create_event(&state, 10, 30).await;
         let answered = Arc::new(AtomicUsize::new(0));
         let flusher = {
@@ -184,7 +196,7 @@ fn mongo_down_is_a_503_and_accepted_bookings_are_reconciled_when_it_returns() {
         let port = free_port();
         let args = ["--db", "events.db", "--host", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned);
         let mut mongo = Private::start(installed("nx-0.8.1/bin/nx-27017"), args.to_vec(), port);
-        let state = state_with(|c| {
+        let state = isolated(|c| {
             c.mongo_url = Secret::new(format!("mongodb://127.0.0.1:{port}/?directConnection=true"));
             c.mongo_collection_prefix = format!("fault{}_", &Uuid::new_v4().simple().to_string()[..8]);
             c.redis_url = Secret::new("redis://127.0.0.1:6379/6");
