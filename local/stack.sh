@@ -109,10 +109,18 @@ start_redis() {
 # it to prove the cluster client, hash-tagged scripts and TLS; `make dev`
 # does not need it.
 start_redis_cluster() {
-  local tls="$DATA_DIR/redis-tls"
+  # Machine-wide (the cache dir), not per checkout: another clone that
+  # reuses this server finds its CA at the same path.
+  local tls="$CACHE_DIR/redis-tls"
   if port_open $REDIS_CLUSTER_PORT; then
-    ok "redis-cluster: reusing the server on 127.0.0.1:$REDIS_CLUSTER_PORT"
-    return
+    if [[ -s "$tls/ca.crt" ]]; then
+      ok "redis-cluster: reusing the server on 127.0.0.1:$REDIS_CLUSTER_PORT"
+      return
+    fi
+    # Its CA is gone, so no client can verify it: replace it.
+    [[ -s "$tls/redis.pid" ]] && kill "$(cat "$tls/redis.pid")" 2>/dev/null
+    pkill -f "redis-server.*:$REDIS_CLUSTER_PORT" 2>/dev/null || true
+    sleep 0.5
   fi
   say "Starting Redis in cluster mode with TLS"
   command -v redis-server >/dev/null || apt_install redis-server

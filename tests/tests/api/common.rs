@@ -167,6 +167,15 @@ pub async fn create_event(state: &State, seats: u32, days: i64) -> String {
     created["data"]["id"].as_str().expect("event id").to_owned()
 }
 
+/// A path under the machine-wide install cache that `local/stack.sh` fills
+/// (TICKETING_CACHE_DIR, default ~/.cache/ticket-booking).
+pub fn installed(relative: &str) -> std::path::PathBuf {
+    let cache = std::env::var("TICKETING_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/ticket-booking")
+    });
+    cache.join(relative)
+}
+
 /// Polls `check` until it returns true or `seconds` pass.
 pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
 where

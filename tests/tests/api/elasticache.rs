@@ -1,8 +1,7 @@
 //! The Redis code against a server shaped like ElastiCache in production:
 //! cluster mode (slot routing, MOVED-aware client) and TLS only, with a
-//! private CA. `local/stack.sh` starts it on 6390 with its CA in .data.
-
-use std::path::PathBuf;
+//! private CA. `local/stack.sh` starts it on 6390 with its CA in the
+//! install cache.
 
 use serde_json::json;
 use shared::{
@@ -15,15 +14,12 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, read, run, state_with, token_for, State};
+use crate::common::{api_request, create_event, installed, read, run, state_with, token_for, State};
 
 const CLUSTER_URL: &str = "rediss://127.0.0.1:6390";
 
 fn local_ca() -> String {
-    let data = std::env::var("TICKETING_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data"));
-    data.join("redis-tls/ca.crt").to_string_lossy().into_owned()
+    installed("redis-tls/ca.crt").to_string_lossy().into_owned()
 }
 
 async fn cluster_state() -> State {

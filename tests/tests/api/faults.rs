@@ -33,14 +33,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, read, run, state_with, token_for, State};
-
-fn installed(relative: &str) -> PathBuf {
-    let cache = std::env::var("TICKETING_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/ticket-booking"));
-    cache.join(relative)
-}
+use crate::common::{api_request, create_event, installed, read, run, state_with, token_for, State};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
