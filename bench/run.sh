@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # make bench: a release gateway on :3100 against bench-only data (its own
-# database, Redis database, collections and topics), then the measurements.
+# database, Redis database, collections and topics), then the measurements
+# (bench/src), then the Artillery walk (tests/load). Writes bench/out/:
+# report.md, latency.png, artillery.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+CACHE="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}"
+ARTILLERY_VERSION=2.0.21 # the last release that runs on Node.js 20
 export APP_ENV=local RUST_LOG=warn \
   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_bench \
   REDIS_URL=redis://127.0.0.1:6379/2 MONGO_COLLECTION_PREFIX=bench_ \
   TOPIC_PREFIX="bench.$(date +%s)."
 PORT="${BENCH_PORT:-3100}"
+
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+if [[ ! -x "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" ]]; then
+  echo "==> Installing Artillery $ARTILLERY_VERSION (npm) into $CACHE"
+  mkdir -p "$CACHE/artillery-$ARTILLERY_VERSION"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/artillery-$ARTILLERY_VERSION" "artillery@$ARTILLERY_VERSION"
+fi
 
 echo "==> Building release binaries"
 cargo build --release --quiet -p local-gateway -p bench
@@ -19,3 +31,18 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
 
 echo "==> Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load generator on the same cores"
 target/release/bench run "http://127.0.0.1:$PORT"
+
+echo "==> Artillery $ARTILLERY_VERSION: register → login → browse → seats → book, ramping 2 → 20 buyers/s"
+ARTILLERY_DISABLE_TELEMETRY=true "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" run \
+  --target "http://127.0.0.1:$PORT" --output bench/out/artillery.json tests/load/booking-flow.yml >.data/artillery.log 2>&1 ||
+  echo "   (artillery reported failed expectations; see .data/artillery.log)"
+python3 - <<'PY' | tee -a bench/out/report.md
+import json
+report = json.load(open("bench/out/artillery.json"))["aggregate"]
+counters, rt = report.get("counters", {}), report.get("summaries", {}).get("http.response_time", {})
+codes = ", ".join(f"{k.rsplit('.', 1)[1]}: {v}" for k, v in sorted(counters.items()) if k.startswith("http.codes."))
+print(f"\nArtillery walk (tests/load/booking-flow.yml): {counters.get('vusers.created', 0)} buyers, "
+      f"{counters.get('vusers.completed', 0)} completed, {counters.get('vusers.failed', 0)} failed; "
+      f"{counters.get('http.requests', 0)} requests ({codes}); response time p50 {rt.get('median')} ms, "
+      f"p95 {rt.get('p95')} ms, p99 {rt.get('p99')} ms, max {rt.get('max')} ms.")
+PY

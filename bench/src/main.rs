@@ -11,6 +11,10 @@
 //! `bench floor-server <port> <file>` (the bare hyper server, in its own
 //! process like the gateway).
 
+mod chart;
+mod cold_start;
+mod storms;
+
 use std::{
     convert::Infallible,
     fmt::Write as _,
@@ -55,6 +59,8 @@ struct Stats {
     p95: f64,
     p99: f64,
     max: f64,
+    /// (percentile, ms) from 0 to 100, for the chart.
+    curve: Vec<(f64, f64)>,
 }
 
 impl Stats {
@@ -76,6 +82,11 @@ impl Stats {
             p95: pick(0.95),
             p99: pick(0.99),
             max: micros.last().map_or(f64::NAN, |m| *m as f64 / 1000.0),
+            curve: if micros.is_empty() {
+                Vec::new()
+            } else {
+                (0..=200).map(|half| f64::from(half) / 2.0).map(|p| (p, pick((p / 100.0).max(0.0001)))).collect()
+            },
         }
     }
 
@@ -415,11 +426,84 @@ async fn run(base: &str) -> anyhow::Result<()> {
             .to_owned(),
     );
 
+    // --- oversell storms --------------------------------------------------
+    let storms = std::env::var("BENCH_STORMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10usize);
+    let buyers = std::env::var("BENCH_STORM_BUYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000usize);
+    println!("oversell storms: {storms} × {buyers} buyers on 10 seats");
+    let storm_http = client(buyers);
+    let mut storm_micros = Vec::new();
+    let mut storm_table = String::from(
+        "| storm | buyers | 201 | 409 | other | seats sold twice | PostgreSQL, Redis, Mongo agree |\n|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let (mut storm_errors, mut oversold) = (0u64, 0usize);
+    let storms_started = Instant::now();
+    for n in 1..=storms {
+        let outcome = storms::storm(&storm_http, base, &state, &admin, buyers).await?;
+        let _ = writeln!(
+            storm_table,
+            "| {n} | {buyers} | {} | {} | {} | {} | {} |",
+            outcome.created,
+            outcome.conflicts,
+            outcome.errors,
+            outcome.oversold,
+            if outcome.stores_agree { "yes" } else { "**no**" }
+        );
+        storm_errors += outcome.errors as u64;
+        oversold += outcome.oversold + usize::from(!outcome.stores_agree);
+        storm_micros.extend(outcome.micros);
+    }
+    report.add(
+        Stats::from(
+            &format!("oversell storms: {storms} × {buyers} buyers on 10 seats"),
+            storm_micros,
+            storm_errors,
+            storms_started.elapsed().as_secs_f64(),
+        ),
+        None,
+    );
+    report.notes.push(format!("Oversell storms (every buyer a separate user, all at once):\n\n{storm_table}"));
+
+    // --- cold starts ------------------------------------------------------
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let starts = cold_start::measure(&root.join("target/lambda"), &root.join("tests/fixtures")).await;
+    if starts.is_empty() {
+        report.notes.push("Cold starts: no cargo-lambda builds in target/lambda (run `make package` first).".into());
+    } else {
+        let mut table = String::from("| function | cold start, median of 3 (ms) | runs |\n|---|---:|---|\n");
+        for start in &starts {
+            let mut ms = start.millis.clone();
+            ms.sort_by(f64::total_cmp);
+            let median = ms.get(ms.len() / 2).map_or("–".to_owned(), |m| format!("{m:.1}"));
+            let runs = match &start.failed {
+                Some(reason) => format!("failed: {reason}"),
+                None => ms.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(", "),
+            };
+            let _ = writeln!(table, "| {} | {median} | {runs} |", start.function);
+        }
+        println!("cold starts\n{table}");
+        report.notes.push(format!(
+            "Cold starts: `bootstrap` from `make package` (cargo lambda, release, x86_64) spawned under a minimal \
+             Runtime API in this process; time from spawn to the first response (init, configuration, first \
+             connections to the stores the handler touches). The platform's own sandbox start is not included.\n\n{table}"
+        ));
+    }
+
     let markdown = report.markdown();
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("report.md"), &markdown)?;
+    let series: Vec<(String, Vec<(f64, f64)>)> = report
+        .rows
+        .iter()
+        .filter(|(s, _)| !s.name.starts_with("floor: PostgreSQL") && !s.name.starts_with("floor: Mongo"))
+        .map(|(s, _)| (s.name.clone(), s.curve.clone()))
+        .collect();
+    match chart::draw(&out.join("latency.png"), "Latency by percentile (make bench)", &series) {
+        Ok(()) => println!("chart: bench/out/latency.png"),
+        Err(err) => println!("chart not drawn: {err}"),
+    }
     println!("\n{markdown}\nwritten to bench/out/report.md");
+    anyhow::ensure!(oversold == 0, "an oversell storm sold a seat twice or left the stores disagreeing");
     Ok(())
 }
 

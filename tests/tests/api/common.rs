@@ -81,6 +81,18 @@ pub async fn state_with(change: impl FnOnce(&mut Config)) -> State {
     State::new(config).await.expect("custom test state")
 }
 
+/// A state whose messages only its test reads: with the suite's topics, the
+/// suite's consumers (running in the shared gateway) would act on them too.
+pub async fn isolated(change: impl FnOnce(&mut Config)) -> State {
+    let state = state_with(|c| {
+        c.topic_prefix = format!("own.{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        change(c);
+    })
+    .await;
+    shared::setup::create_topics(&state.config).await.expect("topics of an isolated test");
+    state
+}
+
 static GATEWAY: OnceCell<String> = OnceCell::const_new();
 
 /// Base URL of a local gateway serving template.yaml on a free port.

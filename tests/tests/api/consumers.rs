@@ -7,11 +7,11 @@ use mongodb::bson::doc;
 use serde_json::{json, Value};
 use shared::{
     consumers::{kafka_event, RawRecord},
-    domain::user::Role,
+    domain::{event::SeatStatus, user::Role},
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, eventually, gateway_url, read, run, state, token_for};
+use crate::common::{api_request, create_event, eventually, gateway_url, isolated, read, run, state, token_for, State};
 
 fn fixture(name: &str) -> KafkaEvent {
     let path = format!("{}/fixtures/msk/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -139,5 +139,156 @@ fn redelivering_every_message_type_changes_nothing() {
             .await
             .unwrap();
         assert_eq!(payments, 1);
+    });
+}
+
+/// Sends each (topic, message) as its own one-record batch to the function
+/// that consumes the topic, in the order given.
+async fn deliver(state: &State, event: &str, messages: &[(String, Value)]) {
+    for (offset, (topic, payload)) in messages.iter().enumerate() {
+        let record = RawRecord {
+            topic: format!("{}{topic}", state.config.topic_prefix),
+            partition: 0,
+            offset: offset as i64,
+            key: Some(event.as_bytes().to_vec()),
+            value: serde_json::to_vec(payload).unwrap(),
+        };
+        let batch = LambdaEvent::new(kafka_event(vec![record]), Context::default());
+        let report = match topic.as_str() {
+            "booking.requested" => seat_reserver::handle(state, batch).await,
+            "seat.reserved" | "seat.reservation_failed" => booking_status::handle(state, batch).await,
+            _ => seat_projector::handle(state, batch).await,
+        }
+        .unwrap_or_else(|e| panic!("{topic}: {e}"));
+        assert_eq!(report.dead_lettered, 0, "{topic}");
+    }
+}
+
+/// The messages the booking's requests wrote to the outbox, plus the
+/// reserver's answer, as the consumers would receive them.
+async fn messages_of(state: &State, booking: &str) -> Vec<(String, Value)> {
+    let mut messages: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT topic, payload FROM bookings_demo.outbox WHERE payload->'data'->>'bookingId' = $1 ORDER BY seq",
+    )
+    .bind(booking)
+    .fetch_all(state.pg())
+    .await
+    .unwrap();
+    let mut reserved = messages[0].1.clone();
+    reserved["id"] = Uuid::now_v7().to_string().into();
+    reserved["type"] = "seat.reserved".into();
+    messages.push(("seat.reserved".into(), reserved));
+    messages
+}
+
+async fn call(
+    state: &State,
+    method: &str,
+    path: &str,
+    id: Option<&str>,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
+    if let Some(id) = id {
+        let params = std::collections::HashMap::from([("id".to_owned(), id.to_owned())]);
+        req = lambda_http::RequestExt::with_path_parameters(req, params);
+    }
+    let response = match (method, id) {
+        ("POST", None) => bookings_create::handle(state, req).await,
+        ("POST", Some(_)) => bookings_pay::handle(state, req).await,
+        _ => bookings_cancel::handle(state, req).await,
+    };
+    read(response.unwrap())
+}
+
+async fn seat_docs(state: &State, event: &str) -> Vec<(SeatStatus, Option<String>)> {
+    let mut docs = Vec::new();
+    let mut cursor = state.events().seats().find(doc! { "eventId": event }).await.unwrap();
+    while cursor.advance().await.unwrap() {
+        let seat = cursor.deserialize_current().unwrap();
+        docs.push((seat.status, seat.booking_id));
+    }
+    docs
+}
+
+#[test]
+fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
+    run(async {
+        // Own topics: nothing but this test delivers these messages.
+        let state = isolated(|_| {}).await;
+        let event = create_event(&state, 10, 5).await;
+        let seats = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
+
+        // A paid booking: confirmed arrives first, then the reservation, then
+        // the request itself; then everything again, newest first.
+        let payer = token_for(&state, Uuid::new_v4(), Role::User);
+        let (status, booked) = call(&state, "POST", "/bookings", None, &payer, Some(seats.clone())).await;
+        assert_eq!(status, 201, "{booked}");
+        let paid = booked["data"]["id"].as_str().unwrap().to_owned();
+        let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } });
+        assert_eq!(call(&state, "POST", "/pay", Some(&paid), &payer, Some(card)).await.0, 200);
+        let mut messages = messages_of(&state, &paid).await;
+        let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(topics, ["booking.requested", "booking.confirmed", "seat.reserved"]);
+        messages.swap(0, 1); // confirmed, requested, reserved
+        messages.reverse(); // reserved, requested, confirmed
+        let mut twice = messages.clone();
+        twice.extend(messages.iter().rev().cloned());
+        deliver(&state, &event, &twice).await;
+
+        let status: String = sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1::uuid")
+            .bind(&paid)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(status, "CONFIRMED");
+        let docs = seat_docs(&state, &event).await;
+        let booked_by_payer =
+            docs.iter().filter(|(s, b)| *s == SeatStatus::Booked && b.as_deref() == Some(paid.as_str())).count();
+        assert_eq!(booked_by_payer, 2, "{docs:?}");
+
+        // A cancelled booking: the cancellation overtakes the request.
+        let (status, _) = call(
+            &state,
+            "POST",
+            "/bookings",
+            None,
+            &payer,
+            Some(json!({
+                "eventId": event, "seatIds": [format!("{event}_A3")]
+            })),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (_, list) = read(
+            bookings_list::handle(&state, api_request("GET", "/bookings", None, &[("authorization", &payer)]))
+                .await
+                .unwrap(),
+        );
+        let cancelled = list["data"]["bookings"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(call(&state, "PUT", "/cancel", Some(&cancelled), &payer, None).await.0, 200);
+        let mut messages = messages_of(&state, &cancelled).await;
+        let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(topics, ["booking.requested", "booking.cancelled", "seat.reserved"]);
+        messages.reverse(); // reserved, cancelled, requested
+        let mut twice = messages.clone();
+        twice.extend(messages.iter().cloned());
+        deliver(&state, &event, &twice).await;
+
+        let docs = seat_docs(&state, &event).await;
+        assert!(
+            !docs.iter().any(|(_, b)| b.as_deref() == Some(cancelled.as_str())),
+            "no seat is left held for the cancelled booking: {docs:?}"
+        );
+        let status: String = sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1::uuid")
+            .bind(&cancelled)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(status, "CANCELLED");
+        let booked_by_payer =
+            docs.iter().filter(|(s, b)| *s == SeatStatus::Booked && b.as_deref() == Some(paid.as_str())).count();
+        assert_eq!(booked_by_payer, 2, "the paid booking is untouched: {docs:?}");
     });
 }

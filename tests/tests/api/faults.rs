@@ -33,7 +33,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, installed, read, run, state_with, token_for, State};
+use crate::common::{api_request, create_event, installed, isolated, read, run, token_for, State};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -89,18 +89,6 @@ impl Drop for Private {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-/// A state whose messages only this test reads: with the suite's topics,
-/// the suite's consumers (wired to the shared stores) would act on them too.
-async fn isolated(change: impl FnOnce(&mut shared::config::Config)) -> State {
-    let state = state_with(|c| {
-        c.topic_prefix = format!("fault.{}.", &Uuid::new_v4().simple().to_string()[..12]);
-        change(c);
-    })
-    .await;
-    shared::setup::create_topics(&state.config).await.expect("topics of the fault test");
-    state
 }
 
 fn book_request(state: &State, event: &str, label: &str) -> lambda_http::Request {
