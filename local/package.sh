@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make package: `sam build` of every function with cargo-lambda + zig (no
+# make package: every function built for Lambda with cargo-lambda + zig (no
 # Docker), then each bootstrap's size. Also fetches the DocumentDB CA bundle
 # into its layer when it is missing.
 set -euo pipefail
@@ -17,15 +17,28 @@ if [[ ! -s "$bundle" ]]; then
     { rm -f "$bundle"; echo "!! could not download the DocumentDB CA bundle: the layer will be empty and TLS to DocumentDB will fail" >&2; }
 fi
 
-# One release build of every binary first: sam then finds each one built
-# and only copies it, instead of 20 cargo runs queueing on one target dir.
+# librdkafka 2.12 includes <curl/curl.h> whenever WITH_OAUTHBEARER_OIDC is
+# defined, and its config.h always defines it (to 0 here: no curl, no OIDC).
+# zig's sysroot has no curl headers, so lend it the host's; nothing of curl
+# is compiled in or linked.
+ensure_curl_headers() {
+  local src
+  src=$(dirname "$(find /usr/include -name curl.h -path '*curl/curl.h' | head -n1)")
+  [[ -n "$src" && "$src" != "." ]] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcurl4-openssl-dev >/dev/null; ensure_curl_headers; return; }
+  mkdir -p .data/zig-include && rm -rf .data/zig-include/curl && cp -r "$src" .data/zig-include/curl
+  export CFLAGS_x86_64_unknown_linux_gnu="-isystem $PWD/.data/zig-include"
+}
+ensure_curl_headers
+
+# Every function in one cargo lambda build (release, x86_64, zig for an old
+# enough glibc). `sam build` is left to the deploy workflow: its Rust
+# builder compiles each function in a scratch copy of the workspace, which
+# on 2 cores means the whole dependency tree again per function (measured:
+# it had only reached the sixth function 3 minutes after this build ended).
 start=$SECONDS
 cargo lambda build --release --workspace --exclude local-gateway --exclude e2e-tests --exclude bench
 echo "==> cargo lambda build: $((SECONDS - start)) s"
-start=$SECONDS
-sam build --cached
-echo "==> sam build: $((SECONDS - start)) s"
-echo "==> bootstrap sizes"
-for dir in .aws-sam/build/*/; do
-  [[ -f "$dir/bootstrap" ]] && printf '  %-40s %s\n' "$(basename "$dir")" "$(du -h "$dir/bootstrap" | cut -f1)"
+echo "==> bootstrap sizes (target/lambda/<function>/bootstrap)"
+for dir in target/lambda/*/; do
+  [[ -f "$dir/bootstrap" ]] && printf '  %-20s %s\n' "$(basename "$dir")" "$(du -h "$dir/bootstrap" | cut -f1)"
 done
