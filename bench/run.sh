@@ -18,7 +18,8 @@ PORT="${BENCH_PORT:-3100}"
 if [[ ! -x "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" ]]; then
   echo "==> Installing Artillery $ARTILLERY_VERSION (npm) into $CACHE"
   mkdir -p "$CACHE/artillery-$ARTILLERY_VERSION"
-  npm install --silent --no-audit --no-fund --prefix "$CACHE/artillery-$ARTILLERY_VERSION" "artillery@$ARTILLERY_VERSION"
+  # Artillery pulls in Playwright, whose install would download a browser.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "$CACHE/artillery-$ARTILLERY_VERSION" "artillery@$ARTILLERY_VERSION"
 fi
 
 echo "==> Building release binaries"
