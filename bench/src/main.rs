@@ -427,6 +427,20 @@ async fn run(base: &str) -> anyhow::Result<()> {
     );
 
     // --- oversell storms --------------------------------------------------
+    // Let the booking runs' Kafka backlog drain first: the storms check that
+    // the read model catches up, and should not wait behind 5,000 others.
+    for _ in 0..180 {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bookings_demo.bookings WHERE status = 'PENDING' AND event_id = ANY($1)",
+        )
+        .bind([rate_event.clone(), cap_event.clone()])
+        .fetch_one(state.pg())
+        .await?;
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let storms = std::env::var("BENCH_STORMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10usize);
     let buyers = std::env::var("BENCH_STORM_BUYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000usize);
     println!("oversell storms: {storms} × {buyers} buyers on 10 seats");

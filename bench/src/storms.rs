@@ -24,7 +24,7 @@ pub struct StormOutcome {
     /// Seats in more than one active booking in PostgreSQL.
     pub oversold: usize,
     /// Whether Redis and the Mongo read model name the same owner as
-    /// PostgreSQL for every sold seat (Mongo is given a few seconds).
+    /// PostgreSQL for every sold seat (Mongo is given up to 30 s).
     pub stores_agree: bool,
 }
 
@@ -82,7 +82,7 @@ pub async fn storm(
         owners.iter().all(|(label, o)| board.get(label).is_some_and(|entry| entry.contains(o[0].as_str())));
     let mongo_agrees = async {
         let seats = state.events().seats().clone();
-        for _ in 0..60 {
+        for _ in 0..120 {
             let docs: Vec<_> = seats.find(mongodb::bson::doc! { "eventId": &event }).await?.try_collect().await?;
             let agree = docs.iter().all(|seat: &shared::repo::mongo_events::SeatDoc| match owners.get(&seat.label) {
                 Some(o) => seat.status != SeatStatus::Available && seat.booking_id.as_deref() == Some(o[0].as_str()),
