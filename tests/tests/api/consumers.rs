@@ -87,42 +87,14 @@ fn redelivering_every_message_type_changes_nothing() {
         };
         eventually(10, "mongo shows both seats booked", || async { booked_in_mongo().await == 2 }).await;
 
-        // Every message this booking produced, plus the reserver's answer.
-        let mut messages: Vec<(String, Value)> = sqlx::query_as(
-            "SELECT topic, payload FROM bookings_demo.outbox WHERE payload->'data'->>'bookingId' = $1 ORDER BY seq",
-        )
-        .bind(&id)
-        .fetch_all(state.pg())
-        .await
-        .unwrap();
-        let mut reserved = messages[0].1.clone();
-        reserved["id"] = Uuid::now_v7().to_string().into();
-        reserved["type"] = "seat.reserved".into();
-        messages.push(("seat.reserved".into(), reserved));
+        // Every message this booking produced, plus the reserver's answer,
+        // each delivered twice in a row.
+        let messages = messages_of(&state, &id).await;
         let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(topics, ["booking.requested", "booking.confirmed", "seat.reserved"]);
         sqlx::query("DELETE FROM bookings_demo.processed_messages").execute(state.pg()).await.unwrap();
-
-        let prefix = state.config.topic_prefix.clone();
-        for (offset, (topic, payload)) in messages.iter().enumerate() {
-            let record = RawRecord {
-                topic: format!("{prefix}{topic}"),
-                partition: 0,
-                offset: offset as i64,
-                key: Some(event.clone().into_bytes()),
-                value: serde_json::to_vec(payload).unwrap(),
-            };
-            for _ in 0..2 {
-                let event = LambdaEvent::new(kafka_event(vec![record.clone()]), Context::default());
-                let report = match topic.as_str() {
-                    "booking.requested" => seat_reserver::handle(&state, event).await,
-                    "seat.reserved" => booking_status::handle(&state, event).await,
-                    _ => seat_projector::handle(&state, event).await,
-                }
-                .unwrap();
-                assert_eq!(report.dead_lettered, 0, "{topic}");
-            }
-        }
+        let twice: Vec<(String, Value)> = messages.iter().flat_map(|m| [m.clone(), m.clone()]).collect();
+        deliver(&state, &event, &twice).await;
         assert_eq!(current().await, "CONFIRMED");
         assert_eq!(booked_in_mongo().await, 2);
         let mut redis = state.redis().await.unwrap();
@@ -202,6 +174,14 @@ async fn call(
     read(response.unwrap())
 }
 
+async fn status_of(state: &State, booking: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1::uuid")
+        .bind(booking)
+        .fetch_one(state.pg())
+        .await
+        .unwrap()
+}
+
 async fn seat_docs(state: &State, event: &str) -> Vec<(SeatStatus, Option<String>)> {
     let mut docs = Vec::new();
     let mut cursor = state.events().seats().find(doc! { "eventId": event }).await.unwrap();
@@ -237,12 +217,7 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         twice.extend(messages.iter().rev().cloned());
         deliver(&state, &event, &twice).await;
 
-        let status: String = sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1::uuid")
-            .bind(&paid)
-            .fetch_one(state.pg())
-            .await
-            .unwrap();
-        assert_eq!(status, "CONFIRMED");
+        assert_eq!(status_of(&state, &paid).await, "CONFIRMED");
         let docs = seat_docs(&state, &event).await;
         let booked_by_payer =
             docs.iter().filter(|(s, b)| *s == SeatStatus::Booked && b.as_deref() == Some(paid.as_str())).count();
@@ -281,12 +256,7 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
             !docs.iter().any(|(_, b)| b.as_deref() == Some(cancelled.as_str())),
             "no seat is left held for the cancelled booking: {docs:?}"
         );
-        let status: String = sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1::uuid")
-            .bind(&cancelled)
-            .fetch_one(state.pg())
-            .await
-            .unwrap();
-        assert_eq!(status, "CANCELLED");
+        assert_eq!(status_of(&state, &cancelled).await, "CANCELLED");
         let booked_by_payer =
             docs.iter().filter(|(s, b)| *s == SeatStatus::Booked && b.as_deref() == Some(paid.as_str())).count();
         assert_eq!(booked_by_payer, 2, "the paid booking is untouched: {docs:?}");
