@@ -77,11 +77,68 @@ pub struct Answer {
     pub payload: Vec<u8>,
 }
 
-/// Runs `apply` on every record of the batch, in order; then publishes the
-/// answers (concurrently: their order across bookings does not matter, and
-/// waiting for each acknowledgement in turn would cap the consumer at one
-/// broker round trip per message); then marks the batch processed. A crash
-/// anywhere before the marks means a redelivery, which is harmless.
+/// How many records of one batch are applied at once. Records that share a
+/// booking or a seat still run one after another, in delivery order (see
+/// `waves`); the cap keeps within the datastore pools.
+const APPLY_CONCURRENCY: usize = 16;
+
+impl Delivery {
+    /// What this record touches: its booking and each of its seats.
+    fn footprint(&self) -> Vec<String> {
+        let data = &self.message.data;
+        let mut keys = vec![data.booking_id.to_string()];
+        keys.extend(data.seats.iter().map(|label| format!("{}/{label}", data.event_id)));
+        keys
+    }
+}
+
+/// Splits a batch into waves that run one after another. A record joins the
+/// wave after the last one that touched any of its booking or seats, so two
+/// records that could race keep their delivery order; unrelated records
+/// share a wave and run together.
+fn waves(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let mut last_wave: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut waves: Vec<Vec<Delivery>> = Vec::new();
+    for delivery in deliveries {
+        let footprint = delivery.footprint();
+        let wave = footprint.iter().filter_map(|key| last_wave.get(key)).map(|w| w + 1).max().unwrap_or(0);
+        for key in footprint {
+            last_wave.insert(key, wave);
+        }
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(delivery);
+    }
+    waves
+}
+
+/// Applies `apply` to every delivery, wave by wave (see `waves`), and
+/// collects the answers. The first failure fails the batch.
+pub async fn apply_in_waves<F, Fut>(deliveries: Vec<Delivery>, apply: F) -> Result<Vec<Answer>, ApiError>
+where
+    F: Fn(Delivery) -> Fut,
+    Fut: Future<Output = Result<Option<Answer>, ApiError>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    let mut answers = Vec::new();
+    for wave in waves(deliveries) {
+        let results: Vec<Option<Answer>> = futures::stream::iter(wave.into_iter().map(&apply))
+            .buffer_unordered(APPLY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        answers.extend(results.into_iter().flatten());
+    }
+    Ok(answers)
+}
+
+/// Decodes the batch, drops messages this consumer already processed (and
+/// duplicates within the batch), hands the rest to `apply` in delivery
+/// order; then publishes the answers (concurrently: their order across
+/// bookings does not matter, and waiting for each acknowledgement in turn
+/// would cap the consumer at one broker round trip per message); then marks
+/// the batch processed. A crash anywhere before the marks means a
+/// redelivery, which is harmless.
 pub async fn consume<F, Fut>(
     state: &State,
     consumer: &str,
@@ -89,8 +146,8 @@ pub async fn consume<F, Fut>(
     apply: F,
 ) -> Result<BatchReport, ApiError>
 where
-    F: Fn(Delivery) -> Fut,
-    Fut: Future<Output = Result<Option<Answer>, ApiError>>,
+    F: FnOnce(Vec<Delivery>) -> Fut,
+    Fut: Future<Output = Result<Vec<Answer>, ApiError>>,
 {
     let store = state.booking_store();
     let mut report = BatchReport::default();
@@ -106,17 +163,12 @@ where
     }
     let ids: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.message.id).collect();
     let done = store.processed_among(consumer, &ids).await?;
-    let mut answers = Vec::new();
-    let mut applied = Vec::new();
-    for delivery in deliveries {
-        let id = delivery.message.id;
-        if done.contains(&id) || applied.contains(&id) {
-            report.skipped_duplicates += 1;
-            continue;
-        }
-        answers.extend(apply(delivery).await?);
-        applied.push(id);
-    }
+    let mut seen = std::collections::HashSet::new();
+    let before = deliveries.len();
+    deliveries.retain(|d| !done.contains(&d.message.id) && seen.insert(d.message.id));
+    report.skipped_duplicates = before - deliveries.len();
+    let applied: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.message.id).collect();
+    let answers = apply(deliveries).await?;
     if !answers.is_empty() {
         use kafka::Publisher;
         let publisher = state.publisher().await?;
@@ -156,9 +208,9 @@ pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> R
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
     let store = state.booking_store();
-    consume(state, "seat-reserver", event, |delivery| {
-        let (events, store) = (&events, &store);
-        async move {
+    let (events, store) = (&events, &store);
+    consume(state, "seat-reserver", event, |deliveries| {
+        apply_in_waves(deliveries, move |delivery| async move {
             let data = delivery.message.data;
             let event_id = EventId::parse(&data.event_id)?;
             let booking = data.booking_id.to_string();
@@ -193,7 +245,7 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
             };
             let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
             Ok(Some(Answer { topic, key: reply.data.event_id.clone(), payload: reply.to_bytes()? }))
-        }
+        })
     })
     .await
 }
@@ -201,38 +253,45 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
 /// seat.reserved / seat.reservation_failed → the booking becomes RESERVED
 /// or FAILED. A failure frees the Redis hold and refunds a payment that
 /// raced ahead of it.
+///
+/// The batch's seat.reserved messages are applied in one statement. Order
+/// between the two kinds does not matter: FAILED is final, and RESERVED only
+/// replaces PENDING, so either order ends in the same state.
 pub async fn apply_seat_outcome(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let bookings = state.bookings().await?;
-    consume(state, "booking-status", event, |delivery| {
+    consume(state, "booking-status", event, |deliveries| async {
+        let (reserved, others): (Vec<Delivery>, Vec<Delivery>) =
+            deliveries.into_iter().partition(|d| d.topic == kafka::SEAT_RESERVED);
+        let ids: Vec<uuid::Uuid> = reserved.iter().map(|d| d.message.data.booking_id).collect();
+        bookings.store.mark_reserved(&ids).await?;
         let bookings = &bookings;
         // Boxed: the whole chain (PG, Redis, refund, relay) makes a future
         // type too deep for the compiler's layout limit.
-        async move { Box::pin(apply_one_seat_outcome(state, bookings, delivery)).await.map(|()| None) }
+        apply_in_waves(others, |delivery| async move {
+            Box::pin(apply_reservation_failure(state, bookings, delivery)).await.map(|()| None)
+        })
+        .await
     })
     .await
 }
 
-async fn apply_one_seat_outcome(state: &State, bookings: &Bookings<'_>, delivery: Delivery) -> Result<(), ApiError> {
-    let data = delivery.message.data;
-    match delivery.topic.as_str() {
-        kafka::SEAT_RESERVED => {
-            bookings.store.mark_reserved(data.booking_id).await?;
-        }
-        kafka::SEAT_RESERVATION_FAILED => {
-            let reason = data.reason.as_deref().unwrap_or("seat reservation failed");
-            let outcome = bookings.store.mark_failed(data.booking_id, reason).await?;
-            if let Some(booking) = &outcome.booking {
-                bookings.release_holds(booking).await;
-                tracing::warn!(booking.id = %booking.id, reason, "booking failed");
-            }
-            if let Some((reference, amount)) = outcome.refund {
-                state.payments.refund(&reference, amount).await?;
-                tracing::warn!(booking.id = %data.booking_id, amount = amount.0, "paid booking failed; refunded");
-            }
-            bookings.relay(&outcome.outbox).await;
-        }
-        other => tracing::warn!(topic = other, "booking-status ignores this topic"),
+async fn apply_reservation_failure(state: &State, bookings: &Bookings<'_>, delivery: Delivery) -> Result<(), ApiError> {
+    if delivery.topic != kafka::SEAT_RESERVATION_FAILED {
+        tracing::warn!(topic = %delivery.topic, "booking-status ignores this topic");
+        return Ok(());
     }
+    let data = delivery.message.data;
+    let reason = data.reason.as_deref().unwrap_or("seat reservation failed");
+    let outcome = bookings.store.mark_failed(data.booking_id, reason).await?;
+    if let Some(booking) = &outcome.booking {
+        bookings.release_holds(booking).await;
+        tracing::warn!(booking.id = %booking.id, reason, "booking failed");
+    }
+    if let Some((reference, amount)) = outcome.refund {
+        state.payments.refund(&reference, amount).await?;
+        tracing::warn!(booking.id = %data.booking_id, amount = amount.0, "paid booking failed; refunded");
+    }
+    bookings.relay(&outcome.outbox).await;
     Ok(())
 }
 
@@ -240,9 +299,9 @@ async fn apply_one_seat_outcome(state: &State, bookings: &Bookings<'_>, delivery
 /// or available again in the Mongo read model.
 pub async fn project_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
-    consume(state, "seat-projector", event, |delivery| {
-        let events = &events;
-        async move { project_one(events, delivery).await.map(|()| None) }
+    let events = &events;
+    consume(state, "seat-projector", event, |deliveries| {
+        apply_in_waves(deliveries, move |delivery| async move { project_one(events, delivery).await.map(|()| None) })
     })
     .await
 }
@@ -307,4 +366,55 @@ pub fn kafka_event(records: Vec<RawRecord>) -> KafkaEvent {
         event.records.entry(format!("{topic}-{partition}")).or_default().push(record);
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn delivery(booking: Uuid, seats: &[&str]) -> Delivery {
+        let data = BookingMessage {
+            booking_id: booking,
+            event_id: "concert".into(),
+            seats: seats.iter().map(|s| s.to_string()).collect(),
+            user_id: None,
+            expires_at: None,
+            reason: None,
+        };
+        Delivery { topic: kafka::BOOKING_REQUESTED.into(), message: Envelope::new(kafka::BOOKING_REQUESTED, data) }
+    }
+
+    fn bookings_by_wave(waves: &[Vec<Delivery>]) -> Vec<Vec<Uuid>> {
+        waves.iter().map(|wave| wave.iter().map(|d| d.message.data.booking_id).collect()).collect()
+    }
+
+    #[test]
+    fn records_sharing_a_seat_or_booking_keep_their_order_and_others_run_together() {
+        let (a, b, c, d) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let batch = vec![
+            delivery(a, &["A1", "A2"]),
+            delivery(b, &["A2"]),       // wants A2 after a
+            delivery(c, &["B1"]),       // unrelated: with a
+            delivery(a, &["A1", "A2"]), // a again (a redelivery): after b, which came before it
+            delivery(d, &["B2"]),       // unrelated: with a
+        ];
+        assert_eq!(bookings_by_wave(&waves(batch)), vec![vec![a, c, d], vec![b], vec![a]]);
+    }
+
+    #[test]
+    fn disjoint_records_form_one_wave_and_an_empty_batch_none() {
+        let batch: Vec<Delivery> = (0..20).map(|i| delivery(Uuid::now_v7(), &[&format!("A{i}")])).collect();
+        assert_eq!(waves(batch).len(), 1);
+        assert!(waves(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn the_same_label_in_another_event_does_not_conflict() {
+        let mut other = delivery(Uuid::now_v7(), &["A1"]);
+        other.message.data.event_id = "festival".into();
+        let waves = waves(vec![delivery(Uuid::now_v7(), &["A1"]), other]);
+        assert_eq!(waves.len(), 1);
+    }
 }

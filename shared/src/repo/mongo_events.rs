@@ -266,18 +266,25 @@ impl MongoEvents {
     /// condition when it sits beside an `$or`, and DocumentDB plans simple
     /// equality filters best anyway.
     pub async fn hold_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
+        let ids = Self::seat_ids(event, labels);
+        // One conditional write for all the seats: the usual case (every
+        // seat still available) costs one round trip.
+        let claimed = self
+            .seats
+            .update_many(
+                doc! { "_id": { "$in": &ids }, "status": "available" },
+                doc! { "$set": { "status": "held", "bookingId": booking } },
+            )
+            .await?
+            .matched_count;
+        if claimed == ids.len() as u64 {
+            return Ok(Vec::new());
+        }
+        // Some seats were not available: held by this booking already (a
+        // redelivery) or taken by another. Only this rare path looks seat by seat.
         let mut taken = Vec::new();
-        for (label, id) in labels.iter().zip(Self::seat_ids(event, labels)) {
-            let claimed = self
-                .seats
-                .update_one(
-                    doc! { "_id": &id, "status": "available" },
-                    doc! { "$set": { "status": "held", "bookingId": booking } },
-                )
-                .await?
-                .matched_count
-                == 1;
-            if !claimed && self.seats.count_documents(doc! { "_id": &id, "bookingId": booking }).await? == 0 {
+        for (label, id) in labels.iter().zip(&ids) {
+            if self.seats.count_documents(doc! { "_id": id, "bookingId": booking }).await? == 0 {
                 taken.push(label.clone());
             }
         }

@@ -623,33 +623,27 @@ impl PgBookings {
         }
     }
 
-    /// seat.reserved: PENDING → RESERVED. Anything else (already reserved,
-    /// paid, cancelled, expired) is left alone, which is what makes a
-    /// redelivery harmless.
-    pub async fn mark_reserved(&self, id: Uuid) -> Result<bool, ApiError> {
-        let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE bookings_demo.bookings SET status = 'RESERVED', updated_at = now()
-             WHERE id = $1 AND status = 'PENDING'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if changed {
-            audit(
-                &mut tx,
-                id,
-                "seat-events",
-                "seat.reserved",
-                Some(BookingStatus::Pending),
-                BookingStatus::Reserved,
-                None,
-            )
-            .await?;
+    /// seat.reserved for a batch of bookings: PENDING → RESERVED, audited,
+    /// in one statement (one round trip and one commit per batch). Anything
+    /// else (already reserved, paid, cancelled, expired) is left alone, which
+    /// is what makes a redelivery harmless. Returns how many changed.
+    pub async fn mark_reserved(&self, ids: &[Uuid]) -> Result<u64, ApiError> {
+        if ids.is_empty() {
+            return Ok(0);
         }
-        tx.commit().await?;
+        let changed = sqlx::query(
+            "WITH reserved AS (
+                 UPDATE bookings_demo.bookings SET status = 'RESERVED', updated_at = now()
+                 WHERE id = ANY($1) AND status = 'PENDING'
+                 RETURNING id
+             )
+             INSERT INTO bookings_demo.audit_log (booking_id, actor, action, from_status, to_status)
+             SELECT id, 'seat-events', 'seat.reserved', 'PENDING', 'RESERVED' FROM reserved",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(changed)
     }
 
