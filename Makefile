@@ -56,5 +56,5 @@ bench: stack ## latency at fixed rates and capacity at 500 connections, beside t
 	@bench/run.sh
 
 .PHONY: package
-package: ## cargo lambda build of every function (release, zig, no Docker); prints each bootstrap's size
+package: ## sam build of every function (cargo-lambda + zig, release, no Docker); prints each bootstrap's size
 	@local/package.sh

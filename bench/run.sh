@@ -30,6 +30,27 @@ gateway=$!
 trap 'kill $gateway 2>/dev/null || true' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
+# The same requests under `cargo lambda watch` (make watch), for the
+# emulator's own cost. Functions are compiled on their first call, so warm
+# the two the bench uses; if that fails the bench skips these rows.
+WATCH_PORT="${BENCH_WATCH_PORT:-3200}"
+export PATH="$CACHE/tools/bin:$PATH"
+if ! command -v cargo-lambda >/dev/null; then
+  python3 -m venv "$CACHE/tools"
+  "$CACHE/tools/bin/pip" install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+fi
+cargo lambda watch --release -P "$WATCH_PORT" -A 127.0.0.1 --ignore-changes >.data/bench-watch.log 2>&1 &
+watch=$!
+trap 'kill $gateway $watch 2>/dev/null || true' EXIT
+for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.2; done
+echo "==> cargo lambda watch --release on :$WATCH_PORT (compiling events-seats and bookings-create on first call)"
+if curl -sf --max-time 900 -o /dev/null "http://127.0.0.1:$WATCH_PORT/events/taylor-swift-eras-tour/seats" &&
+  [[ "$(curl -s --max-time 900 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$WATCH_PORT/bookings")" == 401 ]]; then
+  export BENCH_WATCH_URL="http://127.0.0.1:$WATCH_PORT"
+else
+  echo "   (cargo lambda watch did not answer; its rows are skipped, see .data/bench-watch.log)"
+fi
+
 echo "==> Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load generator on the same cores"
 target/release/bench run "http://127.0.0.1:$PORT"
 

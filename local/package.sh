@@ -30,15 +30,16 @@ ensure_curl_headers() {
 }
 ensure_curl_headers
 
-# Every function in one cargo lambda build (release, x86_64, zig for an old
-# enough glibc). `sam build` is left to the deploy workflow: its Rust
-# builder compiles each function in a scratch copy of the workspace, which
-# on 2 cores means the whole dependency tree again per function (measured:
-# it had only reached the sixth function 3 minutes after this build ended).
+# `sam build` is the build the deploy workflow runs: for each function in
+# template.yaml its Rust builder runs `cargo lambda build --release --bin
+# <function>` inside the function's folder (in source, so every function
+# shares the workspace's target directory and only the first one compiles
+# the dependency tree) and copies the bootstrap to .aws-sam/build. Functions
+# defined twice (MSK and self-managed Kafka variants) are built once.
 start=$SECONDS
-cargo lambda build --release --workspace --exclude local-gateway --exclude e2e-tests --exclude bench
-echo "==> cargo lambda build: $((SECONDS - start)) s"
-echo "==> bootstrap sizes (target/lambda/<function>/bootstrap)"
-for dir in target/lambda/*/; do
-  [[ -f "$dir/bootstrap" ]] && printf '  %-20s %s\n' "$(basename "$dir")" "$(du -h "$dir/bootstrap" | cut -f1)"
+sam build --parallel
+echo "==> sam build: $((SECONDS - start)) s"
+echo "==> bootstrap sizes (.aws-sam/build/<resource>/bootstrap)"
+for dir in .aws-sam/build/*/; do
+  [[ -f "$dir/bootstrap" ]] && printf '  %-32s %s\n' "$(basename "$dir")" "$(du -h "$dir/bootstrap" | cut -f1)"
 done

@@ -445,6 +445,63 @@ async fn run(base: &str) -> anyhow::Result<()> {
             .to_owned(),
     );
 
+    // --- the same requests under cargo lambda watch ----------------------
+    // Each function in its own process behind cargo-lambda's Runtime API
+    // emulator, as `make watch` runs them. Low rates: the emulator stops
+    // answering past ~110 concurrent connections. The gateway row at the
+    // same rate is the reference, so the ratio is the emulator's own cost.
+    if let Ok(watch) = std::env::var("BENCH_WATCH_URL") {
+        println!("the same requests through cargo lambda watch ({watch})");
+        let watch_phase = phase.min(Duration::from_secs(5));
+        let (seat_rate, booking_rate) = (100, 50);
+        let via_gateway = fixed_rate(
+            &format!("GET seats via gateway @ {seat_rate}/s"),
+            seat_rate,
+            watch_phase,
+            get_ok(&http, seats_url.clone()),
+        )
+        .await;
+        let gateway_p50 = via_gateway.p50;
+        report.add(via_gateway, None);
+        let watch_seats = Arc::new(format!("{watch}/events/{}/seats", seed::TAYLOR_SWIFT));
+        let under_watch = fixed_rate(
+            &format!("GET seats via cargo lambda watch @ {seat_rate}/s"),
+            seat_rate,
+            watch_phase,
+            get_ok(&http, watch_seats),
+        )
+        .await;
+        report.add(under_watch, Some(gateway_p50));
+        let seats_needed = booking_rate * watch_phase.as_secs() + 100;
+        let (gateway_event, watch_event) = (
+            create_event(&http, base, &admin, seats_needed).await?,
+            create_event(&http, base, &admin, seats_needed).await?,
+        );
+        let via_gateway = fixed_rate(
+            &format!("POST /bookings via gateway @ {booking_rate}/s"),
+            booking_rate,
+            watch_phase,
+            book(http.clone(), base, state.clone(), vec![gateway_event]),
+        )
+        .await;
+        let gateway_p50 = via_gateway.p50;
+        report.add(via_gateway, None);
+        let under_watch = fixed_rate(
+            &format!("POST /bookings via cargo lambda watch @ {booking_rate}/s"),
+            booking_rate,
+            watch_phase,
+            book(http.clone(), &watch, state.clone(), vec![watch_event]),
+        )
+        .await;
+        report.add(under_watch, Some(gateway_p50));
+        report.notes.push(
+            "cargo lambda watch rows: the same requests through `cargo lambda watch --release` (each function its own \
+             process behind cargo-lambda's Runtime API emulator, as `make watch` runs them), beside the gateway at the \
+             same rate; their ratio column is watch ÷ gateway, the emulator's own cost."
+                .to_owned(),
+        );
+    }
+
     // --- oversell storms --------------------------------------------------
     // Let the booking runs' Kafka backlog drain first: the storms check that
     // the read model catches up, and should not wait behind 5,000 others.

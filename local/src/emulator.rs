@@ -51,13 +51,25 @@ pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration
     Ok(())
 }
 
+/// How long the broker may hold a fetch that finds nothing new. Tansu 0.6
+/// holds every fetch this long, even one that found records (its fetch loop
+/// sleeps before it checks whether it has enough), and each fetch queries
+/// every subscribed partition: a short wait costs the broker CPU (measured:
+/// 10 ms kept Tansu at ~60% of a core with no traffic at all), a long one
+/// adds itself to every hop of the pipeline.
+const DEFAULT_FETCH_WAIT_MS: u64 = 10;
+
 fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
     let prefix = &state.config.topic_prefix;
+    let fetch_wait = std::env::var("EMULATOR_FETCH_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_FETCH_WAIT_MS);
     let consumer: StreamConsumer = shared::kafka::client_config(&state.config)
         .set("group.id", format!("{prefix}{}", spec.binary))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", fetch_wait.to_string())
         .set("session.timeout.ms", "6000")
         .create()?;
     let topics: Vec<String> = spec.topics.iter().map(|t| format!("{prefix}{t}")).collect();

@@ -135,6 +135,11 @@ pub struct Config {
     /// Copies of each topic the migrator creates: 1 for the local broker,
     /// 3 on MSK (one per availability zone).
     pub kafka_replication_factor: i32,
+    /// Partitions of each topic the migrator creates: 3 on AWS (the
+    /// consumers' parallelism: one concurrent batch per partition), 1 for
+    /// the local broker, where a single consumer per function reads them all
+    /// anyway and every partition costs Tansu a SQLite query per fetch.
+    pub kafka_partitions: i32,
     /// Connections per instance. On AWS, RDS Proxy multiplexes these.
     pub pg_max_connections: u32,
     pub mongo_max_pool: u32,
@@ -235,6 +240,10 @@ impl Config {
                 .ok()
                 .filter(|n| (1..=5).contains(n))
                 .ok_or(ConfigError::Invalid { name: "KAFKA_REPLICATION_FACTOR", reason: "must be 1..=5".into() })?,
+            kafka_partitions: i32::try_from(number("KAFKA_PARTITIONS", if local { 1 } else { 3 })?)
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(ConfigError::Invalid { name: "KAFKA_PARTITIONS", reason: "must be 1..=64".into() })?,
             pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
             jwt_secret: Secret::new(jwt_secret),

@@ -17,7 +17,7 @@ pub const BOOKING_CANCELLED: &str = "booking.cancelled";
 pub const BOOKING_EXPIRED: &str = "booking.expired";
 pub const EVENT_CREATED: &str = "event.created";
 
-/// Every topic the system produces to, created at setup with 3 partitions.
+/// Every topic the system produces to, created at setup (`KAFKA_PARTITIONS`).
 pub const TOPICS: [&str; 7] = [
     BOOKING_REQUESTED,
     SEAT_RESERVED,
@@ -27,8 +27,6 @@ pub const TOPICS: [&str; 7] = [
     BOOKING_EXPIRED,
     EVENT_CREATED,
 ];
-
-pub const PARTITIONS: i32 = 3;
 
 /// The dead-letter topic of a consumed topic.
 pub fn dead_letter_topic(topic: &str) -> String {

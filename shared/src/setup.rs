@@ -84,7 +84,7 @@ pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|name| {
             let replicas = TopicReplication::Fixed(config.kafka_replication_factor);
-            let topic = NewTopic::new(name, kafka::PARTITIONS, replicas);
+            let topic = NewTopic::new(name, config.kafka_partitions, replicas);
             match min_in_sync {
                 Some(n) => topic.set("min.insync.replicas", n),
                 None => topic,
