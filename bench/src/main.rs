@@ -597,8 +597,9 @@ async fn run(base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An event of at least `seats` seats (rows of 100, at most 10,000).
 async fn create_event(http: &reqwest::Client, base: &str, admin: &str, seats: u64) -> anyhow::Result<String> {
-    let seats = seats.min(10_000);
+    let seats = (seats.div_ceil(100) * 100).min(10_000);
     let body = serde_json::json!({
         "name": format!("Bench {}", uuid::Uuid::new_v4()), "venue": { "name": "Bench Arena" },
         "date": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
