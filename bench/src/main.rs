@@ -606,7 +606,15 @@ async fn create_event(http: &reqwest::Client, base: &str, admin: &str, seats: u6
         "totalSeats": seats, "price": 50, "description": "benchmark", "category": "bench",
         "sections": [{ "name": "Floor", "price": 50, "rows": seats / 100, "seatsPerRow": 100 }]
     });
-    let response = http.post(format!("{base}/events")).bearer_auth(admin).json(&body).send().await?;
+    // Writing thousands of seat documents to nx-27017 can outlast the load
+    // client's 10 s timeout once the bench collections have grown.
+    let response = http
+        .post(format!("{base}/events"))
+        .timeout(Duration::from_secs(120))
+        .bearer_auth(admin)
+        .json(&body)
+        .send()
+        .await?;
     let status = response.status();
     let created: serde_json::Value = response.json().await?;
     anyhow::ensure!(status.as_u16() == 201, "creating the bench event: {created}");
