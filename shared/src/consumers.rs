@@ -219,9 +219,7 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
             // before this point has either been projected already (so the
             // hold would linger) or will be after it (and release it).
             let current = match taken.is_empty() {
-                true => {
-                    store.find(data.booking_id).await?.map(|b| b.status.effective(b.expires_at, chrono::Utc::now()))
-                }
+                true => store.effective_status(data.booking_id, chrono::Utc::now()).await?,
                 false => Some(BookingStatus::Pending),
             };
             match current {

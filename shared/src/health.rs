@@ -71,7 +71,7 @@ pub async fn check(state: &State) -> Report {
         state.mongo().run_command(mongodb::bson::doc! { "ping": 1 }).await.map(drop).map_err(unreachable)
     });
     let kafka = timed("kafka", async {
-        let producer = state.kafka().await.map_err(unreachable)?.clone();
+        let producer = state.kafka().await.map_err(unreachable)?;
         tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, CHECK_TIMEOUT).map(drop))
             .await
             .map_err(unreachable)?

@@ -4,7 +4,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use rdkafka::{
     client::{ClientContext, OAuthToken},
     config::ClientConfig,
-    producer::FutureProducer,
+    producer::{FutureProducer, Producer as _},
 };
 
 use crate::config::{Config, KafkaAuth};
@@ -73,6 +73,44 @@ pub async fn producer(config: &Config) -> anyhow::Result<Producer> {
         .create_with_context(context)?)
 }
 
+/// The instance's producer, made on first use and made again once librdkafka
+/// declares it fatally failed. An idempotent producer that loses track of its
+/// sequence numbers (messages timed out during a broker outage) refuses every
+/// later message for good; without a new one a warm Lambda would fail every
+/// publish until AWS recycled it, and each booking would wait for the sweeper.
+#[derive(Default)]
+pub struct ProducerSlot {
+    current: std::sync::RwLock<Option<Arc<Producer>>>,
+    /// One cold start or rebuild at a time; readers of a healthy producer
+    /// never wait for it.
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+impl ProducerSlot {
+    pub async fn get(&self, config: &Config) -> anyhow::Result<Arc<Producer>> {
+        if let Some(producer) = self.healthy() {
+            return Ok(producer);
+        }
+        let _turn = self.rebuilding.lock().await;
+        if let Some(producer) = self.healthy() {
+            return Ok(producer);
+        }
+        if let Some(failed) = self.current.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if let Some((code, reason)) = failed.client().fatal_error() {
+                tracing::error!(?code, reason, "kafka producer failed for good; making a new one");
+            }
+        }
+        let fresh = Arc::new(producer(config).await?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    fn healthy(&self) -> Option<Arc<Producer>> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().filter(|producer| producer.client().fatal_error().is_none()).cloned()
+    }
+}
+
 /// Client context that signs SASL/OAUTHBEARER tokens with the function's IAM
 /// credentials when `KAFKA_AUTH=iam`; otherwise it behaves like the default
 /// context (librdkafka only asks for a token under OAUTHBEARER).
@@ -139,7 +177,7 @@ impl ClientContext for KafkaContext {
     }
 }
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -179,7 +217,7 @@ pub trait Publisher: Send + Sync {
 }
 
 pub struct KafkaPublisher<'a> {
-    pub producer: &'a Producer,
+    pub producer: Arc<Producer>,
     pub topic_prefix: &'a str,
 }
 
@@ -225,6 +263,33 @@ mod tests {
     async fn other_modes_refuse_to_sign() {
         let context = KafkaContext { iam: None };
         assert!(context.generate_oauth_token(None).is_err());
+    }
+
+    /// librdkafka's own fault injection marks the producer fatally failed
+    /// (no broker needed); the slot must hand out a new one, and keep
+    /// handing out a healthy one without rebuilding it.
+    #[tokio::test]
+    async fn a_fatally_failed_producer_is_replaced() {
+        let config = Config::from_map(&Default::default()).unwrap();
+        let slot = ProducerSlot::default();
+        let first = slot.get(&config).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &slot.get(&config).await.unwrap()), "a healthy producer is reused");
+
+        let reason = std::ffi::CString::new("test: sequence numbers lost").unwrap();
+        let injected = unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                first.client().native_ptr(),
+                rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                reason.as_ptr(),
+            )
+        };
+        assert_eq!(injected, rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert!(first.client().fatal_error().is_some());
+
+        let second = slot.get(&config).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &second), "the failed producer was handed out again");
+        assert!(second.client().fatal_error().is_none());
+        assert!(Arc::ptr_eq(&second, &slot.get(&config).await.unwrap()));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Postgres pool is lazy, the Mongo driver connects on first use, and Redis
 //! and Kafka clients are made on first use and then reused.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::sync::OnceCell;
@@ -37,7 +37,7 @@ pub struct State {
     pg: PgPool,
     mongo: mongodb::Client,
     redis: OnceCell<RedisConn>,
-    kafka: OnceCell<kafka::Producer>,
+    kafka: kafka::ProducerSlot,
 }
 
 impl State {
@@ -82,7 +82,7 @@ impl State {
             pg,
             mongo,
             redis: OnceCell::new(),
-            kafka: OnceCell::new(),
+            kafka: kafka::ProducerSlot::default(),
         })
     }
 
@@ -110,11 +110,8 @@ impl State {
             .cloned()
     }
 
-    pub async fn kafka(&self) -> Result<&kafka::Producer, ApiError> {
-        self.kafka
-            .get_or_try_init(|| kafka::producer(&self.config))
-            .await
-            .map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
+    pub async fn kafka(&self) -> Result<Arc<kafka::Producer>, ApiError> {
+        self.kafka.get(&self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
     }
 
     pub fn users(&self) -> PgUsers {

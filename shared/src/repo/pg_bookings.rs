@@ -461,6 +461,18 @@ impl PgBookings {
         Ok(with_seats(&self.pool, row.into_iter().collect()).await?.pop())
     }
 
+    /// A booking's status as readers see it at `now` (see
+    /// `BookingStatus::effective`), without its seats: one indexed read for
+    /// the consumers that only need to know whether it is still open.
+    pub async fn effective_status(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<BookingStatus>, ApiError> {
+        let row: Option<(BookingStatus, DateTime<Utc>)> =
+            sqlx::query_as("SELECT status, expires_at FROM bookings_demo.bookings WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(status, expires_at)| status.effective(expires_at, now)))
+    }
+
     /// The user's booking; someone else's is reported as absent.
     pub async fn find_for_user(&self, user: Uuid, id: Uuid) -> Result<Option<Booking>, ApiError> {
         Ok(self.find(id).await?.filter(|b| b.user_id == user))
