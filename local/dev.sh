@@ -5,8 +5,23 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Stop on exit only what this run started: a service that an earlier
+# `make stack` started was running before make dev, so it stays up.
+started_dir="${TICKETING_DATA_DIR:-.data}/started"
+started_before="$(ls "$started_dir" 2>/dev/null || true)"
 local/stack.sh up
-trap 'echo; echo "==> Stopping what make dev started"; local/stack.sh down' EXIT
+started_here="$(comm -13 <(sort <<<"$started_before") <(ls "$started_dir" 2>/dev/null | sort))"
+stop_started_here() {
+  echo
+  echo "==> Stopping what make dev started"
+  if [[ -n "$started_here" ]]; then
+    # shellcheck disable=SC2086 # one service name per word
+    local/stack.sh down $started_here
+  else
+    echo "  nothing to stop (every service was already running)"
+  fi
+}
+trap stop_started_here EXIT
 
 echo "==> Building the gateway and the functions"
 cargo build --quiet -p local-gateway

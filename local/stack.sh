@@ -171,11 +171,13 @@ start_kafka() {
   # docs/decisions.md, "The local broker keeps its log in memory".
   say "Starting Tansu (Kafka protocol), log in memory"
   mkdir -p "$DATA_DIR"
-  (cd "$DATA_DIR" && nohup "$TANSU_BIN" broker \
+  # exec: the recorded pid must be Tansu's own, not a subshell's, or
+  # `down` would kill the subshell and leave the broker running.
+  (cd "$DATA_DIR" && exec nohup "$TANSU_BIN" broker \
     --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
     --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --storage-engine "memory://tansu/" >"$DATA_DIR/tansu.log" 2>&1 &
-    echo $! >"$DATA_DIR/tansu.pid")
+    --storage-engine "memory://tansu/" >"$DATA_DIR/tansu.log" 2>&1) &
+  echo $! >"$DATA_DIR/tansu.pid"
   wait_port $KAFKA_PORT tansu 30
   mark_started kafka "kill \$(cat '$DATA_DIR/tansu.pid')"
   ok "kafka: Tansu started on 127.0.0.1:$KAFKA_PORT"
@@ -211,10 +213,13 @@ up() {
   start_mongo
 }
 
+# down: stop every service stack.sh started; down NAME...: only those.
 down() {
   shopt -s nullglob
-  local any=""
-  for marker in "$STARTED_DIR"/*; do
+  local any="" markers=("$STARTED_DIR"/*)
+  (($# == 0)) || markers=("${@/#/$STARTED_DIR/}")
+  for marker in "${markers[@]}"; do
+    [[ -f "$marker" ]] || continue
     any=1
     local name
     name="$(basename "$marker")"
@@ -233,7 +238,7 @@ status() {
 
 case "${1:-up}" in
   up) up ;;
-  down) down ;;
+  down) shift; down "$@" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up | down [service...] | status" >&2; exit 2 ;;
 esac

@@ -138,7 +138,7 @@ pub struct Config {
     /// Partitions of each topic the migrator creates: 3 on AWS (the
     /// consumers' parallelism: one concurrent batch per partition), 1 for
     /// the local broker, where a single consumer per function reads them all
-    /// anyway and every partition costs Tansu a SQLite query per fetch.
+    /// anyway and every partition costs Tansu a lookup per fetch.
     pub kafka_partitions: i32,
     /// Connections per instance. On AWS, RDS Proxy multiplexes these.
     pub pg_max_connections: u32,

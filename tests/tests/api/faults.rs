@@ -2,19 +2,20 @@
 //! part it breaks (a Redis database, an nx-27017 server), so the rest of the
 //! suite keeps running against the shared stack.
 //!
-//! No broker-outage test yet. Tansu 0.6's SQLite storage panics ("more or
+//! No broker-outage test yet. Tansu 0.6's SQLite engine panics ("more or
 //! less than one row", tansu-storage lite.rs) on every produce to a
 //! partition after an idempotent producer's messages failed across an
-//! outage — whether a batch was cut mid-flight or, tried 2026-11-26, the
-//! broker was stopped while idle and the messages were never sent — so the
-//! partition never accepts writes again. With Tansu's in-memory engine the
-//! broker survives, bookings taken during the outage are all 201/409 with
-//! no oversell and their rows wait in the outbox, and a new producer relays
-//! them all after the restart; but the producer that lived through the
-//! outage kept failing for the next 60 s, and one run in three the topic's
-//! contents did not match. Both need understanding (and probably a producer
-//! that is rebuilt after a fatal error) before such a test can gate CI. The
-//! outbox path (publish failure → row stays unsent → the sweeper relays it)
+//! outage, so the partition never accepts writes again; that engine is no
+//! longer used (local/stack.sh runs Tansu in memory). With the in-memory
+//! engine (tried 2026-11-26) the broker survives, bookings taken during the
+//! outage are all 201/409 with no oversell and their rows wait in the
+//! outbox, and a new producer relays them all after the restart; but the
+//! producer that lived through the outage kept failing for the next 60 s,
+//! and one run in three the topic's contents did not match. The producer is
+//! now rebuilt once librdkafka declares it fatally failed
+//! (`kafka::ProducerSlot`); whether that covers the 60 s, and the mismatch,
+//! still need a run before such a test can gate CI. The outbox path
+//! (publish failure → row stays unsent → the sweeper relays it)
 //! is tested against the live broker in bookings.rs.
 
 use std::{
