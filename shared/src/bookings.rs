@@ -201,47 +201,48 @@ impl Bookings<'_> {
         }
     }
 
-    /// The fast path: publishes the rows a request just committed (awaiting
-    /// the broker's acknowledgement) and marks them sent. A failure is left
-    /// to the sweeper, which relays every unsent row.
+    /// The fast path: publishes the rows a request just committed, awaiting
+    /// the broker's acknowledgement, and writes nothing back. A row is done
+    /// when its consumer has applied it (`mark_processed`); one that is not
+    /// within `outbox_redeliver_after` is published again by the sweeper.
     pub async fn relay(&self, rows: &[OutboxRow]) -> usize {
-        match self.publish_rows(rows).await {
-            Ok(count) => count,
-            Err(err) => {
-                tracing::warn!(error = %err, "outbox relay stopped; the sweeper will retry");
-                0
-            }
+        let (sent, failure) = self.publish_rows(rows).await;
+        if let Some(err) = failure {
+            tracing::warn!(error = %err, "outbox relay stopped; the sweeper will retry");
         }
+        sent.len()
     }
 
-    /// Relays every unsent outbox row, oldest first (the sweeper's pass).
+    /// Publishes again the outbox rows no consumer has applied in time,
+    /// oldest first (the sweeper's pass).
     pub async fn relay_pending(&self) -> Result<usize, ApiError> {
-        let rows = self.store.unpublished(RELAY_BATCH).await?;
-        self.publish_rows(&rows).await
-    }
-
-    /// Publishes in order and stops at the first failure, so one event's
-    /// messages never overtake each other.
-    async fn publish_rows(&self, rows: &[OutboxRow]) -> Result<usize, ApiError> {
-        let mut sent = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in rows {
-            let payload = serde_json::to_vec(&row.payload).map_err(|e| ApiError::Internal(e.into()))?;
-            match self.publisher.publish(&row.topic, &row.key, &payload).await {
-                Ok(()) => sent.push(row.id),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
+        let rows = self.store.undelivered(self.config.outbox_redeliver_after, RELAY_BATCH).await?;
+        let (sent, failure) = self.publish_rows(&rows).await;
         if !sent.is_empty() {
-            self.store.mark_published(&sent).await?;
+            self.store.mark_relayed(&sent).await?;
+            tracing::info!(count = sent.len(), "outbox rows relayed again");
         }
         match failure {
             Some(err) => Err(err),
             None => Ok(sent.len()),
         }
+    }
+
+    /// Publishes in order and stops at the first failure, so one event's
+    /// messages never overtake each other. Returns the ids sent.
+    async fn publish_rows(&self, rows: &[OutboxRow]) -> (Vec<Uuid>, Option<ApiError>) {
+        let mut sent = Vec::with_capacity(rows.len());
+        for row in rows {
+            let published = match serde_json::to_vec(&row.payload) {
+                Ok(payload) => self.publisher.publish(&row.topic, &row.key, &payload).await,
+                Err(err) => Err(ApiError::Internal(err.into())),
+            };
+            if let Err(err) = published {
+                return (sent, Some(err));
+            }
+            sent.push(row.id);
+        }
+        (sent, None)
     }
 }
 

@@ -151,6 +151,10 @@ pub struct Config {
     pub login_lockout_window: Duration,
     pub max_body_bytes: usize,
     pub hold_ttl: Duration,
+    /// How long an outbox message may go unconsumed before the sweeper
+    /// publishes it again (and then between its attempts). Longer than the
+    /// consumers' normal lag, or every sweep would send duplicates.
+    pub outbox_redeliver_after: Duration,
     pub max_seats_per_booking: usize,
     /// Prefix for Kafka topic names, so test runs never read each other's
     /// messages. Empty in production.
@@ -253,6 +257,7 @@ impl Config {
             login_lockout_window: Duration::from_secs(number("LOGIN_LOCKOUT_SECS", 15 * 60)?),
             max_body_bytes: number("MAX_BODY_BYTES", 1024 * 1024)? as usize,
             hold_ttl: Duration::from_secs(number("HOLD_TTL_SECS", 600)?),
+            outbox_redeliver_after: Duration::from_secs(number("OUTBOX_REDELIVER_AFTER_SECS", 60)?),
             max_seats_per_booking: max_seats as usize,
             topic_prefix: get("TOPIC_PREFIX").unwrap_or("").to_owned(),
         })

@@ -320,8 +320,8 @@ async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), Api
     Ok(())
 }
 
-/// The scheduled sweep: expire overdue bookings, then relay any outbox rows
-/// a crash left behind.
+/// The scheduled sweep: expire overdue bookings, then publish again the
+/// outbox rows no consumer has applied in time.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {

@@ -1,5 +1,6 @@
 //! Scheduled (every minute on AWS): expires unpaid bookings past their
-//! deadline and relays outbox rows a crash left unpublished.
+//! deadline and publishes again outbox rows no consumer has applied in time
+//! (a crash before the publish, a message the broker lost).
 
 use lambda_http::{Error, LambdaEvent};
 use shared::{consumers, State};

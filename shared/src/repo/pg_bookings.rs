@@ -3,6 +3,8 @@
 //! one transaction, so no booking exists without its event and no event is
 //! published for a change that did not commit.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{postgres::PgRow, PgPool, Postgres, Row, Transaction};
@@ -154,6 +156,11 @@ async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Re
         })
         .collect()
 }
+
+/// How often the sweeper publishes a message again that no consumer applies
+/// (a consumer that dead-letters it every time) before leaving it be. With
+/// the 60 s default wait that is ten minutes, a whole hold.
+const MAX_RELAY_ATTEMPTS: i32 = 10;
 
 /// The outbox row announcing `message` on `topic`, keyed by event.
 fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
@@ -707,13 +714,19 @@ impl PgBookings {
         Ok(expired)
     }
 
-    /// Outbox rows not yet published, oldest first.
-    pub async fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
+    /// Outbox rows no consumer has applied yet, oldest first, that have gone
+    /// `quiet_for` without being sent again (or since they were written) and
+    /// have been sent again fewer than `MAX_RELAY_ATTEMPTS` times.
+    pub async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
         let rows = sqlx::query(
             "SELECT id, topic, message_key, payload FROM bookings_demo.outbox
-             WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+             WHERE delivered_at IS NULL AND relay_attempts < $3
+               AND coalesce(relayed_at, created_at) <= now() - make_interval(secs => $1)
+             ORDER BY seq LIMIT $2",
         )
+        .bind(quiet_for.as_secs_f64())
         .bind(i64::from(limit))
+        .bind(MAX_RELAY_ATTEMPTS)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -728,8 +741,11 @@ impl PgBookings {
             .collect()
     }
 
-    pub async fn mark_published(&self, ids: &[Uuid]) -> Result<(), ApiError> {
-        sqlx::query("UPDATE bookings_demo.outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL")
+    /// Records the sweeper's attempt, so the rows wait `quiet_for` again.
+    pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<(), ApiError> {
+        sqlx::query(
+            "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1 WHERE id = ANY($1)",
+        )
             .bind(ids)
             .execute(&self.pool)
             .await?;
@@ -747,9 +763,14 @@ impl PgBookings {
         .await?)
     }
 
+    /// Marks `messages` processed by `consumer` and, for those that came
+    /// from the outbox, delivered (one statement: both or neither).
     pub async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
         sqlx::query(
-            "INSERT INTO bookings_demo.processed_messages (consumer, message_id)
+            "WITH delivered AS (
+                UPDATE bookings_demo.outbox SET delivered_at = now() WHERE id = ANY($2) AND delivered_at IS NULL
+             )
+             INSERT INTO bookings_demo.processed_messages (consumer, message_id)
              SELECT $1, * FROM UNNEST($2::uuid[]) ON CONFLICT DO NOTHING",
         )
         .bind(consumer)

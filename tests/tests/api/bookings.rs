@@ -469,6 +469,89 @@ fn expired_holds_release_seats_in_every_store() {
     });
 }
 
+/// Whether the booking's booking.requested outbox row is still waiting for
+/// its consumer.
+async fn requested_undelivered(state: &State, booking: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT delivered_at IS NULL FROM bookings_demo.outbox
+         WHERE topic = 'booking.requested' AND payload->'data'->>'bookingId' = $1",
+    )
+    .bind(booking)
+    .fetch_one(state.pg())
+    .await
+    .unwrap()
+}
+
+/// The outbox is what keeps a booking from being lost between PostgreSQL and
+/// Kafka: with the broker out of reach the request still answers 201, its
+/// booking.requested row waits, and the sweeper publishes it again; the row
+/// counts as delivered only once the consumer has applied it.
+#[test]
+fn a_message_the_broker_never_got_is_relayed_by_the_sweeper() {
+    run(async {
+        let live = state().await;
+        let _ = gateway_url().await; // the consumers run in the gateway's emulator
+                                     // The same database and topics, with a producer that reaches no broker.
+        let cut_off = state_with(|c| c.kafka_brokers = "127.0.0.1:9".into()).await;
+        let event = create_event(&live, 10, 5).await;
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
+        let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &user(&live))]);
+        let (status, booked) = crate::common::read(bookings_create::handle(&cut_off, req).await.unwrap());
+        assert_eq!(status, 201, "{booked}");
+        let id = booked["data"]["id"].as_str().unwrap().to_owned();
+        assert!(requested_undelivered(&live, &id).await);
+        assert_eq!(booking_status(&live, &id).await, "PENDING");
+
+        // The default wait (60 s) would leave this fresh row alone.
+        let sweeper = state_with(|c| c.outbox_redeliver_after = std::time::Duration::ZERO).await;
+        shared::consumers::sweep(&sweeper).await.unwrap();
+        eventually(15, "the relayed booking is reserved", || async { booking_status(&live, &id).await == "RESERVED" })
+            .await;
+        eventually(5, "the consumer marks the row delivered", || async { !requested_undelivered(&live, &id).await })
+            .await;
+    });
+}
+
+/// A message its consumer never applies (dead-lettered every time) is sent
+/// again a bounded number of times, then left for a person to look at.
+#[test]
+fn the_sweeper_gives_up_on_a_message_after_ten_attempts() {
+    run(async {
+        let state = state().await;
+        let store = state.booking_store();
+        let mut ids = Vec::new();
+        for attempts in [9, 10] {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO bookings_demo.outbox (id, topic, message_key, payload, relayed_at, relay_attempts)
+                 VALUES ($1, 'event.created', 'nowhere', '{}', now() - interval '1 hour', $2)",
+            )
+            .bind(id)
+            .bind(attempts)
+            .execute(state.pg())
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        let due: Vec<Uuid> = store
+            .undelivered(std::time::Duration::from_secs(60), 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        assert!(due.contains(&ids[0]), "the ninth attempt is due");
+        assert!(!due.contains(&ids[1]), "a tenth attempt was the last");
+        // event.created has no consumer, so a sweep elsewhere in the suite
+        // that publishes them meanwhile does no harm.
+        sqlx::query("DELETE FROM bookings_demo.outbox WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(state.pg())
+            .await
+            .unwrap();
+    });
+}
+
 #[test]
 fn a_stale_hold_is_expired_lazily_by_the_next_booking() {
     run(async {

@@ -15,8 +15,8 @@
 //! now rebuilt once librdkafka declares it fatally failed
 //! (`kafka::ProducerSlot`); whether that covers the 60 s, and the mismatch,
 //! still need a run before such a test can gate CI. The outbox path
-//! (publish failure → row stays unsent → the sweeper relays it)
-//! is tested against the live broker in bookings.rs.
+//! (publish failure → row stays unsent → the sweeper relays it) is tested
+//! in bookings.rs with a producer that reaches no broker.
 
 use std::{
     collections::{HashMap, HashSet},
