@@ -9,7 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::FutureExt;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use lambda_http::request::LambdaRequest;
@@ -103,15 +103,12 @@ impl Gateway {
         let limit = self.state.config.max_body_bytes;
         let (parts, body) = req.into_parts();
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > limit) {
-            return to_http(error_response(&ApiError::PayloadTooLarge { limit }));
-        }
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return to_http(error_response(&ApiError::PayloadTooLarge { limit }));
+        let body = match read_body(body, declared, limit).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return to_http(error_response(&ApiError::PayloadTooLarge { limit })),
+            Err(BodyError::Unreadable) => {
+                return to_http(error_response(&ApiError::BadRequest("Could not read the request body".into())))
             }
-            Err(_) => return to_http(error_response(&ApiError::BadRequest("Could not read the request body".into()))),
         };
 
         let event = proxy_event(&parts, body, &route.method, &route.path, params, peer, request_id);
@@ -217,4 +214,42 @@ fn api_gateway_failure(status: StatusCode, message: &str) -> HttpResponse {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// Oversized bodies up to this size are read to the end and thrown away
+/// before the 413 goes out. Answering while the client is still sending
+/// makes hyper close the connection under it, and the client sees a broken
+/// pipe instead of the JSON error. Anything larger is cut off.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// The request body if it fits in `limit` bytes (as API Gateway refuses
+/// bigger payloads).
+async fn read_body(mut body: Incoming, declared: Option<usize>, limit: usize) -> Result<Bytes, BodyError> {
+    if declared.is_some_and(|len| len > DRAIN_LIMIT) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut kept = bytes::BytesMut::new();
+    let (mut received, mut too_large) = (0usize, declared.is_some_and(|len| len > limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Unreadable)?;
+        let Some(data) = frame.data_ref() else { continue };
+        received += data.len();
+        if received > DRAIN_LIMIT {
+            return Err(BodyError::TooLarge);
+        }
+        too_large |= received > limit;
+        if !too_large {
+            kept.extend_from_slice(data);
+        }
+    }
+    if too_large {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(kept.freeze())
+    }
 }
