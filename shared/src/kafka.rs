@@ -105,6 +105,19 @@ impl ProducerSlot {
         Ok(fresh)
     }
 
+    /// Drops `failed` if it is still the current producer, so the next
+    /// caller gets a new one. For messages that time out: after a broker
+    /// restart, an idempotent producer can keep timing out against a broker
+    /// that came back without its producer state (seen with Tansu for 120 s
+    /// and more, never reported as fatal), while a new producer sends at once.
+    pub fn discard(&self, failed: &Arc<Producer>) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_ref().is_some_and(|producer| Arc::ptr_eq(producer, failed)) {
+            tracing::warn!("kafka producer timed out; the next publish makes a new one");
+            *current = None;
+        }
+    }
+
     fn healthy(&self) -> Option<Arc<Producer>> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
         current.as_ref().filter(|producer| producer.client().fatal_error().is_none()).cloned()
@@ -181,7 +194,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rdkafka::producer::FutureRecord;
+use rdkafka::{error::RDKafkaErrorCode, producer::FutureRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -218,6 +231,7 @@ pub trait Publisher: Send + Sync {
 
 pub struct KafkaPublisher<'a> {
     pub producer: Arc<Producer>,
+    pub slot: &'a ProducerSlot,
     pub topic_prefix: &'a str,
 }
 
@@ -229,6 +243,9 @@ impl Publisher for KafkaPublisher<'_> {
         // Awaits the delivery report without blocking the runtime thread.
         self.producer.send(record, Duration::from_secs(5)).await.map(drop).map_err(|(err, _)| {
             tracing::error!(topic, error = %err, "kafka publish failed");
+            if err.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageTimedOut) {
+                self.slot.discard(&self.producer);
+            }
             ApiError::Unavailable("The message broker is temporarily unavailable".into())
         })
     }
@@ -290,6 +307,11 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &second), "the failed producer was handed out again");
         assert!(second.client().fatal_error().is_none());
         assert!(Arc::ptr_eq(&second, &slot.get(&config).await.unwrap()));
+
+        slot.discard(&first);
+        assert!(Arc::ptr_eq(&second, &slot.get(&config).await.unwrap()), "discarding an old producer changes nothing");
+        slot.discard(&second);
+        assert!(!Arc::ptr_eq(&second, &slot.get(&config).await.unwrap()), "a discarded producer is replaced");
     }
 
     #[test]

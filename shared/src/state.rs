@@ -127,7 +127,7 @@ impl State {
     }
 
     pub async fn publisher(&self) -> Result<KafkaPublisher<'_>, ApiError> {
-        Ok(KafkaPublisher { producer: self.kafka().await?, topic_prefix: &self.config.topic_prefix })
+        Ok(KafkaPublisher { producer: self.kafka().await?, slot: &self.kafka, topic_prefix: &self.config.topic_prefix })
     }
 
     pub fn booking_store(&self) -> PgBookings {
