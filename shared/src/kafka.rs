@@ -74,7 +74,8 @@ pub async fn producer(config: &Config) -> anyhow::Result<Producer> {
 }
 
 /// The instance's producer, made on first use and made again once librdkafka
-/// declares it fatally failed. An idempotent producer that loses track of its
+/// declares it fatally failed or a publish discards it (see `discard`). An
+/// idempotent producer that loses track of its
 /// sequence numbers (messages timed out during a broker outage) refuses every
 /// later message for good; without a new one a warm Lambda would fail every
 /// publish until AWS recycled it, and each booking would wait for the sweeper.

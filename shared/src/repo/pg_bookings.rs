@@ -744,11 +744,12 @@ impl PgBookings {
     /// Records the sweeper's attempt, so the rows wait `quiet_for` again.
     pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<(), ApiError> {
         sqlx::query(
-            "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1 WHERE id = ANY($1)",
+            "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1
+             WHERE id = ANY($1)",
         )
-            .bind(ids)
-            .execute(&self.pool)
-            .await?;
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -491,7 +491,8 @@ fn a_message_the_broker_never_got_is_relayed_by_the_sweeper() {
     run(async {
         let live = state().await;
         let _ = gateway_url().await; // the consumers run in the gateway's emulator
-                                     // The same database and topics, with a producer that reaches no broker.
+
+        // The same database and topics, with a producer that reaches no broker.
         let cut_off = state_with(|c| c.kafka_brokers = "127.0.0.1:9".into()).await;
         let event = create_event(&live, 10, 5).await;
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
