@@ -290,13 +290,23 @@ fn a_broker_restart_loses_no_booking_message_and_oversells_nothing() {
             .map(str::to_owned)
             .collect();
         let mut broker = Private::start(installed("tansu-0.6.0/bin/tansu"), args, port);
+        // A database of its own, emptied each run: its sweeps (which wait for
+        // nothing) then publish only its own outbox rows, and the suite's
+        // sweeps never hand its rows to the suite's consumers.
+        let database = Secret::new("postgres://postgres:postgres@127.0.0.1:5432/ticketing_broker_fault_test");
+        let mut own_database = crate::common::test_config();
+        own_database.database_url = database.clone();
+        shared::setup::drop_test_database(&own_database).await.unwrap();
+        shared::setup::ensure_database(&own_database).await.unwrap();
         let state = Arc::new(
             isolated(|c| {
+                c.database_url = database;
                 c.kafka_brokers = format!("127.0.0.1:{port}");
                 c.outbox_redeliver_after = Duration::ZERO;
             })
             .await,
         );
+        shared::setup::migrate(&state).await.unwrap();
         let storm = |event: String, buyers: usize| {
             let state = state.clone();
             async move {
