@@ -113,6 +113,17 @@ fn waves(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
     waves
 }
 
+/// Runs `apply` on every item, `APPLY_CONCURRENCY` at a time, and collects
+/// the results in completion order. The first failure fails the whole call.
+async fn concurrently<T, R, F, Fut>(items: Vec<T>, apply: F) -> Result<Vec<R>, ApiError>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<R, ApiError>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(items.into_iter().map(apply)).buffer_unordered(APPLY_CONCURRENCY).try_collect().await
+}
+
 /// Applies `apply` to every delivery, wave by wave (see `waves`), and
 /// collects the answers. The first failure fails the batch.
 pub async fn apply_in_waves<F, Fut>(deliveries: Vec<Delivery>, apply: F) -> Result<Vec<Answer>, ApiError>
@@ -120,14 +131,9 @@ where
     F: Fn(Delivery) -> Fut,
     Fut: Future<Output = Result<Option<Answer>, ApiError>>,
 {
-    use futures::{StreamExt, TryStreamExt};
     let mut answers = Vec::new();
     for wave in waves(deliveries) {
-        let results: Vec<Option<Answer>> = futures::stream::iter(wave.into_iter().map(&apply))
-            .buffer_unordered(APPLY_CONCURRENCY)
-            .try_collect()
-            .await?;
-        answers.extend(results.into_iter().flatten());
+        answers.extend(concurrently(wave, &apply).await?.into_iter().flatten());
     }
     Ok(answers)
 }
@@ -205,47 +211,78 @@ pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> R
 /// booking.requested → hold the seats in the Mongo read model, then answer
 /// seat.reserved or seat.reservation_failed. A redelivery finds the seats
 /// held by its own booking and answers seat.reserved again.
+///
+/// Wave by wave (see `waves`): the wave's holds run together, then one
+/// PostgreSQL read fetches the status of every booking whose hold
+/// succeeded, instead of one read per booking.
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
     let store = state.booking_store();
     let (events, store) = (&events, &store);
-    consume(state, "seat-reserver", event, |deliveries| {
-        apply_in_waves(deliveries, move |delivery| async move {
-            let data = delivery.message.data;
-            let event_id = EventId::parse(&data.event_id)?;
-            let booking = data.booking_id.to_string();
-            let taken = events.hold_seats(&event_id, &booking, &data.seats).await?;
-            // Checked after the hold: a cancel or expiry that committed
+    consume(state, "seat-reserver", event, |deliveries| async move {
+        let mut answers = Vec::new();
+        for wave in waves(deliveries) {
+            let holds = concurrently(wave, |delivery| async move {
+                let event_id = EventId::parse(&delivery.message.data.event_id)?;
+                let data = &delivery.message.data;
+                let taken = events.hold_seats(&event_id, &data.booking_id.to_string(), &data.seats).await?;
+                Ok((delivery, event_id, taken))
+            })
+            .await?;
+            // Read after the wave's holds: a cancel or expiry that committed
             // before this point has either been projected already (so the
-            // hold would linger) or will be after it (and release it).
-            let current = match taken.is_empty() {
-                true => store.effective_status(data.booking_id, chrono::Utc::now()).await?,
-                false => Some(BookingStatus::Pending),
-            };
-            match current {
-                Some(BookingStatus::Confirmed) => {
-                    events.book_seats(&event_id, &booking, &data.seats).await?;
-                }
-                Some(status) if !status.is_open() => {
-                    events.release_seats(&event_id, &booking, &data.seats).await?;
-                    return Ok(None);
-                }
-                None => {
-                    events.release_seats(&event_id, &booking, &data.seats).await?;
-                    return Ok(None);
-                }
-                Some(_) => {}
-            }
-            let (topic, reason) = if taken.is_empty() {
-                (kafka::SEAT_RESERVED, None)
-            } else {
-                (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
-            };
-            let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
-            Ok(Some(Answer { topic, key: reply.data.event_id.clone(), payload: reply.to_bytes()? }))
-        })
+            // hold would linger) or will be after it (and release it). The
+            // next wave may want these seats, so this wave settles first.
+            let held: Vec<uuid::Uuid> = holds
+                .iter()
+                .filter(|(_, _, taken)| taken.is_empty())
+                .map(|(d, _, _)| d.message.data.booking_id)
+                .collect();
+            let statuses = store.effective_statuses(&held, chrono::Utc::now()).await?;
+            let settled = concurrently(holds, |(delivery, event_id, taken)| {
+                let status = statuses.get(&delivery.message.data.booking_id).copied();
+                settle_hold(events, delivery, event_id, taken, status)
+            })
+            .await?;
+            answers.extend(settled.into_iter().flatten());
+        }
+        Ok(answers)
     })
     .await
+}
+
+/// The reserver's answer for one booking, given the seats someone else had
+/// (`taken`) and, when its hold succeeded, the booking's status read after
+/// it. A booking that was paid meanwhile gets its seats booked; one that
+/// closed (or never committed) gets its hold released and no answer.
+async fn settle_hold(
+    events: &MongoEvents,
+    delivery: Delivery,
+    event_id: EventId,
+    taken: Vec<String>,
+    status: Option<BookingStatus>,
+) -> Result<Option<Answer>, ApiError> {
+    let data = delivery.message.data;
+    let booking = data.booking_id.to_string();
+    if taken.is_empty() {
+        match status {
+            Some(BookingStatus::Confirmed) => {
+                events.book_seats(&event_id, &booking, &data.seats).await?;
+            }
+            Some(status) if status.is_open() => {}
+            _ => {
+                events.release_seats(&event_id, &booking, &data.seats).await?;
+                return Ok(None);
+            }
+        }
+    }
+    let (topic, reason) = if taken.is_empty() {
+        (kafka::SEAT_RESERVED, None)
+    } else {
+        (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
+    };
+    let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
+    Ok(Some(Answer { topic, key: reply.data.event_id.clone(), payload: reply.to_bytes()? }))
 }
 
 /// seat.reserved / seat.reservation_failed → the booking becomes RESERVED

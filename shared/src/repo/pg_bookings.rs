@@ -468,16 +468,24 @@ impl PgBookings {
         Ok(with_seats(&self.pool, row.into_iter().collect()).await?.pop())
     }
 
-    /// A booking's status as readers see it at `now` (see
-    /// `BookingStatus::effective`), without its seats: one indexed read for
-    /// the consumers that only need to know whether it is still open.
-    pub async fn effective_status(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<BookingStatus>, ApiError> {
-        let row: Option<(BookingStatus, DateTime<Utc>)> =
-            sqlx::query_as("SELECT status, expires_at FROM bookings_demo.bookings WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
+    /// The statuses of `ids` as readers see them at `now` (see
+    /// `BookingStatus::effective`), without their seats: one indexed read for
+    /// the consumers that only need to know which bookings are still open.
+    /// Ids with no booking are absent from the map.
+    pub async fn effective_statuses(
+        &self,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<Uuid, BookingStatus>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Uuid, BookingStatus, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, status, expires_at FROM bookings_demo.bookings WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&self.pool)
                 .await?;
-        Ok(row.map(|(status, expires_at)| status.effective(expires_at, now)))
+        Ok(rows.into_iter().map(|(id, status, expires_at)| (id, status.effective(expires_at, now))).collect())
     }
 
     /// The user's booking; someone else's is reported as absent.

@@ -262,3 +262,49 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         assert_eq!(booked_by_payer, 2, "the paid booking is untouched: {docs:?}");
     });
 }
+
+/// One batch asks for a seat twice: first for a booking that was cancelled
+/// before the reserver ran, then for the buyer who took the seat after the
+/// cancel. The cancelled booking's hold must be released before the next
+/// request for that seat is tried, or the buyer would be failed for a seat
+/// nobody has.
+#[test]
+fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
+    run(async {
+        // Own topics: the running consumers never see these messages.
+        let state = isolated(|_| {}).await;
+        let event = create_event(&state, 10, 5).await;
+        let seat = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
+        let first = token_for(&state, Uuid::new_v4(), Role::User);
+        let (status, booked) = call(&state, "POST", "/bookings", None, &first, Some(seat.clone())).await;
+        assert_eq!(status, 201, "{booked}");
+        let cancelled = booked["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(call(&state, "PUT", "/cancel", Some(&cancelled), &first, None).await.0, 200);
+        let second = token_for(&state, Uuid::new_v4(), Role::User);
+        let (status, booked) = call(&state, "POST", "/bookings", None, &second, Some(seat)).await;
+        assert_eq!(status, 201, "{booked}");
+        let buyer = booked["data"]["id"].as_str().unwrap().to_owned();
+
+        let mut records = Vec::new();
+        for (offset, booking) in [&cancelled, &buyer].into_iter().enumerate() {
+            let (topic, payload) = messages_of(&state, booking).await.remove(0);
+            assert_eq!(topic, "booking.requested");
+            records.push(RawRecord {
+                topic: format!("{}{topic}", state.config.topic_prefix),
+                partition: 0,
+                offset: offset as i64,
+                key: Some(event.as_bytes().to_vec()),
+                value: serde_json::to_vec(&payload).unwrap(),
+            });
+        }
+        let batch = LambdaEvent::new(kafka_event(records), Context::default());
+        let report = seat_reserver::handle(&state, batch).await.unwrap();
+        assert_eq!(report.processed, 2);
+
+        let docs = seat_docs(&state, &event).await;
+        let held_by_buyer =
+            docs.iter().filter(|(s, b)| *s == SeatStatus::Held && b.as_deref() == Some(buyer.as_str())).count();
+        assert_eq!(held_by_buyer, 1, "{docs:?}");
+        assert!(!docs.iter().any(|(_, b)| b.as_deref() == Some(cancelled.as_str())), "{docs:?}");
+    });
+}
