@@ -38,7 +38,7 @@ build:
 .PHONY: test
 test: stack ## start the stack, build, run every test (unit, handler, end-to-end)
 	cargo build --workspace --all-targets
-	$(TEST_ENV) target/debug/local-gateway setup --fresh-test-db
+	$(TEST_ENV) target/debug/local-gateway setup --fresh
 	@mkdir -p .data
 	set -o pipefail; $(TEST_ENV) cargo test --workspace --no-fail-fast 2>&1 | tee .data/test.log
 	set -o pipefail; $(TEST_ENV) tests/contract.sh 2>&1 | tee -a .data/test.log

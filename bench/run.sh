@@ -24,7 +24,7 @@ fi
 
 echo "==> Building release binaries"
 cargo build --release --quiet -p local-gateway -p bench
-target/release/local-gateway setup >/dev/null
+target/release/local-gateway setup --fresh >/dev/null
 target/release/local-gateway serve --port "$PORT" >.data/bench-gateway.log 2>&1 &
 gateway=$!
 trap 'kill $gateway 2>/dev/null || true' EXIT

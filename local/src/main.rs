@@ -14,20 +14,21 @@ async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("setup") => setup(args.get(1).map(String::as_str) == Some("--fresh-test-db")).await,
+        Some("setup") => setup(args.get(1).map(String::as_str) == Some("--fresh")).await,
         Some("serve") => serve(&args[1..]).await,
         _ => {
-            eprintln!("usage: local-gateway setup [--fresh-test-db] | serve [--port N] [--template PATH]");
+            eprintln!("usage: local-gateway setup [--fresh] | serve [--port N] [--template PATH]");
             std::process::exit(2);
         }
     }
 }
 
-async fn setup(fresh_test_db: bool) -> anyhow::Result<()> {
+async fn setup(fresh: bool) -> anyhow::Result<()> {
     let config = shared::config::Config::from_env()?;
-    if fresh_test_db {
-        shared::setup::drop_test_database(&config).await.context("dropping the test database")?;
-        println!("  ✓ test database dropped");
+    if fresh {
+        shared::setup::drop_scratch_database(&config).await.context("dropping the scratch database")?;
+        shared::setup::drop_scratch_collections(&config).await.context("dropping the scratch collections")?;
+        println!("  ✓ scratch database and collections dropped");
     }
     shared::setup::ensure_database(&config).await.context("creating the database")?;
     let state = State::new(config).await?;

@@ -14,7 +14,7 @@ use crate::{
     config::{Config, Secret},
     domain::user::{Email, NewUser, Role, Tier},
     kafka,
-    repo::UserStore,
+    repo::{mongo_events::MongoEvents, UserStore},
     state::State,
 };
 
@@ -44,17 +44,41 @@ pub async fn ensure_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drops the configured database so a test run starts from its migrations.
-/// Refused unless the name ends in `_test`, so it can never drop real data.
-pub async fn drop_test_database(config: &Config) -> anyhow::Result<()> {
+/// Scratch data, dropped before a test or bench run: database names end in
+/// one of these, Mongo collection prefixes are one of these. Nothing else
+/// is ever dropped.
+const SCRATCH_DATABASE_SUFFIXES: [&str; 2] = ["_test", "_bench"];
+const SCRATCH_COLLECTION_PREFIXES: [&str; 2] = ["test_", "bench_"];
+
+/// Drops the configured PostgreSQL database so a run starts from its
+/// migrations. Refused unless the name marks it as scratch data.
+pub async fn drop_scratch_database(config: &Config) -> anyhow::Result<()> {
     let options: PgConnectOptions = config.database_url.expose().parse()?;
     let name = options.get_database().unwrap_or_default().to_owned();
-    anyhow::ensure!(name.ends_with("_test"), "refusing to drop `{name}`: only *_test databases are dropped");
+    anyhow::ensure!(
+        SCRATCH_DATABASE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)),
+        "refusing to drop `{name}`: only *_test and *_bench databases are dropped"
+    );
     let mut admin = options.database("postgres").connect().await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
         .execute(&mut admin)
         .await?;
     admin.close().await?;
+    Ok(())
+}
+
+/// Drops the configured Mongo collections, so a run does not start behind
+/// every earlier run's events (the local Mongo-wire server slows down as
+/// they pile up: a bench run adds 45,000 seats). Refused unless the prefix
+/// marks them as scratch data.
+pub async fn drop_scratch_collections(config: &Config) -> anyhow::Result<()> {
+    let prefix = &config.mongo_collection_prefix;
+    anyhow::ensure!(
+        SCRATCH_COLLECTION_PREFIXES.contains(&prefix.as_str()),
+        "refusing to drop the collections prefixed `{prefix}`: only test_ and bench_ collections are dropped"
+    );
+    let mongo = mongodb::Client::with_uri_str(config.mongo_url.expose()).await?;
+    MongoEvents::new(&mongo.database(&config.mongo_database), prefix).drop_collections().await?;
     Ok(())
 }
 

@@ -161,6 +161,14 @@ impl MongoEvents {
         &self.seats
     }
 
+    /// Drops both collections (events and seats). Only for scratch data: the
+    /// caller checks they are a test's or a bench's.
+    pub async fn drop_collections(&self) -> Result<(), ApiError> {
+        self.events.drop().await?;
+        self.seats.drop().await?;
+        Ok(())
+    }
+
     /// The indexes behind every query this module makes.
     pub async fn create_indexes(&self) -> Result<(), ApiError> {
         let named = |keys: Document, name: &str| {
