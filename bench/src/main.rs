@@ -423,20 +423,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
 
     // --- booking → RESERVED through Kafka --------------------------------
     // Measured before the capacity run, so its backlog is not this run's.
-    let drain_deadline = Instant::now() + Duration::from_secs(10);
-    let (reserved, pending) = loop {
-        let (reserved, pending): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE status = 'RESERVED'), count(*) FILTER (WHERE status = 'PENDING')
-             FROM bookings_demo.bookings WHERE event_id = $1",
-        )
-        .bind(&rate_event)
-        .fetch_one(state.pg())
-        .await?;
-        if pending == 0 || Instant::now() > drain_deadline {
-            break (reserved, pending);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (reserved, pending) = drain(state.pg(), std::slice::from_ref(&rate_event), Duration::from_secs(10)).await?;
     let lags: Vec<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM (a.at - b.created_at))::float8 * 1000 FROM bookings_demo.bookings b
          JOIN bookings_demo.audit_log a ON a.booking_id = b.id AND a.action = 'seat.reserved'
@@ -533,18 +520,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
     // --- oversell storms --------------------------------------------------
     // Let the booking runs' Kafka backlog drain first: the storms check that
     // the read model catches up, and should not wait behind 5,000 others.
-    for _ in 0..180 {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM bookings_demo.bookings WHERE status = 'PENDING' AND event_id = ANY($1)",
-        )
-        .bind([vec![rate_event.clone()], cap_events.clone()].concat())
-        .fetch_one(state.pg())
-        .await?;
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    drain(state.pg(), &[vec![rate_event.clone()], cap_events.clone()].concat(), Duration::from_secs(90)).await?;
     let storms = std::env::var("BENCH_STORMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10usize);
     let buyers = std::env::var("BENCH_STORM_BUYERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000usize);
     println!("oversell storms: {storms} × {buyers} buyers on 10 seats");
@@ -623,6 +599,25 @@ async fn run(base: &str) -> anyhow::Result<()> {
     println!("\n{markdown}\nwritten to bench/out/report.md");
     anyhow::ensure!(oversold == 0, "an oversell storm sold a seat twice or left the stores disagreeing");
     Ok(())
+}
+
+/// Waits up to `deadline` for the pipeline to move every booking of `events`
+/// out of PENDING; returns the RESERVED and still-PENDING counts.
+async fn drain(pg: &sqlx::PgPool, events: &[String], deadline: Duration) -> anyhow::Result<(i64, i64)> {
+    let give_up = Instant::now() + deadline;
+    loop {
+        let (reserved, pending): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'RESERVED'), count(*) FILTER (WHERE status = 'PENDING')
+             FROM bookings_demo.bookings WHERE event_id = ANY($1)",
+        )
+        .bind(events)
+        .fetch_one(pg)
+        .await?;
+        if pending == 0 || Instant::now() > give_up {
+            return Ok((reserved, pending));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// An event of at least `seats` seats (rows of 100, at most 10,000).
