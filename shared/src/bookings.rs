@@ -219,7 +219,11 @@ impl Bookings<'_> {
         let rows = self.store.undelivered(self.config.outbox_redeliver_after, RELAY_BATCH).await?;
         let (sent, failure) = self.publish_rows(&rows).await;
         if !sent.is_empty() {
-            self.store.mark_relayed(&sent).await?;
+            for (topic, id) in self.store.mark_relayed(&sent).await? {
+                // No consumer has applied it after every retry: its consumer
+                // dead-letters it each time. Alarm on this line.
+                tracing::error!(outbox.id = %id, topic, "outbox message given up after its last relay; see the dead-letter topic");
+            }
             tracing::info!(count = sent.len(), "outbox rows relayed again");
         }
         match failure {

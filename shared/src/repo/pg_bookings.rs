@@ -159,7 +159,8 @@ async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Re
 
 /// How often the sweeper publishes a message again that no consumer applies
 /// (a consumer that dead-letters it every time) before leaving it be. With
-/// the 60 s default wait that is ten minutes, a whole hold.
+/// the 60 s default wait that is ten minutes, a whole hold. The partial
+/// index `outbox_to_relay` (migrations) repeats this number.
 const MAX_RELAY_ATTEMPTS: i32 = 10;
 
 /// The outbox row announcing `message` on `topic`, keyed by event.
@@ -726,15 +727,16 @@ impl PgBookings {
     /// `quiet_for` without being sent again (or since they were written) and
     /// have been sent again fewer than `MAX_RELAY_ATTEMPTS` times.
     pub async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
-        let rows = sqlx::query(
+        // The limit is a literal so the planner can use the partial index
+        // `outbox_to_relay`, whose predicate is the same.
+        let rows = sqlx::query(&format!(
             "SELECT id, topic, message_key, payload FROM bookings_demo.outbox
-             WHERE delivered_at IS NULL AND relay_attempts < $3
+             WHERE delivered_at IS NULL AND relay_attempts < {MAX_RELAY_ATTEMPTS}
                AND coalesce(relayed_at, created_at) <= now() - make_interval(secs => $1)
-             ORDER BY seq LIMIT $2",
-        )
+             ORDER BY seq LIMIT $2"
+        ))
         .bind(quiet_for.as_secs_f64())
         .bind(i64::from(limit))
-        .bind(MAX_RELAY_ATTEMPTS)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -750,15 +752,19 @@ impl PgBookings {
     }
 
     /// Records the sweeper's attempt, so the rows wait `quiet_for` again.
-    pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<(), ApiError> {
-        sqlx::query(
+    /// Returns the rows this attempt was the last for (topic and id), which
+    /// now need a person.
+    pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<Vec<(String, Uuid)>, ApiError> {
+        Ok(sqlx::query_as(&format!(
             "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1
-             WHERE id = ANY($1)",
-        )
+             WHERE id = ANY($1) RETURNING topic, id, relay_attempts >= {MAX_RELAY_ATTEMPTS} AS given_up"
+        ))
         .bind(ids)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .filter_map(|(topic, id, given_up): (String, Uuid, bool)| given_up.then_some((topic, id)))
+        .collect())
     }
 
     /// Which of `messages` this consumer has already processed.

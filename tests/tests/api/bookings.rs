@@ -543,6 +543,10 @@ fn the_sweeper_gives_up_on_a_message_after_ten_attempts() {
             .collect();
         assert!(due.contains(&ids[0]), "the ninth attempt is due");
         assert!(!due.contains(&ids[1]), "a tenth attempt was the last");
+        let given_up = store.mark_relayed(&ids[..1]).await.unwrap();
+        assert_eq!(given_up, vec![("event.created".to_owned(), ids[0])], "the tenth relay reports it was the last");
+        let due = store.undelivered(std::time::Duration::ZERO, 100_000).await.unwrap();
+        assert!(due.iter().all(|row| !ids.contains(&row.id)), "given-up rows are never due again");
         // event.created has no consumer, so a sweep elsewhere in the suite
         // that publishes them meanwhile does no harm.
         sqlx::query("DELETE FROM bookings_demo.outbox WHERE id = ANY($1)")
