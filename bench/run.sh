@@ -24,10 +24,26 @@ fi
 
 echo "==> Building release binaries"
 cargo build --release --quiet -p local-gateway -p bench
+
+# A broker of its own, started empty: Tansu's in-memory engine lists every
+# batch a partition holds on each fetch, so the shared broker, after a test
+# suite or earlier bench runs, is slower with every message it keeps.
+KAFKA_PORT="${BENCH_KAFKA_PORT:-19192}"
+if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+  echo "port $KAFKA_PORT is taken; set BENCH_KAFKA_PORT to a free one" >&2
+  exit 1
+fi
+"$(local/stack.sh tansu-bin)" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+  --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ >.data/bench-tansu.log 2>&1 &
+broker=$!
+trap 'kill $broker 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null && break; sleep 0.1; done
+export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+
 target/release/local-gateway setup --fresh >/dev/null
 target/release/local-gateway serve --port "$PORT" >.data/bench-gateway.log 2>&1 &
 gateway=$!
-trap 'kill $gateway 2>/dev/null || true' EXIT
+trap 'kill $gateway $broker 2>/dev/null || true' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 # The same requests under `cargo lambda watch` (make watch), for the
@@ -41,7 +57,7 @@ if ! command -v cargo-lambda >/dev/null; then
 fi
 cargo lambda watch --release -P "$WATCH_PORT" -A 127.0.0.1 --ignore-changes >.data/bench-watch.log 2>&1 &
 watch=$!
-trap 'kill $gateway $watch 2>/dev/null || true' EXIT
+trap 'kill $gateway $watch $broker 2>/dev/null || true' EXIT
 for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.2; done
 echo "==> cargo lambda watch --release on :$WATCH_PORT (compiling events-seats and bookings-create on first call)"
 if curl -sf --max-time 900 -o /dev/null "http://127.0.0.1:$WATCH_PORT/events/taylor-swift-eras-tour/seats" &&

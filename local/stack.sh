@@ -25,7 +25,9 @@ KAFKA_PORT=19092
 MONGO_PORT=27017
 TANSU_VERSION=0.6.0
 NX_VERSION=0.8.1
-TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu"
+# The -fetch suffix names our patch (install_tansu), so a broker built
+# without it is never reused. tests/tests/api/faults.rs names the same path.
+TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION-fetch/bin/tansu"
 NX_BIN="$CACHE_DIR/nx-$NX_VERSION/bin/nx-27017"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
@@ -152,18 +154,37 @@ start_redis_cluster() {
   ok "redis-cluster: started on 127.0.0.1:$REDIS_CLUSTER_PORT (TLS, CA $tls/ca.crt)"
 }
 
+# Tansu 0.6.0 from crates.io and its own Cargo.lock, with one patch to
+# tansu-storage (local/tansu/): its fetch sleeps out the consumer's whole
+# fetch.wait.max.ms even when it already has records, which put 10–20 ms on
+# every Kafka hop of the booking pipeline.
+install_tansu() {
+  say "Installing Tansu $TANSU_VERSION (patched) into $CACHE_DIR (once per machine; ~10 min on 2 cores)"
+  ensure_build_deps
+  # The target dir survives an interrupted install, so a rerun resumes.
+  local build="$CACHE_DIR/tansu-build" storage="$CACHE_DIR/tansu-build/tansu-storage"
+  rm -rf "$build/sources" "$storage" && mkdir -p "$build/sources/src"
+  # A throwaway manifest whose `cargo fetch` unpacks tansu-storage's sources.
+  printf '[package]\nname = "tansu-sources"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\ntansu-storage = "=%s"\n' \
+    "$TANSU_VERSION" >"$build/sources/Cargo.toml"
+  touch "$build/sources/src/lib.rs"
+  (cd "$build/sources" && cargo fetch --quiet)
+  cp -r "$(cd "$build/sources" && cargo metadata --format-version 1 --locked | python3 -c '
+import json, os, sys
+print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "tansu-storage"))')" \
+    "$storage"
+  (cd "$storage" && git apply "$ROOT/local/tansu/fetch-answers-when-ready.patch")
+  CARGO_TARGET_DIR="$build" cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore \
+    --config "patch.crates-io.tansu-storage.path='$storage'" --root "$(dirname "$(dirname "$TANSU_BIN")")" --quiet
+  rm -rf "$build" "$CACHE_DIR/tansu-$TANSU_VERSION" # and the unpatched build of earlier versions of this script
+}
+
 start_kafka() {
   if port_open $KAFKA_PORT; then
     ok "kafka: reusing the broker on 127.0.0.1:$KAFKA_PORT"
     return
   fi
-  if [[ ! -x "$TANSU_BIN" ]]; then
-    say "Installing Tansu $TANSU_VERSION into $CACHE_DIR (once per machine; ~10 min on 2 cores)"
-    ensure_build_deps
-    CARGO_TARGET_DIR="$CACHE_DIR/tansu-build" cargo install tansu --version "$TANSU_VERSION" --locked \
-      --features dynostore,libsql --root "$CACHE_DIR/tansu-$TANSU_VERSION" --quiet
-    rm -rf "$CACHE_DIR/tansu-build"
-  fi
+  [[ -x "$TANSU_BIN" ]] || install_tansu
   # In memory: Tansu's SQLite engine parses its SQL afresh on every fetch,
   # and the emulator's consumers fetch ~100 times a second each, which cost
   # half a core with nothing to read (and a quarter of the machine under
@@ -240,5 +261,6 @@ case "${1:-up}" in
   up) up ;;
   down) shift; down "$@" ;;
   status) status ;;
-  *) echo "usage: $0 up | down [service...] | status" >&2; exit 2 ;;
+  tansu-bin) echo "$TANSU_BIN" ;; # for scripts that run a broker of their own (bench/run.sh)
+  *) echo "usage: $0 up | down [service...] | status | tansu-bin" >&2; exit 2 ;;
 esac

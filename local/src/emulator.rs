@@ -51,12 +51,11 @@ pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration
     Ok(())
 }
 
-/// How long the broker may hold a fetch that finds nothing new. Tansu 0.6
-/// holds every fetch this long, even one that found records (its fetch loop
-/// sleeps before it checks whether it has enough), and each fetch queries
-/// every subscribed partition: a short wait costs the broker CPU (measured:
-/// 10 ms kept Tansu at ~60% of a core with no traffic at all), a long one
-/// adds itself to every hop of the pipeline.
+/// How long the broker may hold a fetch that finds nothing new. Our Tansu
+/// build answers as soon as it has records (local/tansu/); with nothing to
+/// send it waits this long, so a message that lands on an idle topic waits
+/// up to this much. Each fetch costs the broker a query per subscribed
+/// partition: shorter waits cost it CPU with no traffic at all.
 const DEFAULT_FETCH_WAIT_MS: u64 = 10;
 
 fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
@@ -142,9 +141,11 @@ async fn next_batch(consumer: &StreamConsumer, size: usize, window: Duration) ->
 async fn deliver(spec: &FunctionSpec, state: &State, batch: &[Record]) {
     for attempt in 1..=MAX_ATTEMPTS {
         let event = shared::consumers::kafka_event(batch.to_vec());
+        let started = std::time::Instant::now();
         match dispatch::invoke_kafka(&spec.binary, state, event).await {
             Some(Ok(report)) => {
-                tracing::debug!(function = %spec.binary, records = batch.len(), %report, "batch processed");
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                tracing::debug!(function = %spec.binary, records = batch.len(), elapsed_ms, %report, "batch processed");
                 return;
             }
             Some(Err(err)) => {

@@ -308,3 +308,54 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
         assert!(!docs.iter().any(|(_, b)| b.as_deref() == Some(cancelled.as_str())), "{docs:?}");
     });
 }
+
+/// The local broker answers a fetch as soon as it holds records, as Kafka
+/// does, instead of sleeping out the consumer's `fetch.wait.max.ms` with the
+/// records in hand (Tansu 0.6.0 does the latter; `local/stack.sh` builds it
+/// with local/tansu/fetch-answers-when-ready.patch). Unpatched, every hop of
+/// the booking pipeline waited the emulator's whole fetch wait.
+#[test]
+fn the_local_broker_answers_a_fetch_as_soon_as_it_has_records() {
+    use rdkafka::{
+        admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+        client::DefaultClientContext,
+        consumer::{Consumer, StreamConsumer},
+        producer::{FutureProducer, FutureRecord},
+        Message, Offset, TopicPartitionList,
+    };
+    use std::time::{Duration, Instant};
+    run(async {
+        let config = crate::common::test_config();
+        let topic = format!("test.fetch-probe.{}", Uuid::new_v4().simple());
+        let admin: AdminClient<DefaultClientContext> = shared::kafka::client_config(&config).create().unwrap();
+        let created = admin
+            .create_topics(&[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &AdminOptions::new())
+            .await
+            .unwrap();
+        assert!(created.iter().all(Result::is_ok), "{created:?}");
+        let producer: FutureProducer = shared::kafka::client_config(&config).create().unwrap();
+        producer.send(FutureRecord::to(&topic).key("probe").payload("ready"), Duration::from_secs(10)).await.unwrap();
+
+        // Far longer than the answer should take, far shorter than the test.
+        let fetch_wait = Duration::from_secs(4);
+        let consumer: StreamConsumer = shared::kafka::client_config(&config)
+            .set("group.id", format!("fetch-probe-{}", Uuid::new_v4().simple()))
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", fetch_wait.as_millis().to_string())
+            .create()
+            .unwrap();
+        let mut partitions = TopicPartitionList::new();
+        partitions.add_partition_offset(&topic, 0, Offset::Beginning).unwrap();
+        consumer.assign(&partitions).unwrap();
+        let asked = Instant::now();
+        let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv()).await.unwrap().unwrap();
+        let waited = asked.elapsed();
+        assert_eq!(message.payload(), Some(&b"ready"[..]));
+        assert!(
+            waited < fetch_wait / 2,
+            "a record already on the topic took {waited:?} to arrive: the broker sat out fetch.wait.max.ms \
+             ({fetch_wait:?}); is the unpatched Tansu running?"
+        );
+        let _ = admin.delete_topics(&[&topic], &AdminOptions::new()).await;
+    });
+}

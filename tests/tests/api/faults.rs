@@ -289,7 +289,7 @@ fn a_broker_restart_loses_no_booking_message_and_oversells_nothing() {
             .chain(["--storage-engine", "memory://tansu/"])
             .map(str::to_owned)
             .collect();
-        let mut broker = Private::start(installed("tansu-0.6.0/bin/tansu"), args, port);
+        let mut broker = Private::start(installed("tansu-0.6.0-fetch/bin/tansu"), args, port);
         // A database of its own, emptied each run: its sweeps (which wait for
         // nothing) then publish only its own outbox rows, and the suite's
         // sweeps never hand its rows to the suite's consumers.
