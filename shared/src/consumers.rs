@@ -21,7 +21,10 @@ use crate::{
     domain::{booking::BookingStatus, event::EventId},
     error::ApiError,
     kafka::{self, Envelope},
-    repo::{mongo_events::MongoEvents, pg_bookings::BookingMessage},
+    repo::{
+        mongo_events::{MongoEvents, SeatClaim},
+        pg_bookings::BookingMessage,
+    },
     state::State,
 };
 
@@ -212,9 +215,9 @@ pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> R
 /// seat.reserved or seat.reservation_failed. A redelivery finds the seats
 /// held by its own booking and answers seat.reserved again.
 ///
-/// Wave by wave (see `waves`): the wave's holds run together, then one
-/// PostgreSQL read fetches the status of every booking whose hold
-/// succeeded, instead of one read per booking.
+/// Wave by wave (see `waves`): one Mongo command holds the seats of the
+/// whole wave, then one PostgreSQL read fetches the status of every booking
+/// whose hold succeeded, instead of a round trip of each per booking.
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let events = state.events();
     let store = state.booking_store();
@@ -222,24 +225,31 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
     consume(state, "seat-reserver", event, |deliveries| async move {
         let mut answers = Vec::new();
         for wave in waves(deliveries) {
-            let holds = concurrently(wave, |delivery| async move {
-                let event_id = EventId::parse(&delivery.message.data.event_id)?;
-                let data = &delivery.message.data;
-                let taken = events.hold_seats(&event_id, &data.booking_id.to_string(), &data.seats).await?;
-                Ok((delivery, event_id, taken))
-            })
-            .await?;
+            let event_ids = wave
+                .iter()
+                .map(|delivery| EventId::parse(&delivery.message.data.event_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let bookings: Vec<String> = wave.iter().map(|d| d.message.data.booking_id.to_string()).collect();
+            let claims: Vec<SeatClaim> = wave
+                .iter()
+                .zip(&event_ids)
+                .zip(&bookings)
+                .map(|((delivery, event), booking)| SeatClaim { event, booking, labels: &delivery.message.data.seats })
+                .collect();
+            let taken = events.hold_seats(&claims).await?;
             // Read after the wave's holds: a cancel or expiry that committed
             // before this point has either been projected already (so the
             // hold would linger) or will be after it (and release it). The
             // next wave may want these seats, so this wave settles first.
-            let held: Vec<uuid::Uuid> = holds
+            let held: Vec<uuid::Uuid> = wave
                 .iter()
-                .filter(|(_, _, taken)| taken.is_empty())
-                .map(|(d, _, _)| d.message.data.booking_id)
+                .zip(&taken)
+                .filter(|(_, taken)| taken.is_empty())
+                .map(|(d, _)| d.message.data.booking_id)
                 .collect();
             let statuses = store.effective_statuses(&held, chrono::Utc::now()).await?;
-            let settled = concurrently(holds, |(delivery, event_id, taken)| {
+            let holds = wave.into_iter().zip(event_ids).zip(taken).map(|((d, e), t)| (d, e, t));
+            let settled = concurrently(holds.collect(), |(delivery, event_id, taken)| {
                 let status = statuses.get(&delivery.message.data.booking_id).copied();
                 settle_hold(events, delivery, event_id, taken, status)
             })
