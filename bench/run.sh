@@ -15,7 +15,7 @@ PORT="${BENCH_PORT:-3100}"
 
 [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
-if [[ ! -x "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" ]]; then
+if [[ "${BENCH_ONLY:-}" != bookings && ! -x "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" ]]; then
   echo "==> Installing Artillery $ARTILLERY_VERSION (npm) into $CACHE"
   mkdir -p "$CACHE/artillery-$ARTILLERY_VERSION"
   # Artillery pulls in Playwright, whose install would download a browser.
@@ -46,30 +46,35 @@ gateway=$!
 trap 'kill $gateway $broker 2>/dev/null || true' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
-# The same requests under `cargo lambda watch` (make watch), for the
-# emulator's own cost. Functions are compiled on their first call, so warm
-# the two the bench uses; if that fails the bench skips these rows.
-WATCH_PORT="${BENCH_WATCH_PORT:-3200}"
-export PATH="$CACHE/tools/bin:$PATH"
-if ! command -v cargo-lambda >/dev/null; then
-  python3 -m venv "$CACHE/tools"
-  "$CACHE/tools/bin/pip" install --quiet --disable-pip-version-check cargo-lambda==1.9.2
-fi
-cargo lambda watch --release -P "$WATCH_PORT" -A 127.0.0.1 --ignore-changes >.data/bench-watch.log 2>&1 &
-watch=$!
-trap 'kill $gateway $watch $broker 2>/dev/null || true' EXIT
-for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.2; done
-echo "==> cargo lambda watch --release on :$WATCH_PORT (compiling events-seats and bookings-create on first call)"
-if curl -sf --max-time 900 -o /dev/null "http://127.0.0.1:$WATCH_PORT/events/taylor-swift-eras-tour/seats" &&
-  [[ "$(curl -s --max-time 900 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$WATCH_PORT/bookings")" == 401 ]]; then
-  export BENCH_WATCH_URL="http://127.0.0.1:$WATCH_PORT"
-else
-  echo "   (cargo lambda watch did not answer; its rows are skipped, see .data/bench-watch.log)"
+# BENCH_ONLY=bookings: the floors and the booking rows alone (about a
+# minute), without compiling every function for cargo lambda watch.
+if [[ "${BENCH_ONLY:-}" != bookings ]]; then
+  # The same requests under `cargo lambda watch` (make watch), for the
+  # emulator's own cost. Functions are compiled on their first call, so warm
+  # the two the bench uses; if that fails the bench skips these rows.
+  WATCH_PORT="${BENCH_WATCH_PORT:-3200}"
+  export PATH="$CACHE/tools/bin:$PATH"
+  if ! command -v cargo-lambda >/dev/null; then
+    python3 -m venv "$CACHE/tools"
+    "$CACHE/tools/bin/pip" install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+  fi
+  cargo lambda watch --release -P "$WATCH_PORT" -A 127.0.0.1 --ignore-changes >.data/bench-watch.log 2>&1 &
+  watch=$!
+  trap 'kill $gateway $watch $broker 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.2; done
+  echo "==> cargo lambda watch --release on :$WATCH_PORT (compiling events-seats and bookings-create on first call)"
+  if curl -sf --max-time 900 -o /dev/null "http://127.0.0.1:$WATCH_PORT/events/taylor-swift-eras-tour/seats" &&
+    [[ "$(curl -s --max-time 900 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$WATCH_PORT/bookings")" == 401 ]]; then
+    export BENCH_WATCH_URL="http://127.0.0.1:$WATCH_PORT"
+  else
+    echo "   (cargo lambda watch did not answer; its rows are skipped, see .data/bench-watch.log)"
+  fi
 fi
 
 echo "==> Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load generator on the same cores"
 target/release/bench run "http://127.0.0.1:$PORT"
 
+[[ "${BENCH_ONLY:-}" == bookings ]] && exit 0
 echo "==> Artillery $ARTILLERY_VERSION: register → login → browse → seats → book, ramping 2 → 20 buyers/s"
 ARTILLERY_DISABLE_TELEMETRY=true "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" run \
   --target "http://127.0.0.1:$PORT" --output bench/out/artillery.json tests/load/booking-flow.yml >.data/artillery.log 2>&1 ||
