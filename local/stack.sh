@@ -173,7 +173,9 @@ install_tansu() {
 import json, os, sys
 print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "tansu-storage"))')" \
     "$storage"
-  (cd "$storage" && git apply "$ROOT/local/tansu/fetch-answers-when-ready.patch")
+  # The ceiling keeps git from treating a cache inside some work tree as
+  # part of that repository (it would then apply paths from its root).
+  (cd "$storage" && GIT_CEILING_DIRECTORIES="$build" git apply "$ROOT/local/tansu/fetch-answers-when-ready.patch")
   CARGO_TARGET_DIR="$build" cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore \
     --config "patch.crates-io.tansu-storage.path='$storage'" --root "$(dirname "$(dirname "$TANSU_BIN")")" --quiet
   rm -rf "$build" "$CACHE_DIR/tansu-$TANSU_VERSION" # and the unpatched build of earlier versions of this script
