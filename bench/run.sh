@@ -13,6 +13,14 @@ export APP_ENV=local RUST_LOG=warn \
   TOPIC_PREFIX="bench.$(date +%s)."
 PORT="${BENCH_PORT:-3100}"
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # port tenths-of-a-second
+  for _ in $(seq "$2"); do port_open "$1" && return; sleep 0.1; done
+}
+# Whatever this script started in the background (broker, gateway, watch)
+# stops with it.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+
 [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 if [[ "${BENCH_ONLY:-}" != bookings && ! -x "$CACHE/artillery-$ARTILLERY_VERSION/node_modules/.bin/artillery" ]]; then
@@ -29,22 +37,18 @@ cargo build --release --quiet -p local-gateway -p bench
 # batch a partition holds on each fetch, so the shared broker, after a test
 # suite or earlier bench runs, is slower with every message it keeps.
 KAFKA_PORT="${BENCH_KAFKA_PORT:-19192}"
-if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+if port_open "$KAFKA_PORT"; then
   echo "port $KAFKA_PORT is taken; set BENCH_KAFKA_PORT to a free one" >&2
   exit 1
 fi
 "$(local/stack.sh tansu-bin)" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
   --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ >.data/bench-tansu.log 2>&1 &
-broker=$!
-trap 'kill $broker 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null && break; sleep 0.1; done
+wait_port "$KAFKA_PORT" 100
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 
 target/release/local-gateway setup --fresh >/dev/null
 target/release/local-gateway serve --port "$PORT" >.data/bench-gateway.log 2>&1 &
-gateway=$!
-trap 'kill $gateway $broker 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+wait_port "$PORT" 50
 
 # BENCH_ONLY=bookings: the floors and the booking rows alone (about a
 # minute), without compiling every function for cargo lambda watch.
@@ -59,9 +63,7 @@ if [[ "${BENCH_ONLY:-}" != bookings ]]; then
     "$CACHE/tools/bin/pip" install --quiet --disable-pip-version-check cargo-lambda==1.9.2
   fi
   cargo lambda watch --release -P "$WATCH_PORT" -A 127.0.0.1 --ignore-changes >.data/bench-watch.log 2>&1 &
-  watch=$!
-  trap 'kill $gateway $watch $broker 2>/dev/null || true' EXIT
-  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break; sleep 0.2; done
+  wait_port "$WATCH_PORT" 600
   echo "==> cargo lambda watch --release on :$WATCH_PORT (compiling events-seats and bookings-create on first call)"
   if curl -sf --max-time 900 -o /dev/null "http://127.0.0.1:$WATCH_PORT/events/taylor-swift-eras-tour/seats" &&
     [[ "$(curl -s --max-time 900 -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$WATCH_PORT/bookings")" == 401 ]]; then
