@@ -2,6 +2,15 @@
 //! seats' `active` flag, its outbox message and its audit row are written in
 //! one transaction, so no booking exists without its event and no event is
 //! published for a change that did not commit.
+//!
+//! Every query that takes an array of ids (`= ANY($n)`) is sent unprepared
+//! (`persistent(false)`), so PostgreSQL plans it for the table as it is at
+//! that moment. A prepared statement switches to a generic plan after five
+//! runs and keeps it until the table is next analyzed: planned while the
+//! table was nearly empty (a fresh deployment, the first minute of a bench),
+//! that plan scans the whole table or every open booking on each consumer
+//! batch. These run once per batch or on rare paths, so the extra planning
+//! (tens of microseconds) is cheap insurance.
 
 use std::time::Duration;
 
@@ -125,6 +134,7 @@ async fn seats_of(
         "SELECT booking_id, seat_label, section, tier, price_cents FROM bookings_demo.booking_seats
          WHERE booking_id = ANY($1) ORDER BY booking_id, seat_label",
     )
+    .persistent(false)
     .bind(booking_ids)
     .fetch_all(executor)
     .await?;
@@ -233,6 +243,7 @@ async fn close_bookings(
     let locked: Vec<(Uuid, BookingStatus)> = sqlx::query_as(
         "SELECT id, status FROM bookings_demo.bookings WHERE id = ANY($1) AND status = ANY($2) ORDER BY id FOR UPDATE",
     )
+    .persistent(false)
     .bind(ids)
     .bind(&from)
     .fetch_all(&mut **tx)
@@ -242,12 +253,14 @@ async fn close_bookings(
         "UPDATE bookings_demo.bookings SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now()
          WHERE id = ANY($1) RETURNING {BOOKING_COLUMNS}"
     ))
+    .persistent(false)
     .bind(&changed)
     .bind(to.as_str())
     .bind(reason)
     .fetch_all(&mut **tx)
     .await?;
     sqlx::query("UPDATE bookings_demo.booking_seats SET active = false WHERE booking_id = ANY($1)")
+        .persistent(false)
         .bind(&changed)
         .execute(&mut **tx)
         .await?;
@@ -407,6 +420,7 @@ impl PgBookings {
              WHERE b.status IN {OPEN} AND b.expires_at <= now()
                AND ((s.event_id = $1 AND s.seat_label = ANY($2)) OR (b.user_id = $3 AND b.event_id = $1))"
         ))
+        .persistent(false)
         .bind(event.as_ref())
         .bind(labels)
         .bind(user)
@@ -450,6 +464,7 @@ impl PgBookings {
               WHERE s.event_id = $1 AND s.seat_label = ANY($2) AND s.active
               ORDER BY s.seat_label",
         )
+        .persistent(false)
         .bind(event.as_ref())
         .bind(labels)
         .fetch_all(&self.pool)
@@ -483,6 +498,7 @@ impl PgBookings {
         }
         let rows: Vec<(Uuid, BookingStatus, DateTime<Utc>)> =
             sqlx::query_as("SELECT id, status, expires_at FROM bookings_demo.bookings WHERE id = ANY($1)")
+                .persistent(false)
                 .bind(ids)
                 .fetch_all(&self.pool)
                 .await?;
@@ -668,6 +684,7 @@ impl PgBookings {
              INSERT INTO bookings_demo.audit_log (booking_id, actor, action, from_status, to_status)
              SELECT id, 'seat-events', 'seat.reserved', 'PENDING', 'RESERVED' FROM reserved",
         )
+        .persistent(false)
         .bind(ids)
         .execute(&self.pool)
         .await?
@@ -759,6 +776,7 @@ impl PgBookings {
             "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1
              WHERE id = ANY($1) RETURNING topic, id, relay_attempts >= {MAX_RELAY_ATTEMPTS} AS given_up"
         ))
+        .persistent(false)
         .bind(ids)
         .fetch_all(&self.pool)
         .await?
@@ -772,6 +790,7 @@ impl PgBookings {
         Ok(sqlx::query_scalar(
             "SELECT message_id FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = ANY($2)",
         )
+        .persistent(false)
         .bind(consumer)
         .bind(messages)
         .fetch_all(&self.pool)
@@ -788,6 +807,7 @@ impl PgBookings {
              INSERT INTO bookings_demo.processed_messages (consumer, message_id)
              SELECT $1, * FROM UNNEST($2::uuid[]) ON CONFLICT DO NOTHING",
         )
+        .persistent(false)
         .bind(consumer)
         .bind(messages)
         .execute(&self.pool)
