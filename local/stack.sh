@@ -25,9 +25,10 @@ KAFKA_PORT=19092
 MONGO_PORT=27017
 TANSU_VERSION=0.6.0
 NX_VERSION=0.8.1
-# The -fetch suffix names our patch (install_tansu), so a broker built
-# without it is never reused. tests/tests/api/faults.rs names the same path.
-TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION-fetch/bin/tansu"
+# Named after the content of our patches (install_tansu), so a broker built
+# with other patches, or none, is never reused. Tests and the bench ask
+# `local/stack.sh tansu-bin` for it.
+TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION-$(cat "$ROOT"/local/tansu/*.patch | sha256sum | cut -c1-12)/bin/tansu"
 NX_BIN="$CACHE_DIR/nx-$NX_VERSION/bin/nx-27017"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
@@ -175,10 +176,16 @@ print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["pa
     "$storage"
   # The ceiling keeps git from treating a cache inside some work tree as
   # part of that repository (it would then apply paths from its root).
-  (cd "$storage" && GIT_CEILING_DIRECTORIES="$build" git apply "$ROOT/local/tansu/fetch-answers-when-ready.patch")
+  for patch in "$ROOT"/local/tansu/*.patch; do
+    (cd "$storage" && GIT_CEILING_DIRECTORIES="$build" git apply "$patch")
+  done
   CARGO_TARGET_DIR="$build" cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore \
     --config "patch.crates-io.tansu-storage.path='$storage'" --root "$(dirname "$(dirname "$TANSU_BIN")")" --quiet
-  rm -rf "$build" "$CACHE_DIR/tansu-$TANSU_VERSION" # and the unpatched build of earlier versions of this script
+  rm -rf "$build"
+  # Builds from earlier patch sets.
+  local installed
+  installed="$(dirname "$(dirname "$TANSU_BIN")")"
+  find "$CACHE_DIR" -maxdepth 1 -name 'tansu-*' ! -path "$installed" -exec rm -rf {} +
 }
 
 start_kafka() {

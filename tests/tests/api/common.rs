@@ -188,6 +188,16 @@ pub fn installed(relative: &str) -> std::path::PathBuf {
     cache.join(relative)
 }
 
+/// The patched Tansu that `local/stack.sh` installs (its path names the
+/// patches, so the script is asked rather than the name repeated here).
+pub fn tansu_bin() -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../local/stack.sh");
+    let output =
+        std::process::Command::new("bash").arg(&script).arg("tansu-bin").output().expect("local/stack.sh runs");
+    assert!(output.status.success(), "local/stack.sh tansu-bin: {}", String::from_utf8_lossy(&output.stderr));
+    std::path::PathBuf::from(String::from_utf8(output.stdout).expect("a UTF-8 path").trim())
+}
+
 /// Polls `check` until it returns true or `seconds` pass.
 pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
 where

@@ -309,6 +309,43 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
     });
 }
 
+/// A one-partition topic of its own for a broker probe, and its producer.
+async fn probe_topic(config: &shared::config::Config, name: &str) -> (String, rdkafka::producer::FutureProducer) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let topic = format!("test.{name}.{}", Uuid::new_v4().simple());
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        shared::kafka::client_config(config).create().unwrap();
+    let created = admin
+        .create_topics(&[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    // Several sends within the linger go out as one batch.
+    let producer = shared::kafka::client_config(config).set("linger.ms", "200").create().unwrap();
+    (topic, producer)
+}
+
+/// A consumer reading partition 0 of `topic` from `offset`, without a
+/// committed position.
+fn probe_consumer(
+    config: &shared::config::Config,
+    topic: &str,
+    offset: rdkafka::Offset,
+    fetch_wait: std::time::Duration,
+) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = shared::kafka::client_config(config)
+        .set("group.id", format!("fetch-probe-{}", Uuid::new_v4().simple()))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", fetch_wait.as_millis().to_string())
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    partitions.add_partition_offset(topic, 0, offset).unwrap();
+    consumer.assign(&partitions).unwrap();
+    consumer
+}
+
 /// The local broker answers a fetch as soon as it holds records, as Kafka
 /// does, instead of sleeping out the consumer's `fetch.wait.max.ms` with the
 /// records in hand (Tansu 0.6.0 does the latter; `local/stack.sh` builds it
@@ -316,37 +353,16 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
 /// the booking pipeline waited the emulator's whole fetch wait.
 #[test]
 fn the_local_broker_answers_a_fetch_as_soon_as_it_has_records() {
-    use rdkafka::{
-        admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-        client::DefaultClientContext,
-        consumer::{Consumer, StreamConsumer},
-        producer::{FutureProducer, FutureRecord},
-        Message, Offset, TopicPartitionList,
-    };
+    use rdkafka::{producer::FutureRecord, Message, Offset};
     use std::time::{Duration, Instant};
     run(async {
         let config = crate::common::test_config();
-        let topic = format!("test.fetch-probe.{}", Uuid::new_v4().simple());
-        let admin: AdminClient<DefaultClientContext> = shared::kafka::client_config(&config).create().unwrap();
-        let created = admin
-            .create_topics(&[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &AdminOptions::new())
-            .await
-            .unwrap();
-        assert!(created.iter().all(Result::is_ok), "{created:?}");
-        let producer: FutureProducer = shared::kafka::client_config(&config).create().unwrap();
+        let (topic, producer) = probe_topic(&config, "fetch-probe").await;
         producer.send(FutureRecord::to(&topic).key("probe").payload("ready"), Duration::from_secs(10)).await.unwrap();
 
         // Far longer than the answer should take, far shorter than the test.
         let fetch_wait = Duration::from_secs(4);
-        let consumer: StreamConsumer = shared::kafka::client_config(&config)
-            .set("group.id", format!("fetch-probe-{}", Uuid::new_v4().simple()))
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", fetch_wait.as_millis().to_string())
-            .create()
-            .unwrap();
-        let mut partitions = TopicPartitionList::new();
-        partitions.add_partition_offset(&topic, 0, Offset::Beginning).unwrap();
-        consumer.assign(&partitions).unwrap();
+        let consumer = probe_consumer(&config, &topic, Offset::Beginning, fetch_wait);
         let asked = Instant::now();
         let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv()).await.unwrap().unwrap();
         let waited = asked.elapsed();
@@ -356,6 +372,43 @@ fn the_local_broker_answers_a_fetch_as_soon_as_it_has_records() {
             "a record already on the topic took {waited:?} to arrive: the broker sat out fetch.wait.max.ms \
              ({fetch_wait:?}); is the unpatched Tansu running?"
         );
-        let _ = admin.delete_topics(&[&topic], &AdminOptions::new()).await;
+    });
+}
+
+/// A consumer whose committed offset falls inside a batch (the emulator
+/// commits after each function batch, wherever that ends) gets the rest of
+/// that batch when it resumes. Tansu 0.6.0 answered from the next batch on
+/// and the remainder was never delivered; local/tansu/fetch-by-offset.patch
+/// serves the batch holding the offset, as Kafka does.
+#[test]
+fn a_consumer_resuming_inside_a_batch_gets_the_rest_of_it() {
+    use rdkafka::{producer::FutureRecord, Message, Offset};
+    use std::time::Duration;
+    run(async {
+        let config = crate::common::test_config();
+        let (topic, producer) = probe_topic(&config, "mid-batch").await;
+        let sends =
+            (0..5).map(|i| {
+                let payload = format!("record-{i}");
+                let producer = &producer;
+                let topic = &topic;
+                async move {
+                    producer.send(FutureRecord::to(topic).key("k").payload(&payload), Duration::from_secs(10)).await
+                }
+            });
+        let offsets: Vec<i64> =
+            futures::future::join_all(sends).await.into_iter().map(|sent| sent.unwrap().offset).collect();
+        assert_eq!(offsets, vec![0, 1, 2, 3, 4]);
+
+        let consumer = probe_consumer(&config, &topic, Offset::Offset(2), Duration::from_millis(100));
+        let mut received = Vec::new();
+        while received.len() < 3 {
+            let message = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
+                .await
+                .expect("the records after offset 2 never came: the broker skipped the rest of their batch")
+                .unwrap();
+            received.push((message.offset(), String::from_utf8_lossy(message.payload().unwrap()).into_owned()));
+        }
+        assert_eq!(received, vec![(2, "record-2".to_owned()), (3, "record-3".to_owned()), (4, "record-4".to_owned())]);
     });
 }

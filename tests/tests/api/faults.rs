@@ -35,7 +35,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, installed, isolated, read, run, token_for, State};
+use crate::common::{api_request, create_event, installed, isolated, read, run, tansu_bin, token_for, State};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -289,7 +289,7 @@ fn a_broker_restart_loses_no_booking_message_and_oversells_nothing() {
             .chain(["--storage-engine", "memory://tansu/"])
             .map(str::to_owned)
             .collect();
-        let mut broker = Private::start(installed("tansu-0.6.0-fetch/bin/tansu"), args, port);
+        let mut broker = Private::start(tansu_bin(), args, port);
         // A database of its own, emptied each run: its sweeps (which wait for
         // nothing) then publish only its own outbox rows, and the suite's
         // sweeps never hand its rows to the suite's consumers.
