@@ -33,9 +33,8 @@ fi
 echo "==> Building release binaries"
 cargo build --release --quiet -p local-gateway -p bench
 
-# A broker of its own, started empty: Tansu's in-memory engine lists every
-# batch a partition holds on each fetch, so the shared broker, after a test
-# suite or earlier bench runs, is slower with every message it keeps.
+# A broker of its own, started empty, so a run does not depend on what the
+# shared broker has been through (a test suite, earlier runs, `make dev`).
 KAFKA_PORT="${BENCH_KAFKA_PORT:-19192}"
 if port_open "$KAFKA_PORT"; then
   echo "port $KAFKA_PORT is taken; set BENCH_KAFKA_PORT to a free one" >&2
