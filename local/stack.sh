@@ -189,11 +189,13 @@ print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["pa
 }
 
 start_kafka() {
+  # Installed even when a broker is reused: the fault tests and the bench
+  # start private brokers.
+  [[ -x "$TANSU_BIN" ]] || install_tansu
   if port_open $KAFKA_PORT; then
     ok "kafka: reusing the broker on 127.0.0.1:$KAFKA_PORT"
     return
   fi
-  [[ -x "$TANSU_BIN" ]] || install_tansu
   # In memory: Tansu's SQLite engine parses its SQL afresh on every fetch,
   # and the emulator's consumers fetch ~100 times a second each, which cost
   # half a core with nothing to read (and a quarter of the machine under
@@ -214,14 +216,16 @@ start_kafka() {
 }
 
 start_mongo() {
-  if port_open $MONGO_PORT; then
-    ok "mongo: reusing the server on 127.0.0.1:$MONGO_PORT"
-    return
-  fi
+  # Installed even when a server is reused: the fault tests start private
+  # copies of it.
   if [[ ! -x "$NX_BIN" ]]; then
     say "Installing nx-27017 $NX_VERSION (Mongo wire protocol on SQLite) into $CACHE_DIR"
     python3 -m venv "$CACHE_DIR/nx-$NX_VERSION" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$CACHE_DIR/nx-$NX_VERSION"; }
     "$CACHE_DIR/nx-$NX_VERSION/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION"
+  fi
+  if port_open $MONGO_PORT; then
+    ok "mongo: reusing the server on 127.0.0.1:$MONGO_PORT"
+    return
   fi
   say "Starting nx-27017 with storage in $DATA_DIR/events.db"
   nohup "$NX_BIN" --db "$DATA_DIR/events.db" --host 127.0.0.1 -p $MONGO_PORT \
