@@ -10,7 +10,8 @@ ARTILLERY_VERSION=2.0.21 # the last release that runs on Node.js 20
 export APP_ENV=local RUST_LOG=warn \
   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_bench \
   REDIS_URL=redis://127.0.0.1:6379/2 MONGO_COLLECTION_PREFIX=bench_ \
-  TOPIC_PREFIX="bench.$(date +%s)."
+  TOPIC_PREFIX="bench.$(date +%s)." \
+  BOOKINGS_PER_IP_PER_MINUTE=0 REGISTRATIONS_PER_IP_PER_MINUTE=0 LOGIN_IP_MAX_ATTEMPTS=1000000 # one load client address
 PORT="${BENCH_PORT:-3100}"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

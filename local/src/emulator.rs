@@ -70,6 +70,8 @@ fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamCons
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", fetch_wait.to_string())
         .set("session.timeout.ms", "6000")
+        // Notice within seconds that a lost topic is back (after a repair).
+        .set("topic.metadata.refresh.interval.ms", "5000")
         .create()?;
     let topics: Vec<String> = spec.topics.iter().map(|t| format!("{prefix}{t}")).collect();
     consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())?;
@@ -80,7 +82,8 @@ use shared::consumers::RawRecord as Record;
 
 async fn run_source(spec: FunctionSpec, state: Arc<State>, consumer: StreamConsumer) {
     loop {
-        let batch = next_batch(&consumer, spec.batch_size, spec.batching_window).await;
+        let topic = format!("{}{}", state.config.topic_prefix, spec.topics[0]);
+        let batch = next_batch(&consumer, &state, &topic, spec.batch_size, spec.batching_window).await;
         if batch.is_empty() {
             continue;
         }
@@ -102,7 +105,15 @@ async fn run_source(spec: FunctionSpec, state: Arc<State>, consumer: StreamConsu
 
 /// Waits for one record, then gathers more until the batch is full or the
 /// batching window closes (a zero window takes only what already arrived).
-async fn next_batch(consumer: &StreamConsumer, size: usize, window: Duration) -> Vec<Record> {
+/// `topic` is one the consumer reads, checked when the broker seems to have
+/// lost it.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    state: &State,
+    topic: &str,
+    size: usize,
+    window: Duration,
+) -> Vec<Record> {
     let mut batch = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
     loop {
@@ -121,6 +132,11 @@ async fn next_batch(consumer: &StreamConsumer, size: usize, window: Duration) ->
             }),
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "kafka receive failed");
+                if err.rdkafka_error_code().is_some_and(shared::kafka::means_topic_missing) {
+                    // A broker that restarted empty: without its topics every
+                    // booking would wait as PENDING and expire.
+                    state.repair_topics(topic).await;
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if batch.is_empty() {
                     continue;

@@ -48,6 +48,7 @@ pub async fn login(
     hasher: &PasswordHasherService,
     keys: &JwtKeys,
     request: LoginRequest,
+    client: &str,
 ) -> Result<LoginSuccess, ApiError> {
     let mut check = crate::domain::user::FieldCheck::default();
     let email = check.required("email", request.email.as_deref(), Email::parse);
@@ -61,7 +62,7 @@ pub async fn login(
     check.finish()?;
     let (email, password) = (email.expect("checked"), password.expect("checked"));
 
-    if let Some(retry_after) = throttle.locked_for(&email).await? {
+    if let Some(retry_after) = throttle.attempt(&email, client).await? {
         return Err(ApiError::TooManyRequests { retry_after });
     }
     // A password longer than any we accept at registration cannot match; skip
@@ -72,12 +73,11 @@ pub async fn login(
     let user = match (matched, credentials) {
         (true, Some(credentials)) => credentials.user,
         _ => {
-            throttle.record_failure(&email).await?;
-            tracing::info!("login failed");
+            tracing::info!(client, "login failed");
             return Err(invalid_credentials());
         }
     };
-    throttle.clear(&email).await?;
+    throttle.succeeded(&email, client).await?;
     let token = keys.issue(user.id, &user.email, user.role, user.tier)?;
     Ok(LoginSuccess {
         user: LoginUser { id: user.id, email: user.email, name: user.name, tier: user.tier, role: user.role },

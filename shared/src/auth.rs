@@ -33,6 +33,11 @@ pub struct Claims {
     pub tier: Tier,
     pub iat: i64,
     pub exp: i64,
+    /// The deployment that issued the token, and the API it is for: both are
+    /// checked, so a token from a deployment that shares the secret (say,
+    /// staging) is refused.
+    pub iss: String,
+    pub aud: String,
 }
 
 impl Claims {
@@ -47,32 +52,45 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    issuer: String,
+    audience: String,
 }
 
 impl JwtKeys {
-    pub fn new(secret: &Secret, ttl: Duration) -> Self {
+    pub fn new(secret: &Secret, ttl: Duration, issuer: &str, audience: &str) -> Self {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
         JwtKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
             ttl,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        }
+    }
+
+    /// Claims this deployment would issue, for `sign` (tests and tools that
+    /// need a token with chosen times).
+    pub fn claims(&self, user_id: Uuid, email: &str, role: Role, tier: Tier, iat: i64, exp: i64) -> Claims {
+        Claims {
+            sub: user_id,
+            email: email.to_owned(),
+            role,
+            tier,
+            iat,
+            exp,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
         }
     }
 
     pub fn issue(&self, user_id: Uuid, email: &str, role: Role, tier: Tier) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
-        let claims = Claims {
-            sub: user_id,
-            email: email.to_owned(),
-            role,
-            tier,
-            iat: now,
-            exp: now + self.ttl.as_secs() as i64,
-        };
-        self.sign(&claims)
+        self.sign(&self.claims(user_id, email, role, tier, now, now + self.ttl.as_secs() as i64))
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
@@ -184,7 +202,12 @@ mod tests {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
     fn keys() -> JwtKeys {
-        JwtKeys::new(&Secret::new("a-test-secret-that-is-long-enough-0123456789"), Duration::from_secs(60))
+        JwtKeys::new(
+            &Secret::new("a-test-secret-that-is-long-enough-0123456789"),
+            Duration::from_secs(60),
+            "here",
+            "api",
+        )
     }
 
     fn request_with(headers: &[&str]) -> Request {
@@ -234,23 +257,51 @@ mod tests {
     fn expired_tokens_are_rejected() {
         let keys = keys();
         let now = Utc::now().timestamp();
-        let claims = Claims {
-            sub: Uuid::new_v4(),
-            email: "a@b.co".into(),
-            role: Role::User,
-            tier: Tier::Regular,
-            iat: now - 600,
-            exp: now - 120,
-        };
+        let claims = keys.claims(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular, now - 600, now - 120);
         let err = keys.verify(&keys.sign(&claims).unwrap()).unwrap_err();
         assert_eq!(err.to_string(), "Token has expired");
     }
 
     #[test]
     fn tokens_signed_with_another_key_are_rejected() {
-        let other = JwtKeys::new(&Secret::new("another-secret-that-is-long-enough-98765"), Duration::from_secs(60));
+        let other = JwtKeys::new(
+            &Secret::new("another-secret-that-is-long-enough-98765"),
+            Duration::from_secs(60),
+            "here",
+            "api",
+        );
         let token = other.issue(Uuid::new_v4(), "a@b.co", Role::Admin, Tier::Vip).unwrap();
         assert_eq!(keys().verify(&token).unwrap_err().status(), 401);
+    }
+
+    #[test]
+    fn tokens_of_another_issuer_or_audience_with_the_same_secret_are_rejected() {
+        let secret = Secret::new("a-test-secret-that-is-long-enough-0123456789");
+        let ttl = Duration::from_secs(60);
+        for other in [JwtKeys::new(&secret, ttl, "staging", "api"), JwtKeys::new(&secret, ttl, "here", "admin-api")] {
+            let token = other.issue(Uuid::new_v4(), "a@b.co", Role::Admin, Tier::Vip).unwrap();
+            assert_eq!(keys().verify(&token).unwrap_err().status(), 401);
+        }
+        // And a token without the claims at all.
+        #[derive(Serialize)]
+        struct Bare {
+            sub: Uuid,
+            email: &'static str,
+            role: Role,
+            tier: Tier,
+            iat: i64,
+            exp: i64,
+        }
+        let now = Utc::now().timestamp();
+        let bare =
+            Bare { sub: Uuid::new_v4(), email: "a@b.co", role: Role::Admin, tier: Tier::Vip, iat: now, exp: now + 60 };
+        let token = encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &bare,
+            &EncodingKey::from_secret(secret.expose().as_bytes()),
+        )
+        .unwrap();
+        assert!(keys().verify(&token).is_err());
     }
 
     #[test]

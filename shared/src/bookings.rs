@@ -2,7 +2,7 @@
 //! expire, and the outbox relay. HTTP-free; handlers call these with the
 //! caller's claims.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -19,13 +19,16 @@ use crate::{
     kafka::Publisher,
     payments::{PayRequest, PaymentProvider},
     repo::{
-        pg_bookings::{CancelOutcome, CreateConflict, OutboxRow, PayOutcome, PgBookings, SeatOwner},
+        pg_bookings::{
+            CancelOutcome, CreateConflict, OutboxRow, OwedRefund, PayOutcome, PaymentStart, PgBookings, SeatOwner,
+        },
         EventCatalog, SeatHolds,
     },
 };
 
-/// Largest outbox batch one relay pass publishes.
-const RELAY_BATCH: u32 = 500;
+/// How long a sweeper may work on the refunds it claimed before another
+/// may claim them again.
+const REFUND_LEASE: Duration = Duration::from_secs(60);
 
 /// What the booking operations need, borrowed from the function's state.
 pub struct Bookings<'a> {
@@ -59,6 +62,7 @@ impl Bookings<'_> {
         }
         let selection = select_seats(&layout, &seat_ids)?;
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        self.check_purchase_limits(user, &layout.event, &labels, now).await?;
         let id = Uuid::now_v7();
         let owner = id.to_string();
         let expires_at =
@@ -97,6 +101,43 @@ impl Bookings<'_> {
         Ok(booking)
     }
 
+    /// Box-office limits, checked before any seat is held: a user holds or
+    /// owns at most the event's limit of seats (open and paid bookings
+    /// together, so hold → cancel → hold buys nothing), and may not take back
+    /// seats they cancelled within the cool-down (which would keep them off
+    /// sale forever). One open booking per user and event (a unique index)
+    /// keeps two parallel requests from both passing.
+    async fn check_purchase_limits(
+        &self,
+        user: &Claims,
+        event: &crate::domain::event::Event,
+        labels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let cooldown = self.config.rebook_cooldown;
+        let history = self.store.purchase_history(user.sub, &event.id, labels, cooldown).await?;
+        if let Some(cancelled_at) = history.last_cancel {
+            let waited = (now - cancelled_at).to_std().unwrap_or_default();
+            let ids: Vec<String> = history.recently_cancelled.iter().map(|l| event.id.seat_id(l)).collect();
+            tracing::info!(seats = ?ids, "rebooking just-cancelled seats refused");
+            return Err(ApiError::TooManyRequests {
+                retry_after: cooldown.saturating_sub(waited).max(Duration::from_secs(1)),
+            });
+        }
+        let limit = event.max_seats_per_user.unwrap_or(self.config.max_seats_per_user_per_event);
+        let wanted = labels.len() as u32;
+        if history.seats_owned + wanted > limit {
+            return Err(ApiError::Conflict {
+                message: format!(
+                    "You may hold or own at most {limit} seats for this event; you have {} and asked for {wanted}",
+                    history.seats_owned
+                ),
+                details: Some(serde_json::json!({ "limit": limit, "seatsOwned": history.seats_owned })),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn get(&self, user: &Claims, id: Uuid) -> Result<Booking, ApiError> {
         self.store.find_for_user(user.sub, id).await?.ok_or_else(not_found)
     }
@@ -110,16 +151,19 @@ impl Bookings<'_> {
             }
             CancelOutcome::Cancelled { booking, outbox, refund } => {
                 self.release_holds(&booking).await;
-                if let Some((reference, amount)) = refund {
-                    provider.refund(&reference, amount).await?;
-                    tracing::info!(booking.id = %booking.id, amount = amount.0, "payment refunded");
-                }
                 self.relay(&outbox).await;
+                if let Some(owed) = refund {
+                    // Owed in the cancel's own commit: a provider failure
+                    // leaves it to the sweeper and the cancel stands.
+                    let _ = self.refund(provider, &owed).await;
+                }
                 Ok(booking)
             }
         }
     }
 
+    /// Charges the card outside any row lock: `begin_payment` records the
+    /// attempt, the provider decides, `finish_payment` applies its answer.
     pub async fn pay(
         &self,
         user: &Claims,
@@ -128,9 +172,17 @@ impl Bookings<'_> {
         provider: &dyn PaymentProvider,
     ) -> Result<Booking, ApiError> {
         let card = request.card()?;
-        let charge =
-            async |booking: &Booking| provider.charge(booking.id, booking.total, &booking.currency, &card).await;
-        match self.store.pay(user.sub, id, charge, card.last4()).await?.ok_or_else(not_found)? {
+        let (booking, payment) = match self.store.begin_payment(user.sub, id, card.last4()).await? {
+            PaymentStart::Started { booking, payment } => (booking, payment),
+            PaymentStart::NotFound => return Err(not_found()),
+            PaymentStart::AlreadyPaid => return Err(ApiError::conflict("This booking is already paid")),
+            PaymentStart::InProgress => {
+                return Err(ApiError::conflict("A payment for this booking is already in progress"))
+            }
+            PaymentStart::NotPayable(status) => return Err(not_payable(status)),
+        };
+        let charge = provider.charge(payment, booking.total, &booking.currency, &card).await;
+        match self.store.finish_payment(&booking, payment, charge).await? {
             PayOutcome::Confirmed { booking, outbox } => {
                 let conflicts = self.holds.confirm(&booking.event_id, &booking.id.to_string(), &booking.labels()).await;
                 match conflicts {
@@ -144,24 +196,62 @@ impl Bookings<'_> {
                 self.relay(&outbox).await;
                 Ok(booking)
             }
-            PayOutcome::AlreadyPaid => Err(ApiError::conflict("This booking is already paid")),
-            PayOutcome::NotPayable(status) => {
-                Err(ApiError::conflict(format!("The booking is {} and can no longer be paid", status.as_str())))
-            }
             PayOutcome::Declined(code) => Err(ApiError::PaymentRequired(format!("The card was declined ({code})"))),
             PayOutcome::ProviderUnavailable => {
                 Err(ApiError::Unavailable("The payment provider is unavailable; retry shortly".into()))
             }
+            PayOutcome::ChargedTooLate { status, refund } => {
+                tracing::warn!(booking.id = %booking.id, status = status.as_str(), "charged after the booking closed; refunding");
+                // Owed and recorded: if this attempt fails the sweeper retries it.
+                if let Err(err) = self.refund(provider, &refund).await {
+                    tracing::warn!(booking.id = %booking.id, error = %err, "refund left to the sweeper");
+                }
+                Err(not_payable(status))
+            }
         }
     }
 
-    /// Expires overdue bookings and frees their holds; the scheduled sweeper
-    /// calls this, then `relay_pending`.
+    /// Asks the provider for one owed refund and records the answer. A
+    /// failure stays owed (REFUND_PENDING) and the sweeper tries again.
+    pub async fn refund(&self, provider: &dyn PaymentProvider, owed: &OwedRefund) -> Result<(), ApiError> {
+        let booking = owed.refund.booking;
+        match provider.refund(&owed.refund).await {
+            Ok(()) => {
+                self.store.refund_done(owed.payment).await?;
+                tracing::info!(booking.id = %booking, amount = owed.refund.amount.0, "payment refunded");
+                Ok(())
+            }
+            Err(err) => {
+                tracing::warn!(booking.id = %booking, error = %err, "refund failed; it stays owed and is retried");
+                self.store.refund_failed(owed.payment, &err.to_string()).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Drives one batch of owed refunds (the sweeper's step); returns how
+    /// many were claimed, refunded or not.
+    pub async fn refund_due(&self, provider: &dyn PaymentProvider) -> Result<usize, ApiError> {
+        let owed = self
+            .store
+            .claim_due_refunds(self.config.sweep_batch, REFUND_LEASE, self.config.charge_abandoned_after)
+            .await?;
+        for refund in &owed {
+            // One provider failure must not hold up the others.
+            let _ = self.refund(provider, refund).await;
+        }
+        Ok(owed.len())
+    }
+
+    /// Expires overdue bookings, frees their holds and publishes their
+    /// booking.expired at once, like every other writer (one batch; the
+    /// sweeper repeats it until drained).
     pub async fn expire_due(&self) -> Result<usize, ApiError> {
-        let (expired, _) = self.store.expire_due(RELAY_BATCH).await?;
+        let (expired, outbox) = self.store.expire_due(self.config.sweep_batch).await?;
         for booking in &expired {
             self.release_holds(booking).await;
         }
+        self.relay(&outbox).await;
         if !expired.is_empty() {
             tracing::info!(count = expired.len(), "bookings expired");
         }
@@ -216,7 +306,7 @@ impl Bookings<'_> {
     /// Publishes again the outbox rows no consumer has applied in time,
     /// oldest first (the sweeper's pass).
     pub async fn relay_pending(&self) -> Result<usize, ApiError> {
-        let rows = self.store.undelivered(self.config.outbox_redeliver_after, RELAY_BATCH).await?;
+        let rows = self.store.undelivered(self.config.outbox_redeliver_after, self.config.sweep_batch).await?;
         let (sent, failure) = self.publish_rows(&rows).await;
         if !sent.is_empty() {
             for (topic, id) in self.store.mark_relayed(&sent).await? {
@@ -252,6 +342,10 @@ impl Bookings<'_> {
 
 fn not_found() -> ApiError {
     ApiError::NotFound("Booking not found".into())
+}
+
+fn not_payable(status: BookingStatus) -> ApiError {
+    ApiError::conflict(format!("The booking is {} and can no longer be paid", status.as_str()))
 }
 
 /// `GET /bookings` query: `status`, `limit`, `page`.

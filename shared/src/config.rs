@@ -145,10 +145,42 @@ pub struct Config {
     pub mongo_max_pool: u32,
     pub jwt_secret: Secret,
     pub jwt_ttl: Duration,
+    /// `iss` and `aud` of the tokens this deployment issues and accepts, so a
+    /// token of another deployment that shares the secret is refused.
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
     pub password_cost: PasswordCost,
-    /// Failed logins allowed per email within `login_lockout_window`.
+    /// Failed logins allowed for one email from one client address within
+    /// `login_lockout_window`: a guesser elsewhere cannot lock the owner out.
     pub login_max_failures: u32,
+    /// Failed logins allowed for one email from all addresses together in
+    /// the window: a ceiling against distributed guessing, far above what
+    /// locks a single address.
+    pub login_account_max_failures: u32,
+    /// Login attempts (any email) allowed from one client address in the
+    /// window.
+    pub login_ip_max_attempts: u32,
     pub login_lockout_window: Duration,
+    /// Requests per client address per minute on POST /bookings and POST
+    /// /auth/register; 0 turns the limit off (the load benchmark does).
+    pub bookings_per_ip_per_minute: u32,
+    pub registrations_per_ip_per_minute: u32,
+    /// Seats one user may hold or own per event (open and paid bookings
+    /// together), unless the event sets its own.
+    pub max_seats_per_user_per_event: u32,
+    /// How long a user who cancelled seats waits before booking those same
+    /// seats again (hold → cancel → hold would keep them off sale forever).
+    pub rebook_cooldown: Duration,
+    /// How long an Idempotency-Key claim without an answer stands before a
+    /// retry may take it over (its first request died mid-flight). Longer
+    /// than any request may run.
+    pub idempotency_lease: Duration,
+    /// Most rows one sweeper step handles (expiries, refunds, relays); the
+    /// sweeper repeats a step until it comes back short or time runs out.
+    pub sweep_batch: u32,
+    /// A charge still PROCESSING after this long lost its outcome (the
+    /// process died while the provider decided): it becomes an owed refund.
+    pub charge_abandoned_after: Duration,
     pub max_body_bytes: usize,
     pub hold_ttl: Duration,
     /// How long an outbox message may go unconsumed before the sweeper
@@ -252,9 +284,20 @@ impl Config {
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
             jwt_secret: Secret::new(jwt_secret),
             jwt_ttl: Duration::from_secs(number("JWT_TTL_SECS", 3600)?),
+            jwt_issuer: get("JWT_ISSUER").unwrap_or("ticket-booking").to_owned(),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or("ticket-booking-api").to_owned(),
             password_cost,
             login_max_failures: small("LOGIN_MAX_FAILURES", 5)?,
+            login_account_max_failures: small("LOGIN_ACCOUNT_MAX_FAILURES", 100)?,
+            login_ip_max_attempts: small("LOGIN_IP_MAX_ATTEMPTS", 300)?,
             login_lockout_window: Duration::from_secs(number("LOGIN_LOCKOUT_SECS", 15 * 60)?),
+            bookings_per_ip_per_minute: small("BOOKINGS_PER_IP_PER_MINUTE", 120)?,
+            registrations_per_ip_per_minute: small("REGISTRATIONS_PER_IP_PER_MINUTE", 20)?,
+            max_seats_per_user_per_event: small("MAX_SEATS_PER_USER_PER_EVENT", 10)?,
+            rebook_cooldown: Duration::from_secs(number("REBOOK_COOLDOWN_SECS", 120)?),
+            idempotency_lease: Duration::from_secs(number("IDEMPOTENCY_LEASE_SECS", 60)?),
+            sweep_batch: small("SWEEP_BATCH", 500)?.max(1),
+            charge_abandoned_after: Duration::from_secs(number("CHARGE_ABANDONED_AFTER_SECS", 300)?),
             max_body_bytes: number("MAX_BODY_BYTES", 1024 * 1024)? as usize,
             hold_ttl: Duration::from_secs(number("HOLD_TTL_SECS", 600)?),
             outbox_redeliver_after: Duration::from_secs(number("OUTBOX_REDELIVER_AFTER_SECS", 60)?),

@@ -10,7 +10,7 @@
 //! the whole batch, which the event source mapping (or the local emulator)
 //! delivers again.
 
-use std::future::Future;
+use std::{collections::BTreeMap, future::Future};
 
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -22,8 +22,8 @@ use crate::{
     error::ApiError,
     kafka::{self, Envelope},
     repo::{
-        mongo_events::{MongoEvents, SeatClaim},
-        pg_bookings::BookingMessage,
+        mongo_events::{MongoEvents, SeatClaim, TakenSeat},
+        pg_bookings::{BookingMessage, PgBookings},
     },
     state::State,
 };
@@ -237,6 +237,7 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
                 .map(|((delivery, event), booking)| SeatClaim { event, booking, labels: &delivery.message.data.seats })
                 .collect();
             let taken = events.hold_seats(&claims).await?;
+            let taken = take_over_from_closed_holders(events, store, &claims, taken).await?;
             // Read after the wave's holds: a cancel or expiry that committed
             // before this point has either been projected already (so the
             // hold would linger) or will be after it (and release it). The
@@ -248,6 +249,7 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
                 .map(|(d, _)| d.message.data.booking_id)
                 .collect();
             let statuses = store.effective_statuses(&held, chrono::Utc::now()).await?;
+            let taken = taken.into_iter().map(|seats| seats.into_iter().map(|seat| seat.label).collect());
             let holds = wave.into_iter().zip(event_ids).zip(taken).map(|((d, e), t)| (d, e, t));
             let settled = concurrently(holds.collect(), |(delivery, event_id, taken)| {
                 let status = statuses.get(&delivery.message.data.booking_id).copied();
@@ -259,6 +261,60 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
         Ok(answers)
     })
     .await
+}
+
+/// PostgreSQL is the judge: a seat that the read model still gives to a
+/// booking PostgreSQL has closed (cancelled, expired, failed, or never
+/// written) is free, its release merely still on its way through another
+/// topic and consumer. Such holds are released and their claims tried once
+/// more, with one batched status read for the whole wave; a claim that meets
+/// an open or paid holder keeps its refusal.
+async fn take_over_from_closed_holders(
+    events: &MongoEvents,
+    store: &PgBookings,
+    claims: &[SeatClaim<'_>],
+    mut taken: Vec<Vec<TakenSeat>>,
+) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
+    if taken.iter().all(Vec::is_empty) {
+        return Ok(taken);
+    }
+    let holder_id = |seat: &TakenSeat| seat.holder.as_deref().and_then(|h| uuid::Uuid::parse_str(h).ok());
+    let holders: Vec<uuid::Uuid> = taken.iter().flatten().filter_map(holder_id).collect();
+    let statuses = store.effective_statuses(&holders, chrono::Utc::now()).await?;
+    // A holder that is not a booking id cannot be judged by PostgreSQL, so
+    // its seat stays a refusal (the read model never writes one).
+    let holds_it = |seat: &TakenSeat| match holder_id(seat) {
+        Some(id) => statuses.get(&id).is_some_and(|status| status.is_active()),
+        None => seat.holder.is_some(),
+    };
+    let mut retry = Vec::new();
+    for (index, (claim, seats)) in claims.iter().zip(&taken).enumerate() {
+        if seats.is_empty() || seats.iter().any(holds_it) {
+            continue;
+        }
+        let mut by_holder: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for seat in seats {
+            if let Some(holder) = &seat.holder {
+                by_holder.entry(holder).or_default().push(seat.label.clone());
+            }
+        }
+        for (holder, labels) in by_holder {
+            events.release_seats(claim.event, holder, &labels).await?;
+            tracing::info!(booking.id = claim.booking, holder, seats = ?labels, "seats taken over from a booking postgres has closed");
+        }
+        retry.push(index);
+    }
+    if retry.is_empty() {
+        return Ok(taken);
+    }
+    let again: Vec<SeatClaim> = retry
+        .iter()
+        .map(|&i| SeatClaim { event: claims[i].event, booking: claims[i].booking, labels: claims[i].labels })
+        .collect();
+    for (index, seats) in retry.into_iter().zip(events.hold_seats(&again).await?) {
+        taken[index] = seats;
+    }
+    Ok(taken)
 }
 
 /// The reserver's answer for one booking, given the seats someone else had
@@ -332,11 +388,13 @@ async fn apply_reservation_failure(state: &State, bookings: &Bookings<'_>, deliv
         bookings.release_holds(booking).await;
         tracing::warn!(booking.id = %booking.id, reason, "booking failed");
     }
-    if let Some((reference, amount)) = outcome.refund {
-        state.payments.refund(&reference, amount).await?;
-        tracing::warn!(booking.id = %data.booking_id, amount = amount.0, "paid booking failed; refunded");
-    }
     bookings.relay(&outcome.outbox).await;
+    if let Some(owed) = outcome.refund {
+        tracing::warn!(booking.id = %data.booking_id, amount = owed.refund.amount.0, "paid booking failed; refunding");
+        // Recorded as owed in the same commit: a provider failure here is
+        // retried by the sweeper, not by redelivering the batch.
+        let _ = bookings.refund(state.payments.as_ref(), &owed).await;
+    }
     Ok(())
 }
 
@@ -367,20 +425,48 @@ async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), Api
     Ok(())
 }
 
-/// The scheduled sweep: expire overdue bookings, then publish again the
-/// outbox rows no consumer has applied in time.
-#[derive(Debug, Serialize)]
+/// The scheduled sweep: expire overdue bookings, drive owed refunds, then
+/// publish again the outbox rows no consumer has applied in time.
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     pub expired: usize,
+    pub refunded: usize,
     pub relayed: usize,
 }
 
-pub async fn sweep(state: &State) -> Result<SweepReport, ApiError> {
+/// What a sweep leaves for the next invocation: it stops starting new
+/// batches this long before its deadline, so the last one can finish.
+const SWEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs every step until it is drained or `budget` is spent, so a backlog
+/// after an outage clears in one run rather than one batch a minute.
+pub async fn sweep(state: &State, budget: std::time::Duration) -> Result<SweepReport, ApiError> {
     let bookings = state.bookings().await?;
-    let expired = bookings.expire_due().await?;
-    let relayed = bookings.relay_pending().await?;
-    Ok(SweepReport { expired, relayed })
+    let deadline = tokio::time::Instant::now() + budget.saturating_sub(SWEEP_MARGIN);
+    let batch = state.config.sweep_batch as usize;
+    Ok(SweepReport {
+        expired: drain(deadline, batch, || bookings.expire_due()).await?,
+        refunded: drain(deadline, batch, || bookings.refund_due(state.payments.as_ref())).await?,
+        relayed: drain(deadline, batch, || bookings.relay_pending()).await?,
+    })
+}
+
+/// Repeats `step` (which handles up to `batch` items and says how many)
+/// while it finds full batches and time is left; returns the total.
+async fn drain<F, Fut>(deadline: tokio::time::Instant, batch: usize, mut step: F) -> Result<usize, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, ApiError>>,
+{
+    let mut total = 0;
+    loop {
+        let done = step().await?;
+        total += done;
+        if done < batch || tokio::time::Instant::now() >= deadline {
+            return Ok(total);
+        }
+    }
 }
 
 /// A record as read from the broker, before it is wrapped for Lambda.

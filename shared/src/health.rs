@@ -70,12 +70,21 @@ pub async fn check(state: &State) -> Report {
     let mongo = timed("mongo", async {
         state.mongo().run_command(mongodb::bson::doc! { "ping": 1 }).await.map(drop).map_err(unreachable)
     });
+    // Up means the broker answers AND has our topics: a broker that restarted
+    // empty accepts connections while every consumer stalls.
+    let expected = crate::kafka::topic_names(&state.config);
     let kafka = timed("kafka", async {
         let producer = state.kafka().await.map_err(unreachable)?;
-        tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, CHECK_TIMEOUT).map(drop))
+        let metadata = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, CHECK_TIMEOUT))
             .await
             .map_err(unreachable)?
-            .map_err(unreachable)
+            .map_err(unreachable)?;
+        let present: std::collections::HashSet<&str> = metadata.topics().iter().map(|t| t.name()).collect();
+        let missing = expected.iter().filter(|name| !present.contains(name.as_str())).count();
+        match missing {
+            0 => Ok(()),
+            n => Err(format!("{n} of {} topics missing", expected.len())),
+        }
     });
     let (postgres, redis, mongo, kafka) = tokio::join!(postgres, redis, mongo, kafka);
     let checks = vec![postgres, redis, mongo, kafka];
@@ -83,13 +92,25 @@ pub async fn check(state: &State) -> Report {
     Report { status, checks }
 }
 
+/// What an anonymous caller sees: up or down, not which store is down (that
+/// tells an attacker where to push; the logs and admins get the detail).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub status: Status,
+}
+
 /// The health report as a reply: 200 when every dependency is up, else 503
-/// with the same body, so load balancers and people read one format.
-pub async fn reply(state: &State) -> Result<crate::http::Reply, ApiError> {
+/// with the same body, so load balancers and people read one format. Each
+/// check's detail is shown to an admin only (`detailed`).
+pub async fn reply(state: &State, detailed: bool) -> Result<crate::http::Reply, ApiError> {
     let report = check(state).await;
     let status = match report.status {
         Status::Up => http::StatusCode::OK,
         Status::Down => http::StatusCode::SERVICE_UNAVAILABLE,
     };
-    crate::http::Reply::with_status(status, &report)
+    if detailed {
+        crate::http::Reply::with_status(status, &report)
+    } else {
+        crate::http::Reply::with_status(status, &Summary { status: report.status })
+    }
 }

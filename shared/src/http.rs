@@ -206,6 +206,17 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`;
+/// the local gateway fills it from the connection). Used to key abuse limits.
+pub fn client_ip(req: &Request) -> String {
+    use lambda_http::RequestExt;
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 /// Runs `work` once per (user, key); without a key it simply runs it.
 pub async fn once<F, Fut>(
     store: &PgBookings,
+    lease: Duration,
     user: Uuid,
     key: Option<&str>,
     hash: &str,
@@ -43,7 +44,7 @@ where
     };
     let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
     loop {
-        match store.claim_key(user, key, hash).await? {
+        match store.claim_key(user, key, hash, lease).await? {
             IdempotencyClaim::Claimed => break,
             IdempotencyClaim::Replay { status, body } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);

@@ -29,6 +29,18 @@ pub const TOPICS: [&str; 7] = [
 ];
 
 /// The dead-letter topic of a consumed topic.
+/// Every topic this deployment uses, with its prefix: each of `TOPICS` and
+/// its dead-letter topic.
+pub fn topic_names(config: &Config) -> Vec<String> {
+    TOPICS
+        .iter()
+        .flat_map(|topic| {
+            let name = format!("{}{topic}", config.topic_prefix);
+            [dead_letter_topic(&name), name]
+        })
+        .collect()
+}
+
 pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
 }
@@ -85,6 +97,8 @@ pub struct ProducerSlot {
     /// One cold start or rebuild at a time; readers of a healthy producer
     /// never wait for it.
     rebuilding: tokio::sync::Mutex<()>,
+    /// When this instance last checked for missing topics.
+    topics_checked: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl ProducerSlot {
@@ -117,6 +131,33 @@ impl ProducerSlot {
             tracing::warn!("kafka producer timed out; the next publish makes a new one");
             *current = None;
         }
+    }
+
+    /// Recreates the deployment's topics (the migrator's idempotent step) if
+    /// the broker answers without `topic`: a broker that restarted empty
+    /// would otherwise leave every booking PENDING until it expired. In the
+    /// background, so no request waits for it, and at most once per
+    /// `TOPIC_REPAIR_EVERY`. On Lambda the task runs while the instance is
+    /// awake; the sweeper's next relay asks again.
+    pub fn repair_topics(&self, producer: Arc<Producer>, topic: &str, config: &Config) {
+        {
+            let mut last = self.topics_checked.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < TOPIC_REPAIR_EVERY) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let (topic, config) = (topic.to_owned(), config.clone());
+        tokio::spawn(async move {
+            let lacks = tokio::task::spawn_blocking(move || broker_lacks(&producer, &topic)).await.unwrap_or(false);
+            if !lacks {
+                return;
+            }
+            match crate::setup::create_topics(&config).await {
+                Ok(_) => tracing::warn!("the broker had lost our topics; recreated them"),
+                Err(err) => tracing::warn!(error = %err, "could not recreate the broker's lost topics"),
+            }
+        });
     }
 
     fn healthy(&self) -> Option<Arc<Producer>> {
@@ -233,22 +274,51 @@ pub trait Publisher: Send + Sync {
 pub struct KafkaPublisher<'a> {
     pub producer: Arc<Producer>,
     pub slot: &'a ProducerSlot,
-    pub topic_prefix: &'a str,
+    pub config: &'a Config,
 }
 
 #[async_trait]
 impl Publisher for KafkaPublisher<'_> {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
-        let topic = format!("{}{topic}", self.topic_prefix);
+        let topic = format!("{}{topic}", self.config.topic_prefix);
         let record = FutureRecord::to(&topic).key(key).payload(payload);
         // Awaits the delivery report without blocking the runtime thread.
-        self.producer.send(record, Duration::from_secs(5)).await.map(drop).map_err(|(err, _)| {
-            tracing::error!(topic, error = %err, "kafka publish failed");
-            if err.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageTimedOut) {
-                self.slot.discard(&self.producer);
-            }
-            ApiError::Unavailable("The message broker is temporarily unavailable".into())
-        })
+        let Err((err, _)) = self.producer.send(record, Duration::from_secs(5)).await else {
+            return Ok(());
+        };
+        tracing::error!(topic, error = %err, "kafka publish failed");
+        let code = err.rdkafka_error_code();
+        if code == Some(RDKafkaErrorCode::MessageTimedOut) {
+            self.slot.discard(&self.producer);
+        }
+        if code.is_some_and(means_topic_missing) {
+            // The message itself waits in the outbox for the sweeper.
+            self.slot.repair_topics(self.producer.clone(), &topic, self.config);
+        }
+        Err(ApiError::Unavailable("The message broker is temporarily unavailable".into()))
+    }
+}
+
+/// Errors a client gets when a topic it uses may be gone from the broker (a
+/// broker that restarted empty: librdkafka may say so, or may only time the
+/// message out while it waits for the topic's metadata).
+pub fn means_topic_missing(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::MessageTimedOut
+    )
+}
+
+/// At most one topic check per instance in this long, so an outage does not
+/// turn every failing publish into metadata requests.
+const TOPIC_REPAIR_EVERY: Duration = Duration::from_secs(10);
+
+/// Whether the broker answers and says `topic` does not exist. A broker that
+/// does not answer is down, not empty: nothing to repair.
+fn broker_lacks(producer: &Producer, topic: &str) -> bool {
+    match producer.client().fetch_metadata(Some(topic), Duration::from_secs(2)) {
+        Ok(metadata) => metadata.topics().iter().all(|t| t.name() != topic || t.error().is_some()),
+        Err(_) => false,
     }
 }
 

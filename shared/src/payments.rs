@@ -103,17 +103,30 @@ pub enum Charge {
     Unavailable,
 }
 
+/// Money owed back for a booking. The booking id is the provider's
+/// idempotency key: a booking is charged at most once, so asking twice (a
+/// retry after a timeout, two sweepers) refunds once. `reference` is the
+/// charge's, when its approval was recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub booking: Uuid,
+    pub reference: Option<String>,
+    pub amount: Cents,
+}
+
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
-    async fn charge(&self, booking: Uuid, amount: Cents, currency: &str, card: &CardNumber) -> Charge;
-    async fn refund(&self, reference: &str, amount: Cents) -> Result<(), ApiError>;
+    /// Charges `card`; `payment` is the idempotency key of this attempt.
+    async fn charge(&self, payment: Uuid, amount: Cents, currency: &str, card: &CardNumber) -> Charge;
+    /// Gives the money back; an error means "not done yet, ask again".
+    async fn refund(&self, refund: &Refund) -> Result<(), ApiError>;
 }
 
 pub struct TestCardProvider;
 
 #[async_trait]
 impl PaymentProvider for TestCardProvider {
-    async fn charge(&self, _booking: Uuid, _amount: Cents, _currency: &str, card: &CardNumber) -> Charge {
+    async fn charge(&self, _payment: Uuid, _amount: Cents, _currency: &str, card: &CardNumber) -> Charge {
         match card.0.as_str() {
             "4000000000000002" => Charge::Declined { code: "card_declined" },
             "4000000000009995" => Charge::Declined { code: "insufficient_funds" },
@@ -122,7 +135,7 @@ impl PaymentProvider for TestCardProvider {
         }
     }
 
-    async fn refund(&self, _reference: &str, _amount: Cents) -> Result<(), ApiError> {
+    async fn refund(&self, _refund: &Refund) -> Result<(), ApiError> {
         Ok(())
     }
 }

@@ -92,15 +92,7 @@ pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
     let admin: AdminClient<kafka::KafkaContext> = kafka::client_config(config)
         .set("socket.connection.setup.timeout.ms", "5000")
         .create_with_context(kafka::KafkaContext::for_config(config).await)?;
-    let names: Vec<String> = kafka::TOPICS
-        .iter()
-        .flat_map(|topic| {
-            [
-                format!("{}{topic}", config.topic_prefix),
-                kafka::dead_letter_topic(&format!("{}{topic}", config.topic_prefix)),
-            ]
-        })
-        .collect();
+    let names = kafka::topic_names(config);
     // With three copies, acks=all must mean at least two of them: a write
     // acknowledged by one broker alone could be lost with that broker.
     let min_in_sync = (config.kafka_replication_factor >= 3).then_some("2");

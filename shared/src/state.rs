@@ -18,8 +18,12 @@ use crate::{
     kafka::KafkaPublisher,
     payments::{PaymentProvider, TestCardProvider},
     repo::{
-        mongo_events::MongoEvents, pg_bookings::PgBookings, pg_users::PgUsers, redis_conn::RedisConn,
-        redis_seats::RedisSeatBoard, redis_throttle::RedisLoginThrottle,
+        mongo_events::MongoEvents,
+        pg_bookings::PgBookings,
+        pg_users::PgUsers,
+        redis_conn::RedisConn,
+        redis_seats::RedisSeatBoard,
+        redis_throttle::{RedisLoginThrottle, RedisRateLimiter},
     },
 };
 
@@ -74,7 +78,7 @@ impl State {
         mongo_options.app_name.get_or_insert_with(|| "ticket-booking".to_owned());
         let mongo = mongodb::Client::with_options(mongo_options)?;
         Ok(State {
-            jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl),
+            jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl, &config.jwt_issuer, &config.jwt_audience),
             passwords: PasswordHasherService::new(config.password_cost)?,
             layouts: LayoutCache::default(),
             payments: Box::new(TestCardProvider),
@@ -114,6 +118,14 @@ impl State {
         self.kafka.get(&self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
     }
 
+    /// Recreates the topics if the broker lost them (see
+    /// `ProducerSlot::repair_topics`); `topic` is one this caller found gone.
+    pub async fn repair_topics(&self, topic: &str) {
+        if let Ok(producer) = self.kafka().await {
+            self.kafka.repair_topics(producer, topic, &self.config);
+        }
+    }
+
     pub fn users(&self) -> PgUsers {
         PgUsers::new(self.pg.clone())
     }
@@ -127,7 +139,7 @@ impl State {
     }
 
     pub async fn publisher(&self) -> Result<KafkaPublisher<'_>, ApiError> {
-        Ok(KafkaPublisher { producer: self.kafka().await?, slot: &self.kafka, topic_prefix: &self.config.topic_prefix })
+        Ok(KafkaPublisher { producer: self.kafka().await?, slot: &self.kafka, config: &self.config })
     }
 
     pub fn booking_store(&self) -> PgBookings {
@@ -147,10 +159,10 @@ impl State {
     }
 
     pub async fn login_throttle(&self) -> Result<RedisLoginThrottle, ApiError> {
-        Ok(RedisLoginThrottle::new(
-            self.redis().await?,
-            self.config.login_max_failures,
-            self.config.login_lockout_window,
-        ))
+        Ok(RedisLoginThrottle::new(self.redis().await?, &self.config))
+    }
+
+    pub async fn rate_limiter(&self) -> Result<RedisRateLimiter, ApiError> {
+        Ok(RedisRateLimiter::new(self.redis().await?))
     }
 }

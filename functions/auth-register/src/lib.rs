@@ -1,13 +1,15 @@
 //! `POST /auth/register`: creates a user account.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::{accounts, http, State};
+use shared::{accounts, http, repo::RateLimiter, State};
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     Ok(http::respond(register(state, &req).await))
 }
 
 async fn register(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
+    let per_minute = state.config.registrations_per_ip_per_minute;
+    state.rate_limiter().await?.check("register", &http::client_ip(req), per_minute).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
     let user = accounts::register(&state.users(), &state.passwords, input).await?;
     http::Reply::created(&user)

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use lambda_http::{Body, Error, Request, Response};
-use shared::{domain::booking::BookingView, http, idempotency, State};
+use shared::{domain::booking::BookingView, http, idempotency, repo::RateLimiter, State};
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     Ok(http::respond(create(state, &req).await))
@@ -11,11 +11,13 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 
 async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let user = state.jwt.authenticate(req)?;
+    let per_minute = state.config.bookings_per_ip_per_minute;
+    state.rate_limiter().await?.check("bookings", &http::client_ip(req), per_minute).await?;
     let limit = state.config.max_body_bytes;
     let hash = idempotency::request_hash("POST", "/bookings", http::body_bytes(req, limit)?);
     let key = http::idempotency_key(req)?;
     let bookings = state.bookings().await?;
-    idempotency::once(&bookings.store, user.sub, key.as_deref(), &hash, || async {
+    idempotency::once(&bookings.store, state.config.idempotency_lease, user.sub, key.as_deref(), &hash, || async {
         let booking = bookings.create(&user, http::parse_json(req, limit)?, Utc::now()).await?;
         http::Reply::created(&BookingView::new(&booking, Utc::now()))
     })

@@ -165,7 +165,7 @@ pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelectio
         }
     }
     if !unknown.is_empty() {
-        let shown: Vec<&str> = unknown.iter().take(10).map(|s| if s.len() > 80 { &s[..80] } else { s }).collect();
+        let shown: Vec<&str> = unknown.iter().take(10).map(|s| prefix_of(s, 80)).collect();
         return Err(ApiError::validation(
             "seatIds",
             &format!("are not seats of event {}: {}", event.id, shown.join(", ")),
@@ -176,6 +176,15 @@ pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelectio
         .try_fold(Cents(0), |sum, seat| sum.checked_add(seat.price))
         .ok_or_else(|| ApiError::validation("seatIds", "total price is too large"))?;
     Ok(SeatSelection { event_id: event.id.clone(), seats, total })
+}
+
+/// At most the first `max_chars` characters of `text`, cut on a character
+/// boundary: user input is UTF-8, and a byte cut inside a character panics.
+pub fn prefix_of(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// A booking as stored.
@@ -305,6 +314,15 @@ mod tests {
         let err = select_seats(&layout(), &["ev-1_Z9".into(), "ev-2_A1".into(), "ev-1_A1".into()]).unwrap_err();
         let text = err.details().unwrap().to_string();
         assert!(text.contains("ev-1_Z9") && text.contains("ev-2_A1") && !text.contains("ev-1_A1,"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_seat_id_of_multibyte_characters_is_a_400_not_a_panic() {
+        let id = format!("a{}", "é".repeat(40)); // byte 80 falls inside an é
+        let err = select_seats(&layout(), &[id]).unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(prefix_of("aé€🎫", 3), "aé€");
+        assert_eq!(prefix_of("short", 80), "short");
     }
 
     #[test]

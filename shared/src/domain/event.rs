@@ -137,6 +137,9 @@ pub struct Event {
     pub currency: String,
     pub sections: Vec<Section>,
     pub total_seats: u32,
+    /// Seats one user may hold or own for this event (open and paid bookings
+    /// together); `None` means the deployment's default.
+    pub max_seats_per_user: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -229,6 +232,7 @@ pub struct NewEventRequest {
     pub currency: Option<String>,
     pub artist: Option<ArtistInput>,
     pub sections: Option<Vec<SectionInput>>,
+    pub max_seats_per_user: Option<u32>,
 }
 
 fn text(max: usize) -> impl Fn(&str) -> Result<String, &'static str> {
@@ -339,6 +343,9 @@ impl NewEventRequest {
                 name.map(|name| Venue { name, city, address, capacity })
             }
         };
+        if self.max_seats_per_user.is_some_and(|n| !(1..=100).contains(&n)) {
+            check.fail("maxSeatsPerUser", "must be between 1 and 100");
+        }
         check.finish()?;
         Ok(Event {
             id,
@@ -351,6 +358,7 @@ impl NewEventRequest {
             currency,
             sections,
             total_seats: total_seats.expect("checked"),
+            max_seats_per_user: self.max_seats_per_user,
             created_at: now,
         })
     }
@@ -490,6 +498,8 @@ pub struct EventView<'a> {
     pub price: Major,
     pub price_cents: i64,
     pub total_seats: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_seats_per_user: Option<u32>,
     pub sections: Vec<SectionView<'a>>,
     pub availability: Availability,
     pub created_at: DateTime<Utc>,
@@ -509,6 +519,7 @@ impl<'a> EventView<'a> {
             price: Major(event.min_price()),
             price_cents: event.min_price().0,
             total_seats: event.total_seats,
+            max_seats_per_user: event.max_seats_per_user,
             sections: event
                 .sections
                 .iter()

@@ -29,13 +29,24 @@ pub trait UserStore: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> Result<Option<UserCredentials>, ApiError>;
 }
 
-/// Counts failed logins per email in a sliding-from-first-failure window.
+/// Login attempts, counted before the password is checked (so parallel
+/// guesses cannot pass the limit) per email from one client address, per
+/// email from everywhere (a much higher ceiling: a guesser elsewhere must not
+/// be able to lock the owner out), and per address.
 #[async_trait]
 pub trait LoginThrottle: Send + Sync {
-    /// How long the account stays locked, if it is locked now.
-    async fn locked_for(&self, email: &Email) -> Result<Option<Duration>, ApiError>;
-    async fn record_failure(&self, email: &Email) -> Result<(), ApiError>;
-    async fn clear(&self, email: &Email) -> Result<(), ApiError>;
+    /// Counts this attempt; how long to wait if a limit is reached.
+    async fn attempt(&self, email: &Email, client: &str) -> Result<Option<Duration>, ApiError>;
+    /// The password matched: the attempt no longer counts as a failure.
+    async fn succeeded(&self, email: &Email, client: &str) -> Result<(), ApiError>;
+}
+
+/// Requests per client address per minute on one route.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// `TooManyRequests` (429 with Retry-After) once `client` has made more
+    /// than `per_minute` requests to `route` this minute; 0 means no limit.
+    async fn check(&self, route: &str, client: &str, per_minute: u32) -> Result<(), ApiError>;
 }
 
 pub mod mongo_events;

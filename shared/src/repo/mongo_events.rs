@@ -40,6 +40,8 @@ struct EventDoc {
     currency: String,
     sections: Vec<Section>,
     total_seats: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_seats_per_user: Option<u32>,
     created_at: bson::DateTime,
     /// Lower-cased name, venue and artist: what `q` searches.
     search_text: String,
@@ -86,6 +88,7 @@ impl From<&Event> for EventDoc {
             currency: event.currency.clone(),
             sections: event.sections.clone(),
             total_seats: event.total_seats,
+            max_seats_per_user: event.max_seats_per_user,
             created_at: to_bson(event.created_at),
             search_text: format!("{} {} {}", event.name, event.venue.name, artist).to_lowercase(),
         }
@@ -107,6 +110,7 @@ impl TryFrom<EventDoc> for Event {
             currency: doc.currency,
             sections: doc.sections,
             total_seats: doc.total_seats,
+            max_seats_per_user: doc.max_seats_per_user,
             created_at: from_bson(doc.created_at),
         })
     }
@@ -268,6 +272,14 @@ pub struct SeatClaim<'a> {
     pub labels: &'a [String],
 }
 
+/// A seat a claim wanted that the read model gives to another booking
+/// (`holder`; `None` when the seat document names nobody).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenSeat {
+    pub label: String,
+    pub holder: Option<String>,
+}
+
 /// The seat read model's writes, made by the booking consumers. Each is
 /// conditional on the seat's current owner, so replaying a message finds
 /// its work already done and changes nothing.
@@ -277,7 +289,8 @@ impl MongoEvents {
     }
 
     /// Marks each claim's seats held by its booking, all or none per claim,
-    /// and returns, claim by claim, the labels someone else has (empty: held).
+    /// and returns, claim by claim, the seats someone else has and who has
+    /// them (empty: held).
     ///
     /// Every claim goes in one `update` command, one conditional statement
     /// each: the usual case (every seat still available) costs one round
@@ -290,7 +303,7 @@ impl MongoEvents {
     /// Filters are plain equalities on purpose: nx-27017 drops the `_id`
     /// condition when it sits beside an `$or`, and DocumentDB plans simple
     /// equality filters best anyway.
-    pub async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<String>>, ApiError> {
+    pub async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -337,13 +350,13 @@ impl MongoEvents {
             .collect();
         let mut taken = Vec::with_capacity(claims.len());
         for claim in claims {
-            let others: Vec<String> = claim
+            let others: Vec<TakenSeat> = claim
                 .labels
                 .iter()
-                .filter(|label| {
-                    owners.get(&claim.event.seat_id(label)).and_then(Option::as_deref) != Some(claim.booking)
+                .filter_map(|label| {
+                    let holder = owners.get(&claim.event.seat_id(label)).cloned().flatten();
+                    (holder.as_deref() != Some(claim.booking)).then(|| TakenSeat { label: label.clone(), holder })
                 })
-                .cloned()
                 .collect();
             if !others.is_empty() {
                 // All or none: put back the seats this claim did take.

@@ -29,6 +29,7 @@ use crate::{
     },
     error::ApiError,
     kafka::{self, Envelope},
+    payments::{Charge, Refund},
 };
 
 /// The payload of every booking lifecycle message.
@@ -77,6 +78,14 @@ pub enum CreateConflict {
     SeatsTaken(Vec<SeatOwner>),
 }
 
+/// A user's past at one event, as the purchase limits need it.
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseHistory {
+    pub seats_owned: u32,
+    pub recently_cancelled: Vec<String>,
+    pub last_cancel: Option<DateTime<Utc>>,
+}
+
 /// An active booking's claim on a seat, as PostgreSQL records it.
 #[derive(Debug, Clone)]
 pub struct SeatOwner {
@@ -94,7 +103,7 @@ pub enum IdempotencyClaim {
     Replay { status: u16, body: Vec<u8> },
     /// The key was used for a different request.
     Mismatch,
-    /// The first request with this key is still running.
+    /// The first request with this key is still running (within its lease).
     InProgress,
 }
 
@@ -291,14 +300,34 @@ async fn lock_own(tx: &mut Transaction<'_, Postgres>, user: Uuid, id: Uuid) -> R
     Ok(with_seats(&mut **tx, row.into_iter().collect()).await?.pop())
 }
 
-/// The outcome of a pay attempt, decided under the booking's row lock.
+/// Whether a pay may call the provider (`begin_payment`).
+#[derive(Debug)]
+pub enum PaymentStart {
+    Started {
+        booking: Booking,
+        payment: Uuid,
+    },
+    NotFound,
+    AlreadyPaid,
+    /// Another pay of this booking is waiting for the provider.
+    InProgress,
+    NotPayable(BookingStatus),
+}
+
+/// What the provider's answer made of a pay (`finish_payment`).
 #[derive(Debug)]
 pub enum PayOutcome {
-    Confirmed { booking: Booking, outbox: Vec<OutboxRow> },
-    AlreadyPaid,
-    NotPayable(BookingStatus),
+    Confirmed {
+        booking: Booking,
+        outbox: Vec<OutboxRow>,
+    },
     Declined(&'static str),
     ProviderUnavailable,
+    /// Approved, but the booking had closed meanwhile: the charge is owed back.
+    ChargedTooLate {
+        status: BookingStatus,
+        refund: OwedRefund,
+    },
 }
 
 impl PgBookings {
@@ -440,6 +469,42 @@ impl PgBookings {
         Ok((expired.len(), rows))
     }
 
+    /// What the user already has at this event, for the purchase limits:
+    /// seats in their open or paid bookings, and which of `labels` they
+    /// cancelled within `cooldown` (with when the newest such cancel was).
+    pub async fn purchase_history(
+        &self,
+        user: Uuid,
+        event: &EventId,
+        labels: &[String],
+        cooldown: Duration,
+    ) -> Result<PurchaseHistory, ApiError> {
+        let (seats_owned, recently_cancelled, last_cancel): (i64, Vec<String>, Option<DateTime<Utc>>) =
+            sqlx::query_as(&format!(
+                "WITH mine AS (
+                    SELECT b.status, b.expires_at, b.updated_at, s.seat_label, s.active
+                      FROM bookings_demo.bookings b JOIN bookings_demo.booking_seats s ON s.booking_id = b.id
+                     WHERE b.user_id = $1 AND b.event_id = $2
+                 ), cooling AS (
+                    SELECT seat_label, updated_at FROM mine
+                     WHERE status = 'CANCELLED' AND seat_label = ANY($3)
+                       AND updated_at > now() - make_interval(secs => $4)
+                 )
+                 SELECT (SELECT count(*) FROM mine WHERE active
+                           AND (status = 'CONFIRMED' OR (status IN {OPEN} AND expires_at > now()))),
+                        ARRAY(SELECT DISTINCT seat_label FROM cooling ORDER BY seat_label),
+                        (SELECT max(updated_at) FROM cooling)"
+            ))
+            .persistent(false)
+            .bind(user)
+            .bind(event.as_ref())
+            .bind(labels)
+            .bind(cooldown.as_secs_f64())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(PurchaseHistory { seats_owned: seats_owned as u32, recently_cancelled, last_cancel })
+    }
+
     async fn conflict_of(
         &self,
         err: &sqlx::Error,
@@ -562,14 +627,8 @@ impl PgBookings {
             }
             _ => {}
         }
-        let refund: Option<(String, i64)> = if booking.status == BookingStatus::Confirmed {
-            sqlx::query_as(
-                "UPDATE bookings_demo.payments SET status = 'REFUNDED', refunded_at = now()
-                 WHERE booking_id = $1 AND status = 'SUCCEEDED' RETURNING provider_ref, amount_cents",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
+        let refund = if booking.status == BookingStatus::Confirmed {
+            owe_refund_of_booking(&mut tx, id, "cancelled by the buyer").await?
         } else {
             None
         };
@@ -586,85 +645,182 @@ impl PgBookings {
             .await?;
         let cancelled = booking_from_row(&updated, booking.seats.clone())?;
         let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CANCELLED, &BookingMessage::of(&cancelled)).await?];
-        let detail =
-            refund.as_ref().map(|(reference, cents)| serde_json::json!({ "refund": reference, "amountCents": cents }));
+        let detail = refund
+            .as_ref()
+            .map(|owed| serde_json::json!({ "refundOf": owed.payment, "amountCents": owed.refund.amount.0 }));
         audit(&mut tx, id, &user.to_string(), "cancel", Some(booking.status), BookingStatus::Cancelled, detail).await?;
         tx.commit().await?;
-        Ok(CancelOutcome::Cancelled { booking: cancelled, outbox, refund: refund.map(|(r, c)| (r, Cents(c))) })
+        Ok(CancelOutcome::Cancelled { booking: cancelled, outbox, refund })
     }
 
-    /// Pays the user's booking once. The row lock serialises concurrent pays
-    /// of one booking; the partial unique index on payments is the backstop.
-    pub async fn pay(
-        &self,
-        user: Uuid,
-        id: Uuid,
-        charge: impl AsyncFnOnce(&Booking) -> crate::payments::Charge,
-        card_last4: &str,
-    ) -> Result<Option<PayOutcome>, ApiError> {
+    /// A pay's first step, under the booking's row lock: the booking must be
+    /// payable and have no charge yet; then a PROCESSING payment is recorded
+    /// and committed, so a second pay finds it (the unique index
+    /// `one_charge_per_booking` is the backstop) and the provider is called
+    /// with no lock held.
+    pub async fn begin_payment(&self, user: Uuid, id: Uuid, card_last4: &str) -> Result<PaymentStart, ApiError> {
         let mut tx = self.pool.begin().await?;
         let Some(booking) = lock_own(&mut tx, user, id).await? else {
-            return Ok(None);
+            return Ok(PaymentStart::NotFound);
         };
         match booking.status.effective(booking.expires_at, Utc::now()) {
-            BookingStatus::Confirmed => return Ok(Some(PayOutcome::AlreadyPaid)),
+            BookingStatus::Confirmed => return Ok(PaymentStart::AlreadyPaid),
             BookingStatus::Pending | BookingStatus::Reserved => {}
-            other => return Ok(Some(PayOutcome::NotPayable(other))),
+            other => return Ok(PaymentStart::NotPayable(other)),
         }
-        use crate::payments::Charge;
-        let payment_id = Uuid::now_v7();
-        let record = |status: &'static str, reference: Option<String>, code: Option<&'static str>| {
-            sqlx::query(
-                "INSERT INTO bookings_demo.payments (id, booking_id, user_id, amount_cents, currency, status, provider_ref, card_last4, failure_code)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(payment_id)
-            .bind(id)
-            .bind(user)
-            .bind(booking.total.0)
-            .bind(booking.currency.clone())
-            .bind(status)
-            .bind(reference)
-            .bind(card_last4.to_owned())
-            .bind(code)
+        let charged: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM bookings_demo.payments
+             WHERE booking_id = $1 AND status IN ('PROCESSING', 'SUCCEEDED', 'REFUND_PENDING', 'REFUNDED')",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match charged.as_deref() {
+            None => {}
+            Some("PROCESSING") => return Ok(PaymentStart::InProgress),
+            Some(_) => return Ok(PaymentStart::AlreadyPaid),
+        }
+        let payment = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO bookings_demo.payments (id, booking_id, user_id, amount_cents, currency, status, card_last4)
+             VALUES ($1, $2, $3, $4, $5, 'PROCESSING', $6)",
+        )
+        .bind(payment)
+        .bind(id)
+        .bind(user)
+        .bind(booking.total.0)
+        .bind(&booking.currency)
+        .bind(card_last4)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PaymentStart::Started { booking, payment })
+    }
+
+    /// A pay's last step, with the provider's answer for `payment`. An
+    /// approved charge confirms the booking if it is still payable; if it
+    /// lapsed, was cancelled or failed while the provider was deciding, the
+    /// money is owed back (returned for the caller to refund).
+    pub async fn finish_payment(
+        &self,
+        booking: &Booking,
+        payment: Uuid,
+        charge: Charge,
+    ) -> Result<PayOutcome, ApiError> {
+        let fail = |status: &'static str, code: &'static str| {
+            sqlx::query("UPDATE bookings_demo.payments SET status = $2, failure_code = $3 WHERE id = $1")
+                .bind(payment)
+                .bind(status)
+                .bind(code)
         };
-        match charge(&booking).await {
+        let reference = match charge {
             Charge::Declined { code } => {
-                record("DECLINED", None, Some(code)).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(Some(PayOutcome::Declined(code)))
+                fail("DECLINED", code).execute(&self.pool).await?;
+                return Ok(PayOutcome::Declined(code));
             }
             Charge::Unavailable => {
-                record("FAILED", None, Some("provider_unavailable")).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(Some(PayOutcome::ProviderUnavailable))
+                fail("FAILED", "provider_unavailable").execute(&self.pool).await?;
+                return Ok(PayOutcome::ProviderUnavailable);
             }
-            Charge::Approved { reference } => {
-                record("SUCCEEDED", Some(reference.clone()), None).execute(&mut *tx).await?;
-                let updated = sqlx::query(&format!(
-                    "UPDATE bookings_demo.bookings SET status = 'CONFIRMED', updated_at = now() WHERE id = $1
-                     RETURNING {BOOKING_COLUMNS}"
-                ))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let confirmed = booking_from_row(&updated, booking.seats.clone())?;
-                let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CONFIRMED, &BookingMessage::of(&confirmed)).await?];
-                let detail = serde_json::json!({ "payment": payment_id, "reference": reference });
-                audit(
-                    &mut tx,
-                    id,
-                    &user.to_string(),
-                    "pay",
-                    Some(booking.status),
-                    BookingStatus::Confirmed,
-                    Some(detail),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Some(PayOutcome::Confirmed { booking: confirmed, outbox }))
-            }
+            Charge::Approved { reference } => reference,
+        };
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = lock_own(&mut tx, booking.user_id, booking.id).await? else {
+            return Err(ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id)));
+        };
+        let status = current.status.effective(current.expires_at, Utc::now());
+        if !status.is_open() {
+            let refund = owe_refund(&mut tx, payment, Some(&reference), "charged after the booking closed").await?;
+            tx.commit().await?;
+            return Ok(PayOutcome::ChargedTooLate { status, refund });
         }
+        sqlx::query("UPDATE bookings_demo.payments SET status = 'SUCCEEDED', provider_ref = $2 WHERE id = $1")
+            .bind(payment)
+            .bind(&reference)
+            .execute(&mut *tx)
+            .await?;
+        let updated = sqlx::query(&format!(
+            "UPDATE bookings_demo.bookings SET status = 'CONFIRMED', updated_at = now() WHERE id = $1
+             RETURNING {BOOKING_COLUMNS}"
+        ))
+        .bind(booking.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let confirmed = booking_from_row(&updated, current.seats.clone())?;
+        let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CONFIRMED, &BookingMessage::of(&confirmed)).await?];
+        let detail = serde_json::json!({ "payment": payment, "reference": reference });
+        let actor = booking.user_id.to_string();
+        audit(&mut tx, booking.id, &actor, "pay", Some(current.status), BookingStatus::Confirmed, Some(detail)).await?;
+        tx.commit().await?;
+        Ok(PayOutcome::Confirmed { booking: confirmed, outbox })
+    }
+
+    /// Refunds that are owed and due, each leased for `lease` so no other
+    /// sweeper takes it while the provider is called. Charges stuck in
+    /// PROCESSING for longer than `abandoned_after` (the process died while
+    /// the provider decided) become owed refunds first: the money may have
+    /// been taken, and a refund of a charge that never happened is a no-op
+    /// for the provider, which knows both by the same key.
+    pub async fn claim_due_refunds(
+        &self,
+        limit: u32,
+        lease: Duration,
+        abandoned_after: Duration,
+    ) -> Result<Vec<OwedRefund>, ApiError> {
+        sqlx::query(
+            "UPDATE bookings_demo.payments
+                SET status = 'REFUND_PENDING', refund_due_at = now(), failure_code = 'outcome_lost'
+              WHERE status = 'PROCESSING' AND created_at <= now() - make_interval(secs => $1)",
+        )
+        .bind(abandoned_after.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        let rows: Vec<(Uuid, Uuid, Option<String>, i64)> = sqlx::query_as(
+            "UPDATE bookings_demo.payments SET refund_due_at = now() + make_interval(secs => $2)
+              WHERE id IN (SELECT id FROM bookings_demo.payments
+                            WHERE status = 'REFUND_PENDING' AND refund_due_at <= now()
+                            ORDER BY refund_due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+              RETURNING id, booking_id, provider_ref, amount_cents",
+        )
+        .bind(i64::from(limit))
+        .bind(lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(payment, booking, reference, cents)| OwedRefund {
+                payment,
+                refund: Refund { booking, reference, amount: Cents(cents) },
+            })
+            .collect())
+    }
+
+    /// The provider confirmed the refund.
+    pub async fn refund_done(&self, payment: Uuid) -> Result<(), ApiError> {
+        sqlx::query(
+            "UPDATE bookings_demo.payments SET status = 'REFUNDED', refunded_at = now(), refund_error = NULL
+             WHERE id = $1 AND status = 'REFUND_PENDING'",
+        )
+        .bind(payment)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The provider refused or could not be reached: try again after a
+    /// back-off that doubles with each attempt (capped at an hour).
+    pub async fn refund_failed(&self, payment: Uuid, error: &str) -> Result<(), ApiError> {
+        sqlx::query(
+            "UPDATE bookings_demo.payments
+                SET refund_attempts = refund_attempts + 1, refund_error = $2,
+                    refund_due_at = now() + make_interval(secs => least(3600, 5 * power(2, least(refund_attempts, 10))))
+              WHERE id = $1 AND status = 'REFUND_PENDING'",
+        )
+        .bind(payment)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// seat.reserved for a batch of bookings: PENDING → RESERVED, audited,
@@ -697,22 +853,26 @@ impl PgBookings {
     /// so the caller refunds it at the provider.
     pub async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<FailOutcome, ApiError> {
         let mut tx = self.pool.begin().await?;
-        let refund: Option<(String, i64)> = sqlx::query_as(
-            "UPDATE bookings_demo.payments p SET status = 'REFUNDED', refunded_at = now()
-             FROM bookings_demo.bookings b
-             WHERE p.booking_id = $1 AND b.id = p.booking_id AND b.status = 'CONFIRMED' AND p.status = 'SUCCEEDED'
-             RETURNING p.provider_ref, p.amount_cents",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        // Only a booking that is still CONFIRMED owes its payment back here:
+        // one cancelled after paying already owes it through the cancel.
+        let status: Option<BookingStatus> =
+            sqlx::query_scalar("SELECT status FROM bookings_demo.bookings WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let refund = match status {
+            Some(BookingStatus::Confirmed) => {
+                owe_refund_of_booking(&mut tx, id, "its seats could not be reserved").await?
+            }
+            _ => None,
+        };
         // The seat read model never held these seats for this booking (that
         // is what failed), so no message is needed to release them there.
         let from = [BookingStatus::Pending, BookingStatus::Reserved, BookingStatus::Confirmed];
         let (failed, outbox) =
             close_bookings(&mut tx, &[id], &from, BookingStatus::Failed, None, "seat-events", Some(reason)).await?;
         tx.commit().await?;
-        Ok(FailOutcome { booking: failed.into_iter().next(), outbox, refund: refund.map(|(r, c)| (r, Cents(c))) })
+        Ok(FailOutcome { booking: failed.into_iter().next(), outbox, refund })
     }
 
     /// Expires up to `limit` open bookings past their deadline. SKIP LOCKED
@@ -815,19 +975,30 @@ impl PgBookings {
         Ok(())
     }
 
-    /// Claims an Idempotency-Key for this user and request.
-    pub async fn claim_key(&self, user: Uuid, key: &str, request_hash: &str) -> Result<IdempotencyClaim, ApiError> {
-        let inserted = sqlx::query(
-            "INSERT INTO bookings_demo.idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
+    /// Claims an Idempotency-Key for this user and request: a new key, or
+    /// one whose earlier claim for the same request has gone unanswered for
+    /// longer than `lease` (that request died; this one takes over).
+    pub async fn claim_key(
+        &self,
+        user: Uuid,
+        key: &str,
+        request_hash: &str,
+        lease: Duration,
+    ) -> Result<IdempotencyClaim, ApiError> {
+        let claimed = sqlx::query(
+            "INSERT INTO bookings_demo.idempotency_keys AS k (user_id, key, request_hash) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, key) DO UPDATE SET claimed_at = now()
+              WHERE k.status_code IS NULL AND k.request_hash = EXCLUDED.request_hash
+                AND k.claimed_at <= now() - make_interval(secs => $4)",
         )
         .bind(user)
         .bind(key)
         .bind(request_hash)
+        .bind(lease.as_secs_f64())
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if inserted == 1 {
+        if claimed == 1 {
             return Ok(IdempotencyClaim::Claimed);
         }
         let (hash, status, body): (String, Option<i32>, Option<Vec<u8>>) = sqlx::query_as(
@@ -875,12 +1046,65 @@ pub enum CancelOutcome {
     NotFound,
     Unchanged(Booking),
     NotCancellable(BookingStatus),
-    Cancelled { booking: Booking, outbox: Vec<OutboxRow>, refund: Option<(String, Cents)> },
+    Cancelled { booking: Booking, outbox: Vec<OutboxRow>, refund: Option<OwedRefund> },
 }
 
 #[derive(Debug)]
 pub struct FailOutcome {
     pub booking: Option<Booking>,
     pub outbox: Vec<OutboxRow>,
-    pub refund: Option<(String, Cents)>,
+    pub refund: Option<OwedRefund>,
+}
+
+/// A refund recorded as owed (REFUND_PENDING) and leased to whoever got it
+/// back, who asks the provider and then calls `refund_done` or
+/// `refund_failed`. The sweeper takes over one whose caller died.
+#[derive(Debug, Clone)]
+pub struct OwedRefund {
+    pub payment: Uuid,
+    pub refund: Refund,
+}
+
+/// How long the caller that recorded a refund has to carry it out before
+/// the sweeper may try it too.
+const REFUND_LEASE_SECS: f64 = 30.0;
+
+/// Marks `payment` (charged with `reference`) as owed back.
+async fn owe_refund(
+    tx: &mut Transaction<'_, Postgres>,
+    payment: Uuid,
+    reference: Option<&str>,
+    why: &str,
+) -> Result<OwedRefund, ApiError> {
+    let (booking, reference, cents): (Uuid, Option<String>, i64) = sqlx::query_as(
+        "UPDATE bookings_demo.payments
+            SET status = 'REFUND_PENDING', provider_ref = COALESCE($2, provider_ref), refund_error = NULL,
+                failure_code = $3, refund_due_at = now() + make_interval(secs => $4)
+          WHERE id = $1 RETURNING booking_id, provider_ref, amount_cents",
+    )
+    .bind(payment)
+    .bind(reference)
+    .bind(why)
+    .bind(REFUND_LEASE_SECS)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(OwedRefund { payment, refund: Refund { booking, reference, amount: Cents(cents) } })
+}
+
+/// The booking's successful payment, now owed back; `None` if it has none.
+async fn owe_refund_of_booking(
+    tx: &mut Transaction<'_, Postgres>,
+    booking: Uuid,
+    why: &str,
+) -> Result<Option<OwedRefund>, ApiError> {
+    let paid: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM bookings_demo.payments WHERE booking_id = $1 AND status = 'SUCCEEDED' FOR UPDATE",
+    )
+    .bind(booking)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match paid {
+        Some(payment) => Ok(Some(owe_refund(tx, payment, None, why).await?)),
+        None => Ok(None),
+    }
 }

@@ -1,62 +1,126 @@
-//! Failed-login counters in Redis: one key per email that expires with the
-//! lockout window, so a lockout ends by itself.
+//! Abuse limits in Redis: login attempts and per-client request rates. Every
+//! counter is one key that expires with its window, so a limit ends by
+//! itself, and is counted *before* the work it guards: parallel attempts all
+//! see each other's increments, so none slips past the limit.
+//!
+//! Keys that one script touches together share a hash tag (`{email}`), so
+//! this works on ElastiCache in cluster mode.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{AsyncCommands, Script};
+use redis::Script;
 
-use super::redis_conn::RedisConn;
+use super::{redis_conn::RedisConn, LoginThrottle, RateLimiter};
+use crate::{config::Config, domain::user::Email, error::ApiError};
 
-use super::LoginThrottle;
-use crate::{domain::user::Email, error::ApiError};
+/// INCR, EXPIRE on the first count, and the count with the key's TTL.
+const COUNT: &str = "local n = redis.call('INCR', KEYS[1])
+     if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+     return {n, redis.call('TTL', KEYS[1])}";
 
+/// Counts an attempt for the email from one address (KEYS[1]) and from all
+/// addresses (KEYS[2]); returns the seconds to wait when either is over its
+/// limit (ARGV[2], ARGV[3]), else 0.
+const LOGIN_ATTEMPT: &str = "local function count(key)
+       local n = redis.call('INCR', key)
+       if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+       return n
+     end
+     local pair, all = count(KEYS[1]), count(KEYS[2])
+     if pair > tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
+     if all > tonumber(ARGV[3]) then return math.max(redis.call('TTL', KEYS[2]), 1) end
+     return 0";
+
+/// The attempt succeeded: this address starts afresh, and the account-wide
+/// count no longer holds it (DECR only where the key still lives, so an
+/// expired key is not recreated without a TTL).
+const LOGIN_SUCCEEDED: &str = "redis.call('DEL', KEYS[1])
+     if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
+     return 0";
+
+/// Login limits, per account and address, per account, and per address.
 pub struct RedisLoginThrottle {
     redis: RedisConn,
-    max_failures: u32,
+    per_pair: u32,
+    per_account: u32,
+    per_address: u32,
     window: Duration,
-    record: Script,
 }
 
 impl RedisLoginThrottle {
-    pub fn new(redis: RedisConn, max_failures: u32, window: Duration) -> Self {
-        // INCR and the first EXPIRE in one step: a crash between the two
-        // would otherwise leave a counter that never expires.
-        let record = Script::new(
-            "local n = redis.call('INCR', KEYS[1])
-             if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-             return n",
-        );
-        RedisLoginThrottle { redis, max_failures, window, record }
+    pub fn new(redis: RedisConn, config: &Config) -> Self {
+        RedisLoginThrottle {
+            redis,
+            per_pair: config.login_max_failures,
+            per_account: config.login_account_max_failures,
+            per_address: config.login_ip_max_attempts,
+            window: config.login_lockout_window,
+        }
     }
 
-    fn key(email: &Email) -> String {
-        format!("login:failures:{email}")
+    fn keys(email: &Email, client: &str) -> [String; 2] {
+        [format!("login:{{{email}}}:from:{client}"), format!("login:{{{email}}}:all")]
     }
 }
 
 #[async_trait]
 impl LoginThrottle for RedisLoginThrottle {
-    async fn locked_for(&self, email: &Email) -> Result<Option<Duration>, ApiError> {
-        let mut redis = self.redis.clone();
-        let key = Self::key(email);
-        let (failures, ttl): (Option<u32>, i64) = redis::pipe().get(&key).ttl(&key).query_async(&mut redis).await?;
-        match failures {
-            Some(n) if n >= self.max_failures => Ok(Some(Duration::from_secs(ttl.max(1) as u64))),
-            _ => Ok(None),
+    async fn attempt(&self, email: &Email, client: &str) -> Result<Option<Duration>, ApiError> {
+        if let Some(wait) = count(&self.redis, &format!("login-from:{client}"), self.per_address, self.window).await? {
+            return Ok(Some(wait));
         }
+        let mut redis = self.redis.clone();
+        let [pair, all] = Self::keys(email, client);
+        let wait: u64 = Script::new(LOGIN_ATTEMPT)
+            .key(pair)
+            .key(all)
+            .arg(self.window.as_secs().max(1))
+            .arg(self.per_pair)
+            .arg(self.per_account)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_secs(wait)))
     }
 
-    async fn record_failure(&self, email: &Email) -> Result<(), ApiError> {
+    async fn succeeded(&self, email: &Email, client: &str) -> Result<(), ApiError> {
         let mut redis = self.redis.clone();
-        let _: u32 =
-            self.record.key(Self::key(email)).arg(self.window.as_secs().max(1)).invoke_async(&mut redis).await?;
+        let [pair, all] = Self::keys(email, client);
+        let _: i64 = Script::new(LOGIN_SUCCEEDED).key(pair).key(all).invoke_async(&mut redis).await?;
         Ok(())
     }
+}
 
-    async fn clear(&self, email: &Email) -> Result<(), ApiError> {
-        let mut redis = self.redis.clone();
-        let _: () = redis.del(Self::key(email)).await?;
-        Ok(())
+/// Counts one use of `key` in a fixed window; the wait when over `limit`.
+async fn count(redis: &RedisConn, key: &str, limit: u32, window: Duration) -> Result<Option<Duration>, ApiError> {
+    let mut redis = redis.clone();
+    let (n, ttl): (u64, i64) =
+        Script::new(COUNT).key(key).arg(window.as_secs().max(1)).invoke_async(&mut redis).await?;
+    Ok((n > u64::from(limit)).then(|| Duration::from_secs(ttl.max(1) as u64)))
+}
+
+/// Requests per client address per minute, one counter per route.
+pub struct RedisRateLimiter {
+    redis: RedisConn,
+}
+
+impl RedisRateLimiter {
+    pub fn new(redis: RedisConn) -> Self {
+        RedisRateLimiter { redis }
+    }
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn check(&self, route: &str, client: &str, per_minute: u32) -> Result<(), ApiError> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        match count(&self.redis, &format!("rate:{route}:{client}"), per_minute, RATE_WINDOW).await? {
+            Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
+            None => Ok(()),
+        }
     }
 }

@@ -4,7 +4,15 @@ use futures::future::join_all;
 use serde_json::json;
 use shared::auth::JwtKeys;
 
-use crate::common::{api_request, login, raw_body_request, read, register, run, state, state_with, unique_email};
+use crate::common::{
+    api_request, from_ip, login, raw_body_request, read, register, run, state, state_with, unique_email, State,
+};
+
+async fn login_from(state: &State, ip: &str, email: &str, password: &str) -> u16 {
+    let body = json!({ "email": email, "password": password });
+    let req = from_ip(api_request("POST", "/auth/login", Some(&body), &[]), ip);
+    auth_login::handle(state, req).await.unwrap().status().as_u16()
+}
 
 #[test]
 fn register_then_login_issues_a_token_with_the_users_claims() {
@@ -204,8 +212,113 @@ fn tokens_from_another_key_are_not_accepted_by_this_deployment() {
         register(&state, &email, "password-ok").await;
         let (_, session) = login(&state, &email, "password-ok").await;
         let token = session["data"]["token"].as_str().unwrap();
-        let other = JwtKeys::new(&shared::config::Secret::new("z".repeat(48)), Duration::from_secs(60));
+        let config = &state.config;
+        let other = JwtKeys::new(
+            &shared::config::Secret::new("z".repeat(48)),
+            Duration::from_secs(60),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        );
         assert!(other.verify(token).is_err());
         assert!(state.jwt.verify(token).is_ok());
     });
+}
+
+/// A guesser who knows the email must not be able to lock its owner out:
+/// the lock is per email *and* address.
+#[test]
+fn failed_logins_from_one_address_do_not_lock_the_owner_out_elsewhere() {
+    run(async {
+        let state = state_with(|c| c.login_max_failures = 3).await;
+        let email = unique_email("victim");
+        register(&state, &email, "the-right-one").await;
+        for _ in 0..3 {
+            assert_eq!(login_from(&state, "198.51.100.66", &email, "guess-guess").await, 401);
+        }
+        assert_eq!(login_from(&state, "198.51.100.66", &email, "the-right-one").await, 429, "the guesser is locked");
+        assert_eq!(login_from(&state, "192.0.2.10", &email, "the-right-one").await, 200, "the owner is not");
+    });
+}
+
+/// Attempts are counted before the password is checked, so parallel guesses
+/// see each other and no more than the limit ever reach the hash check.
+#[test]
+fn parallel_guesses_never_get_more_tries_than_the_limit() {
+    run(async {
+        let state = std::sync::Arc::new(state_with(|c| c.login_max_failures = 3).await);
+        let email = unique_email("parallel");
+        register(&state, &email, "the-right-one").await;
+        let guesses = (0..20).map(|i| {
+            let (state, email) = (state.clone(), email.clone());
+            tokio::spawn(async move { login_from(&state, "198.51.100.7", &email, &format!("guess-{i}")).await })
+        });
+        let statuses: Vec<u16> = join_all(guesses).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 3, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
+    });
+}
+
+#[test]
+fn an_email_guessed_from_many_addresses_hits_the_account_ceiling() {
+    run(async {
+        let state = state_with(|c| {
+            c.login_max_failures = 3;
+            c.login_account_max_failures = 5;
+        })
+        .await;
+        let email = unique_email("spread");
+        register(&state, &email, "the-right-one").await;
+        for i in 0..5 {
+            assert_eq!(login_from(&state, &format!("198.51.100.{i}"), &email, "guess-guess").await, 401);
+        }
+        assert_eq!(login_from(&state, "198.51.100.200", &email, "guess-guess").await, 429);
+    });
+}
+
+#[test]
+fn one_address_trying_many_emails_is_limited() {
+    run(async {
+        let state = state_with(|c| c.login_ip_max_attempts = 4).await;
+        let (sprayer, other) = (fresh_ip(), fresh_ip());
+        for i in 0..4 {
+            let status = login_from(&state, &sprayer, &unique_email(&format!("spray{i}")), "guess-guess").await;
+            assert_eq!(status, 401);
+        }
+        assert_eq!(login_from(&state, &sprayer, &unique_email("spray"), "guess-guess").await, 429);
+        assert_eq!(login_from(&state, &other, &unique_email("other"), "guess-guess").await, 401);
+    });
+}
+
+#[test]
+fn registrations_from_one_address_are_rate_limited_with_retry_after() {
+    run(async {
+        let state = state_with(|c| c.registrations_per_ip_per_minute = 2).await;
+        let ip = fresh_ip();
+        let attempt = |email: String| {
+            let body = json!({ "email": email, "name": "R", "password": "password-ok" });
+            from_ip(api_request("POST", "/auth/register", Some(&body), &[]), &ip)
+        };
+        for i in 0..2 {
+            let response = auth_register::handle(&state, attempt(unique_email(&format!("rate{i}")))).await.unwrap();
+            assert_eq!(response.status(), 201);
+        }
+        let email = unique_email("rate-over");
+        let response = auth_register::handle(&state, attempt(email.clone())).await.unwrap();
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users_demo.users WHERE email = $1")
+            .bind(&email)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "a refused registration creates nothing");
+    });
+}
+
+/// An address (from the IPv6 documentation range) no earlier run used, so
+/// per-address counters left in Redis by a previous run never interfere.
+fn fresh_ip() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("2001:db8::{:x}:{:x}", (n >> 16) as u16, n as u16)
 }

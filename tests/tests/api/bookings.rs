@@ -456,7 +456,7 @@ fn expired_holds_release_seats_in_every_store() {
         let now = chrono::Utc::now().timestamp_millis();
         assert!(board.values().all(|v| shared::repo::redis_seats::parse_status(v, now).is_none()));
         // …and the sweep makes it so in PostgreSQL and, via booking.expired, Mongo.
-        shared::consumers::sweep(&short).await.unwrap();
+        shared::consumers::sweep(&short, std::time::Duration::from_secs(60)).await.unwrap();
         assert_eq!(booking_status(&short, &id).await, "EXPIRED");
         assert!(pg_active(&short, &event).await.is_empty());
         assert!(redis_board(&short, &event).await.is_empty());
@@ -505,7 +505,7 @@ fn a_message_the_broker_never_got_is_relayed_by_the_sweeper() {
 
         // The default wait (60 s) would leave this fresh row alone.
         let sweeper = state_with(|c| c.outbox_redeliver_after = std::time::Duration::ZERO).await;
-        shared::consumers::sweep(&sweeper).await.unwrap();
+        shared::consumers::sweep(&sweeper, std::time::Duration::from_secs(60)).await.unwrap();
         eventually(15, "the relayed booking is reserved", || async { booking_status(&live, &id).await == "RESERVED" })
             .await;
         eventually(5, "the consumer marks the row delivered", || async { !requested_undelivered(&live, &id).await })
@@ -574,5 +574,158 @@ fn a_stale_hold_is_expired_lazily_by_the_next_booking() {
         let (status, second) = book(user(&short)).await;
         assert_eq!(status, 201, "the seat map said available, so booking succeeds: {second}");
         assert_eq!(booking_status(&short, first["data"]["id"].as_str().unwrap()).await, "EXPIRED");
+    });
+}
+
+/// The seat's holder closes and another buyer books the seat a moment
+/// later, round after round, through the real pipeline (gateway, Kafka,
+/// consumers): the holder's release and the buyer's hold race on different
+/// topics, and the buyer, whom PostgreSQL accepted, must end RESERVED every
+/// time. Three ways to close: cancel, lapse (expired lazily by the buyer's
+/// booking), and the sweeper's expiry, whose booking.expired is published at
+/// once rather than after the outbox's relay wait.
+#[test]
+fn a_seat_freed_a_moment_ago_always_ends_reserved_for_the_next_buyer() {
+    run(async {
+        let state = state().await;
+        let api = Api::new().await;
+        // Holders that lapse book through a state with a short hold (same
+        // database and topics), so the lapse is real in every store.
+        let hold = std::time::Duration::from_secs(3);
+        let short = state_with(|c| c.hold_ttl = hold).await;
+        let event = create_event(&state, 10, 5).await;
+        let settled = |id: String| {
+            let state = state.clone();
+            async move {
+                eventually(15, "the booking leaves PENDING", || async {
+                    booking_status(&state, &id).await != "PENDING"
+                })
+                .await;
+                booking_status(&state, &id).await
+            }
+        };
+        for round in 0..12 {
+            let close = ["cancel", "lapse", "sweep"][round % 3];
+            let holder = user(&state);
+            let holding = match close {
+                "cancel" => {
+                    let (status, booked) = api.book(&holder, &event, &["A1"]).await;
+                    assert_eq!(status, 201, "round {round}: {booked}");
+                    booked["data"]["id"].as_str().unwrap().to_owned()
+                }
+                _ => {
+                    let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
+                    let req =
+                        crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &holder)]);
+                    let (status, booked) = crate::common::read(bookings_create::handle(&short, req).await.unwrap());
+                    assert_eq!(status, 201, "round {round}: {booked}");
+                    booked["data"]["id"].as_str().unwrap().to_owned()
+                }
+            };
+            // The read model holds the seat for the holder before it closes.
+            eventually(10, "mongo holds the seat for the holder", || async {
+                seat_docs(&state, &event).await.iter().any(|s| s.booking_id.as_deref() == Some(holding.as_str()))
+            })
+            .await;
+            match close {
+                "cancel" => {
+                    let (status, _) =
+                        api.call("PUT", &format!("/bookings/{holding}/cancel"), Some(&holder), None, None).await;
+                    assert_eq!(status, 200);
+                }
+                "lapse" => tokio::time::sleep(hold).await,
+                _ => {
+                    tokio::time::sleep(hold).await;
+                    shared::consumers::sweep(&state, std::time::Duration::from_secs(60)).await.unwrap();
+                    assert_eq!(booking_status(&state, &holding).await, "EXPIRED");
+                    let expired_delivered = || async {
+                        sqlx::query_scalar::<_, bool>(
+                            "SELECT delivered_at IS NOT NULL FROM bookings_demo.outbox
+                             WHERE topic = 'booking.expired' AND payload->'data'->>'bookingId' = $1",
+                        )
+                        .bind(&holding)
+                        .fetch_one(state.pg())
+                        .await
+                        .unwrap()
+                    };
+                    // Well inside the 60 s the relay would wait for it.
+                    eventually(15, "the sweeper's booking.expired is consumed", expired_delivered).await;
+                }
+            }
+            let buyer = user(&state);
+            let (status, booked) = api.book(&buyer, &event, &["A1"]).await;
+            assert_eq!(status, 201, "round {round} ({close}): {booked}");
+            let bought = booked["data"]["id"].as_str().unwrap().to_owned();
+            assert_eq!(settled(bought.clone()).await, "RESERVED", "round {round}: the buyer after a {close}");
+            assert_stores_agree(&state, &event).await;
+            let (status, _) = api.call("PUT", &format!("/bookings/{bought}/cancel"), Some(&buyer), None, None).await;
+            assert_eq!(status, 200);
+        }
+    });
+}
+
+/// A sweep clears a backlog larger than one batch in one run (after an
+/// outage, say), rather than one batch per scheduled run.
+#[test]
+fn one_sweep_expires_a_backlog_of_several_batches() {
+    run(async {
+        let state = state_with(|c| c.sweep_batch = 3).await;
+        let event = create_event(&state, 10, 5).await;
+        let mut ids = Vec::new();
+        for n in 1..=8 {
+            let (status, booked) = Api::new().await.book(&user(&state), &event, &[&format!("A{n}")]).await;
+            assert_eq!(status, 201, "{booked}");
+            ids.push(Uuid::parse_str(booked["data"]["id"].as_str().unwrap()).unwrap());
+        }
+        sqlx::query("UPDATE bookings_demo.bookings SET expires_at = now() - interval '1 second' WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(state.pg())
+            .await
+            .unwrap();
+        let report = shared::consumers::sweep(&state, std::time::Duration::from_secs(60)).await.unwrap();
+        assert!(report.expired >= 8, "{report:?}");
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'",
+        )
+        .bind(&ids)
+        .fetch_one(state.pg())
+        .await
+        .unwrap();
+        assert_eq!(open, 0, "every overdue booking expired in one sweep");
+    });
+}
+
+/// A request that died holding its Idempotency-Key (a timeout, a crash) must
+/// not leave the key "in progress" forever: past the lease, a retry takes
+/// over and gets a real answer.
+#[test]
+fn an_idempotency_key_left_by_a_dead_request_is_taken_over_after_its_lease() {
+    run(async {
+        let state = state().await;
+        let event = create_event(&state, 10, 5).await;
+        let user_id = Uuid::new_v4();
+        let token = token_for(&state, user_id, Role::User);
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
+        let key = Uuid::new_v4().to_string();
+        // What the dead request left: its claim, no answer, older than the lease.
+        let hash = shared::idempotency::request_hash("POST", "/bookings", body.to_string().as_bytes());
+        sqlx::query(
+            "INSERT INTO bookings_demo.idempotency_keys (user_id, key, request_hash, claimed_at)
+             VALUES ($1, $2, $3, now() - make_interval(secs => $4))",
+        )
+        .bind(user_id)
+        .bind(&key)
+        .bind(&hash)
+        .bind(state.config.idempotency_lease.as_secs_f64() + 1.0)
+        .execute(state.pg())
+        .await
+        .unwrap();
+        let headers = [("authorization", token.as_str()), ("idempotency-key", key.as_str())];
+        let req = crate::common::api_request("POST", "/bookings", Some(&body), &headers);
+        let (status, first) = crate::common::read(bookings_create::handle(&state, req).await.unwrap());
+        assert_eq!(status, 201, "the retry took the stale claim over: {first}");
+        let req = crate::common::api_request("POST", "/bookings", Some(&body), &headers);
+        let (status, again) = crate::common::read(bookings_create::handle(&state, req).await.unwrap());
+        assert_eq!((status, &again), (201, &first), "and its answer is replayed from then on");
     });
 }

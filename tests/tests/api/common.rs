@@ -42,6 +42,10 @@ pub fn test_vars() -> HashMap<String, String> {
         ("REDIS_URL", "redis://127.0.0.1:6379/1"),
         ("ARGON2_MEMORY_KIB", "1024"),
         ("ARGON2_ITERATIONS", "1"),
+        // One address sends every test's traffic: per-address limits off.
+        ("BOOKINGS_PER_IP_PER_MINUTE", "0"),
+        ("REGISTRATIONS_PER_IP_PER_MINUTE", "0"),
+        ("LOGIN_IP_MAX_ATTEMPTS", "1000000"),
     ] {
         vars.entry(key.to_owned()).or_insert_with(|| value.to_owned());
     }
@@ -135,6 +139,16 @@ pub fn api_request(method: &str, path: &str, body: Option<&Value>, headers: &[(&
         event["headers"][name.to_lowercase()] = (*value).into();
     }
     lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+}
+
+/// The same request as sent from `ip` (API Gateway's `sourceIp`).
+pub fn from_ip(mut req: Request, ip: &str) -> Request {
+    use lambda_http::request::RequestContext;
+    match req.extensions_mut().get_mut::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip = Some(ip.to_owned()),
+        _ => panic!("not an API Gateway v2 request"),
+    }
+    req
 }
 
 pub fn raw_body_request(path: &str, body: String) -> Request {

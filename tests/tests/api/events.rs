@@ -291,9 +291,15 @@ fn creating_events_needs_an_admin_token() {
         let body = new_event("authz", 5, "Authz");
         assert_eq!(create(&state, None, &body).await.0, 401);
         assert_eq!(create(&state, Some(&token(&state, Role::User)), &body).await.0, 403);
-        let forged = shared::auth::JwtKeys::new(&shared::config::Secret::new("f".repeat(40)), Duration::from_secs(60))
-            .issue(uuid::Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
-            .unwrap();
+        let (issuer, audience) = (&state.config.jwt_issuer, &state.config.jwt_audience);
+        let forged = shared::auth::JwtKeys::new(
+            &shared::config::Secret::new("f".repeat(40)),
+            Duration::from_secs(60),
+            issuer,
+            audience,
+        )
+        .issue(uuid::Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
+        .unwrap();
         assert_eq!(create(&state, Some(&forged), &body).await.0, 401);
         // A user token with the role claim edited to admin.
         let user = token(&state, Role::User);

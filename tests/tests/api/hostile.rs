@@ -40,26 +40,33 @@ fn forged_tokens(state: &State) -> Vec<(&'static str, String)> {
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let other_key =
-        shared::auth::JwtKeys::new(&shared::config::Secret::new("k".repeat(40)), std::time::Duration::from_secs(60))
-            .issue(Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
-            .unwrap();
+    let other_key = shared::auth::JwtKeys::new(
+        &shared::config::Secret::new("k".repeat(40)),
+        std::time::Duration::from_secs(60),
+        &state.config.jwt_issuer,
+        &state.config.jwt_audience,
+    )
+    .issue(Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
+    .unwrap();
+    // Signed with this deployment's own secret, issued for another one.
+    let other_deployment = shared::auth::JwtKeys::new(
+        &state.config.jwt_secret,
+        std::time::Duration::from_secs(60),
+        "staging",
+        &state.config.jwt_audience,
+    )
+    .issue(Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip)
+    .unwrap();
     let now = chrono::Utc::now().timestamp();
     let expired = state
         .jwt
-        .sign(&shared::auth::Claims {
-            sub: Uuid::new_v4(),
-            email: "x@y.z".into(),
-            role: Role::Admin,
-            tier: Tier::Vip,
-            iat: now - 7200,
-            exp: now - 3600,
-        })
+        .sign(&state.jwt.claims(Uuid::new_v4(), "x@y.z", Role::Admin, Tier::Vip, now - 7200, now - 3600))
         .unwrap();
     vec![
         ("tampered role claim", format!("Bearer {tampered}")),
         ("alg none", format!("Bearer {none}")),
         ("wrong key", format!("Bearer {other_key}")),
+        ("another deployment's issuer", format!("Bearer {other_deployment}")),
         ("expired", format!("Bearer {expired}")),
         ("garbage", "Bearer not.a.jwt".to_owned()),
         ("basic scheme", format!("Basic {user}")),
@@ -227,6 +234,12 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
             json!({ "eventId": event, "seatIds": (0..1000).map(|n| format!("{event}_X{n}")).collect::<Vec<_>>() }),
         ),
         ("seat ids as string", json!({ "eventId": event, "seatIds": seat(event, "A1") })),
+        // Multi-byte characters straddling the 80-byte cut the error message makes.
+        ("seat id of two-byte chars", json!({ "eventId": event, "seatIds": [format!("a{}", "é".repeat(40))] })),
+        (
+            "seat id of four-byte chars",
+            json!({ "eventId": event, "seatIds": [format!("{event}_{}", "🎫".repeat(30))] }),
+        ),
         ("seat id operator", json!({ "eventId": event, "seatIds": [{ "$ne": null }] })),
         ("seat id number", json!({ "eventId": event, "seatIds": [1] })),
         ("event id operator", json!({ "eventId": { "$gt": "" }, "seatIds": [seat(event, "A1")] })),

@@ -12,4 +12,6 @@ mod faults;
 mod gateway;
 mod health;
 mod hostile;
+mod limits;
 mod parity;
+mod payments;
