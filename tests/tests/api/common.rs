@@ -179,6 +179,30 @@ pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Ro
     format!("Bearer {}", state.jwt.issue(user, "someone@example.test", role, tier).expect("token"))
 }
 
+/// Calls a booking handler in-process: POST without an id creates, POST
+/// with an id pays, anything else with an id cancels (the path only labels
+/// the request; the id is the path parameter).
+pub async fn booking_call(
+    state: &State,
+    method: &str,
+    path: &str,
+    id: Option<&str>,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
+    if let Some(id) = id {
+        let params = HashMap::from([("id".to_owned(), id.to_owned())]);
+        req = lambda_http::RequestExt::with_path_parameters(req, params);
+    }
+    let response = match (method, id) {
+        ("POST", None) => bookings_create::handle(state, req).await,
+        ("POST", Some(_)) => bookings_pay::handle(state, req).await,
+        _ => bookings_cancel::handle(state, req).await,
+    };
+    read(response.unwrap())
+}
+
 /// A new event with `seats` seats (rows of ten, $30 each), `days` ahead.
 pub async fn create_event(state: &State, seats: u32, days: i64) -> String {
     let admin = token_for(state, uuid::Uuid::new_v4(), shared::domain::user::Role::Admin);

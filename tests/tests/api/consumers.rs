@@ -11,7 +11,10 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, eventually, gateway_url, isolated, read, run, state, token_for, State};
+use crate::common::{
+    api_request, booking_call as call, create_event, eventually, gateway_url, isolated, read, run, state, token_for,
+    State,
+};
 
 fn fixture(name: &str) -> KafkaEvent {
     let path = format!("{}/fixtures/msk/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -151,27 +154,6 @@ async fn messages_of(state: &State, booking: &str) -> Vec<(String, Value)> {
     reserved["type"] = "seat.reserved".into();
     messages.push(("seat.reserved".into(), reserved));
     messages
-}
-
-async fn call(
-    state: &State,
-    method: &str,
-    path: &str,
-    id: Option<&str>,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
-    if let Some(id) = id {
-        let params = std::collections::HashMap::from([("id".to_owned(), id.to_owned())]);
-        req = lambda_http::RequestExt::with_path_parameters(req, params);
-    }
-    let response = match (method, id) {
-        ("POST", None) => bookings_create::handle(state, req).await,
-        ("POST", Some(_)) => bookings_pay::handle(state, req).await,
-        _ => bookings_cancel::handle(state, req).await,
-    };
-    read(response.unwrap())
 }
 
 async fn status_of(state: &State, booking: &str) -> String {

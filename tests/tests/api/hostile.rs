@@ -396,7 +396,7 @@ fn two_hundred_hostile_requests_get_clean_4xx_json_and_change_nothing() {
                 || body["error"]["code"].as_str().is_none()
                 || leaked.is_some()
             {
-                failures.push(format!("{} → {status} {}", case.name, &text[..text.len().min(200)]));
+                failures.push(format!("{} → {status} {}", case.name, shared::domain::booking::prefix_of(&text, 200)));
             }
         }
         assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));

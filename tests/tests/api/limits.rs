@@ -20,13 +20,9 @@ async fn book(state: &State, token: &str, event: &str, labels: &[&str]) -> (u16,
 }
 
 async fn act(state: &State, token: &str, id: &str, pay: bool) -> u16 {
-    let path = if pay { format!("/bookings/{id}/pay") } else { format!("/bookings/{id}/cancel") };
-    let body = pay.then(|| json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } }));
-    let req = api_request(if pay { "POST" } else { "PUT" }, &path, body.as_ref(), &[("authorization", token)]);
-    let params = std::collections::HashMap::from([("id".to_owned(), id.to_owned())]);
-    let req = lambda_http::RequestExt::with_path_parameters(req, params);
-    let response = if pay { bookings_pay::handle(state, req).await } else { bookings_cancel::handle(state, req).await };
-    response.unwrap().status().as_u16()
+    let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } });
+    let (method, body) = if pay { ("POST", Some(card)) } else { ("PUT", None) };
+    crate::common::booking_call(state, method, "/booking", Some(id), token, body).await.0
 }
 
 /// An event created with its own per-user limit.

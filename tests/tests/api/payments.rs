@@ -16,7 +16,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, read, run, state_with, token_for, State};
+use crate::common::{booking_call, create_event, run, state_with, token_for, State};
 
 /// The test cards, with refunds that fail `failures` times before they go
 /// through, and a hook that runs while a charge is being decided.
@@ -52,30 +52,9 @@ async fn with_provider(provider: &Provider) -> State {
     state
 }
 
-async fn handle(
-    state: &State,
-    method: &str,
-    path: &str,
-    id: Option<&str>,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> (u16, serde_json::Value) {
-    let mut req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
-    if let Some(id) = id {
-        let params = std::collections::HashMap::from([("id".to_owned(), id.to_owned())]);
-        req = lambda_http::RequestExt::with_path_parameters(req, params);
-    }
-    let response = match (method, id) {
-        ("POST", None) => bookings_create::handle(state, req).await,
-        ("POST", Some(_)) => bookings_pay::handle(state, req).await,
-        _ => bookings_cancel::handle(state, req).await,
-    };
-    read(response.unwrap())
-}
-
 async fn book(state: &State, token: &str, event: &str, label: &str) -> String {
     let body = json!({ "eventId": event, "seatIds": [format!("{event}_{label}")] });
-    let (status, booked) = handle(state, "POST", "/bookings", None, token, Some(body)).await;
+    let (status, booked) = booking_call(state, "POST", "/bookings", None, token, Some(body)).await;
     assert_eq!(status, 201, "{booked}");
     booked["data"]["id"].as_str().unwrap().to_owned()
 }
@@ -93,6 +72,15 @@ async fn payment_of(state: &State, booking: &str) -> (String, i32) {
         .unwrap()
 }
 
+/// Makes the booking's owed refund due now rather than after its back-off.
+async fn refund_due_now(state: &State, booking: &str) {
+    sqlx::query("UPDATE bookings_demo.payments SET refund_due_at = now() WHERE booking_id = $1::uuid")
+        .bind(booking)
+        .execute(state.pg())
+        .await
+        .unwrap();
+}
+
 #[test]
 fn a_refund_the_provider_fails_twice_is_retried_until_it_is_done_once() {
     run(async {
@@ -101,24 +89,19 @@ fn a_refund_the_provider_fails_twice_is_retried_until_it_is_done_once() {
         let event = create_event(&state, 10, 5).await;
         let token = token_for(&state, Uuid::new_v4(), Role::User);
         let booking = book(&state, &token, &event, "A1").await;
-        assert_eq!(handle(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await.0, 200);
+        assert_eq!(booking_call(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await.0, 200);
 
         // The provider fails: the cancel stands, the refund stays owed.
-        let (status, cancelled) = handle(&state, "PUT", "/cancel", Some(&booking), &token, None).await;
+        let (status, cancelled) = booking_call(&state, "PUT", "/cancel", Some(&booking), &token, None).await;
         assert_eq!((status, cancelled["data"]["status"].as_str()), (200, Some("CANCELLED")), "{cancelled}");
         assert_eq!(payment_of(&state, &booking).await, ("REFUND_PENDING".to_owned(), 1));
         // A retried cancel changes nothing and refunds nothing twice.
-        assert_eq!(handle(&state, "PUT", "/cancel", Some(&booking), &token, None).await.0, 200);
+        assert_eq!(booking_call(&state, "PUT", "/cancel", Some(&booking), &token, None).await.0, 200);
         assert_eq!(provider.refunds.lock().unwrap().len(), 1);
 
         let bookings = state.bookings().await.unwrap();
         for expected in [("REFUND_PENDING", 2), ("REFUNDED", 2)] {
-            // Due now rather than after the back-off.
-            sqlx::query("UPDATE bookings_demo.payments SET refund_due_at = now() WHERE booking_id = $1::uuid")
-                .bind(&booking)
-                .execute(state.pg())
-                .await
-                .unwrap();
+            refund_due_now(&state, &booking).await;
             bookings.refund_due(state.payments.as_ref()).await.unwrap();
             let (status, attempts) = payment_of(&state, &booking).await;
             assert_eq!((status.as_str(), attempts), expected);
@@ -128,11 +111,7 @@ fn a_refund_the_provider_fails_twice_is_retried_until_it_is_done_once() {
         let booking_id = Uuid::parse_str(&booking).unwrap();
         assert!(refunds.iter().all(|r| r.booking == booking_id && r.amount == Cents(3000) && r.reference.is_some()));
         // Done is done: nothing is due any more.
-        sqlx::query("UPDATE bookings_demo.payments SET refund_due_at = now() WHERE booking_id = $1::uuid")
-            .bind(&booking)
-            .execute(state.pg())
-            .await
-            .unwrap();
+        refund_due_now(&state, &booking).await;
         bookings.refund_due(state.payments.as_ref()).await.unwrap();
         assert_eq!(provider.refunds.lock().unwrap().len(), 3);
     });
@@ -170,7 +149,7 @@ fn a_booking_that_lapses_while_the_provider_decides_is_refunded_not_confirmed() 
         let booking = book(&state, &token, &event, "A2").await;
         *booking_slot.lock().unwrap() = Some(Uuid::parse_str(&booking).unwrap());
 
-        let (status, body) = handle(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await;
+        let (status, body) = booking_call(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await;
         assert_eq!(blocked.load(Ordering::SeqCst), 0, "the charge ran while the booking's row was locked");
         assert_eq!(status, 409, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("EXPIRED"), "{body}");
