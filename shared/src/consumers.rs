@@ -435,8 +435,8 @@ pub struct SweepReport {
     pub relayed: usize,
 }
 
-/// What a sweep leaves for the next invocation: it stops starting new
-/// batches this long before its deadline, so the last one can finish.
+/// How long before its deadline a sweep stops starting new batches, so the
+/// last one it started can finish.
 const SWEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs every step until it is drained or `budget` is spent, so a backlog
