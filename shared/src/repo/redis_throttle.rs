@@ -6,7 +6,7 @@
 //! Keys that one script touches together share a hash tag (`{email}`), so
 //! this works on ElastiCache in cluster mode.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use async_trait::async_trait;
 use redis::Script;
@@ -15,14 +15,18 @@ use super::{redis_conn::RedisConn, LoginThrottle, RateLimiter};
 use crate::{config::Config, domain::user::Email, error::ApiError};
 
 /// INCR, EXPIRE on the first count, and the count with the key's TTL.
-const COUNT: &str = "local n = redis.call('INCR', KEYS[1])
+/// Each script is made (and its SHA computed) once per process; EVALSHA
+/// then sends only the hash.
+static COUNT: LazyLock<Script> = LazyLock::new(|| Script::new(COUNT_SCRIPT));
+const COUNT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1])
      if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
      return {n, redis.call('TTL', KEYS[1])}";
 
 /// Counts an attempt for the email from one address (KEYS[1]) and from all
 /// addresses (KEYS[2]); returns the seconds to wait when either is over its
 /// limit (ARGV[2], ARGV[3]), else 0.
-const LOGIN_ATTEMPT: &str = "local function count(key)
+static LOGIN_ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(LOGIN_ATTEMPT_SCRIPT));
+const LOGIN_ATTEMPT_SCRIPT: &str = "local function count(key)
        local n = redis.call('INCR', key)
        if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
        return n
@@ -35,7 +39,8 @@ const LOGIN_ATTEMPT: &str = "local function count(key)
 /// The attempt succeeded: this address starts afresh, and the account-wide
 /// count no longer holds it (DECR only where the key still lives, so an
 /// expired key is not recreated without a TTL).
-const LOGIN_SUCCEEDED: &str = "redis.call('DEL', KEYS[1])
+static LOGIN_SUCCEEDED: LazyLock<Script> = LazyLock::new(|| Script::new(LOGIN_SUCCEEDED_SCRIPT));
+const LOGIN_SUCCEEDED_SCRIPT: &str = "redis.call('DEL', KEYS[1])
      if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
      return 0";
 
@@ -72,7 +77,7 @@ impl LoginThrottle for RedisLoginThrottle {
         }
         let mut redis = self.redis.clone();
         let [pair, all] = Self::keys(email, client);
-        let wait: u64 = Script::new(LOGIN_ATTEMPT)
+        let wait: u64 = LOGIN_ATTEMPT
             .key(pair)
             .key(all)
             .arg(self.window.as_secs().max(1))
@@ -86,7 +91,7 @@ impl LoginThrottle for RedisLoginThrottle {
     async fn succeeded(&self, email: &Email, client: &str) -> Result<(), ApiError> {
         let mut redis = self.redis.clone();
         let [pair, all] = Self::keys(email, client);
-        let _: i64 = Script::new(LOGIN_SUCCEEDED).key(pair).key(all).invoke_async(&mut redis).await?;
+        let _: i64 = LOGIN_SUCCEEDED.key(pair).key(all).invoke_async(&mut redis).await?;
         Ok(())
     }
 }
@@ -94,8 +99,7 @@ impl LoginThrottle for RedisLoginThrottle {
 /// Counts one use of `key` in a fixed window; the wait when over `limit`.
 async fn count(redis: &RedisConn, key: &str, limit: u32, window: Duration) -> Result<Option<Duration>, ApiError> {
     let mut redis = redis.clone();
-    let (n, ttl): (u64, i64) =
-        Script::new(COUNT).key(key).arg(window.as_secs().max(1)).invoke_async(&mut redis).await?;
+    let (n, ttl): (u64, i64) = COUNT.key(key).arg(window.as_secs().max(1)).invoke_async(&mut redis).await?;
     Ok((n > u64::from(limit)).then(|| Duration::from_secs(ttl.max(1) as u64)))
 }
 
