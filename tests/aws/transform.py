@@ -1,0 +1,120 @@
+"""Deploy rehearsal, first stage: the SAM transform CloudFormation itself runs.
+
+cfn-lint and `sam validate --lint` read template.yaml as written and passed a
+template the transform refuses (a Kafka event source with several topics).
+This runs aws-sam-translator, the version the pinned SAM CLI ships, on
+template.yaml with realistic parameters for both Kafka setups (MSK and
+self-managed with SCRAM), then checks the result against the Lambda API's own
+constraints from botocore's service model, which cfn-lint does not know:
+one topic per event source mapping, and consumer groups unique across the
+stack's Kafka mappings. Writes each transformed template to .data/aws/ for
+cfn-lint. Exits non-zero, naming every problem, if any setup fails.
+"""
+
+import copy
+import json
+import pathlib
+import sys
+
+import botocore.session
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ACCOUNT, REGION = "123456789012", "us-east-1"
+COMMON = {
+    "SubnetIds": "subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002",
+    "SecurityGroupIds": "sg-0a1b2c3d4e5f60001",
+    "VpcId": "vpc-0a1b2c3d4e5f60001",
+    "DatabaseUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/database-url-AbCdEf",
+    "MongoUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/mongo-url-AbCdEf",
+    "JwtSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/jwt-AbCdEf",
+    "RedisUrl": "rediss://ticketing.abc123.clustercfg.use1.cache.amazonaws.com:6379",
+}
+SETUPS = {
+    "msk": {
+        **COMMON,
+        "MskClusterArn": f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/ticketing/0a1b2c3d-1111-2222-3333-444455556666-7",
+        "MskClusterName": "ticketing",
+        "KafkaAuth": "iam",
+    },
+    "self-managed": {
+        **COMMON,
+        "KafkaBootstrapServers": "b-1.kafka.internal:9096,b-2.kafka.internal:9096",
+        "KafkaScramSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:AmazonMSK_ticketing-AbCdEf",
+        "KafkaAuth": "scram",
+    },
+}
+
+
+class BundledPolicies:
+    """The AWS managed policy names SAM attaches; no IAM call offline."""
+
+    def load(self):
+        from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
+
+        return get_bundled_managed_policy_map("aws")
+
+
+def packaged(template):
+    """What `sam package` does to the template: code and layers in S3."""
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            props["CodeUri"] = "s3://rehearsal-artifacts/functions.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = "s3://rehearsal-artifacts/layer.zip"
+    return template
+
+
+def lambda_api_problems(transformed):
+    """The Lambda API's limits on what the transform produced."""
+    shapes = botocore.session.get_session().get_service_model("lambda")
+    request = shapes.operation_model("CreateEventSourceMapping").input_shape
+    max_topics = request.members["Topics"].metadata.get("max")
+    problems, groups = [], {}
+    for name, resource in transformed["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        topics = props.get("Topics", [])
+        if max_topics is not None and len(topics) > max_topics:
+            problems.append(f"{name}: {len(topics)} topics, the Lambda API takes at most {max_topics}")
+        config = props.get("AmazonManagedKafkaEventSourceConfig") or props.get("SelfManagedKafkaEventSourceConfig")
+        group = (config or {}).get("ConsumerGroupId")
+        condition = resource.get("Condition", "")
+        if group is not None:
+            groups.setdefault((condition, group), []).append(name)
+    for (_, group), names in groups.items():
+        if len(names) > 1:
+            problems.append(f"consumer group {group} is used by {', '.join(names)}; each Kafka mapping needs its own")
+    return problems
+
+
+def main():
+    out = ROOT / ".data" / "aws"
+    out.mkdir(parents=True, exist_ok=True)
+    template = packaged(yaml_parse((ROOT / "template.yaml").read_text()))
+    failed = False
+    for setup, parameters in SETUPS.items():
+        try:
+            transformed = transform(copy.deepcopy(template), dict(parameters), BundledPolicies())
+        except InvalidDocumentException as err:
+            failed = True
+            for cause in err.causes:
+                print(f"{setup}: transform: {cause.message}")
+            continue
+        problems = lambda_api_problems(transformed)
+        for problem in problems:
+            print(f"{setup}: {problem}")
+        failed |= bool(problems)
+        (out / f"transformed-{setup}.json").write_text(json.dumps(transformed, indent=1))
+        mappings = sum(r["Type"] == "AWS::Lambda::EventSourceMapping" for r in transformed["Resources"].values())
+        print(f"{setup}: {len(transformed['Resources'])} resources, {mappings} event source mappings")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
