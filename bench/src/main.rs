@@ -386,7 +386,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
 
     // The request path awaits the broker's acknowledgement of its outbox
     // message; event.created has no consumer, so these messages go nowhere.
-    let publisher = state.publisher().await?;
+    let publisher = state.publisher();
     let topic = shared::kafka::EVENT_CREATED;
     let kafka_produce = sequential("floor: Kafka produce, acks=all", 1000, |i| {
         let publisher = &publisher;

@@ -3,7 +3,7 @@
 //! and the check at start-up both fail until it is.
 
 use lambda_http::{Body, Error, Request, Response};
-use shared::State;
+use shared::{aws_access::Access, State};
 
 pub const HTTP_FUNCTIONS: &[&str] = &[
     "api-docs",
@@ -75,4 +75,30 @@ pub async fn invoke_scheduled(function: &str, state: &State) -> Option<Result<se
         }
         _ => None,
     }
+}
+
+/// What each function's code calls of AWS (its `AWS_ACCESS`), for the
+/// deploy rehearsal's check of the roles; `None` for an unknown name.
+pub fn aws_access(function: &str) -> Option<Access> {
+    Some(match function {
+        "api-docs" => api_docs::AWS_ACCESS,
+        "auth-login" => auth_login::AWS_ACCESS,
+        "auth-register" => auth_register::AWS_ACCESS,
+        "bookings-cancel" => bookings_cancel::AWS_ACCESS,
+        "bookings-create" => bookings_create::AWS_ACCESS,
+        "bookings-get" => bookings_get::AWS_ACCESS,
+        "bookings-list" => bookings_list::AWS_ACCESS,
+        "bookings-pay" => bookings_pay::AWS_ACCESS,
+        "events-create" => events_create::AWS_ACCESS,
+        "events-get" => events_get::AWS_ACCESS,
+        "events-list" => events_list::AWS_ACCESS,
+        "events-seats" => events_seats::AWS_ACCESS,
+        "health" => health::AWS_ACCESS,
+        "booking-status" => booking_status::AWS_ACCESS,
+        "seat-projector" => seat_projector::AWS_ACCESS,
+        "seat-reserver" => seat_reserver::AWS_ACCESS,
+        "booking-sweeper" => booking_sweeper::AWS_ACCESS,
+        "migrator" => migrator::AWS_ACCESS,
+        _ => return None,
+    })
 }

@@ -19,7 +19,7 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Starts one consumer loop per Kafka-triggered function and one timer per
 /// scheduled function. Runs until the process ends.
-pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration) -> anyhow::Result<()> {
+pub async fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration) -> anyhow::Result<()> {
     // A consumer appears twice in the template (MSK and self-managed Kafka
     // variants under opposite conditions); locally it runs once.
     let mut started = std::collections::HashSet::new();
@@ -30,7 +30,7 @@ pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration
                 "{} consumes Kafka but is not linked into the gateway",
                 spec.binary
             );
-            let consumer = consumer_for(spec, &state)?;
+            let consumer = consumer_for(spec, &state).await?;
             tokio::spawn(run_source(spec.clone(), state.clone(), consumer));
         }
         if spec.schedule.is_some() {
@@ -58,13 +58,14 @@ pub fn start(specs: &[FunctionSpec], state: Arc<State>, schedule_every: Duration
 /// partition: shorter waits cost it CPU with no traffic at all.
 const DEFAULT_FETCH_WAIT_MS: u64 = 10;
 
-fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
+async fn consumer_for(spec: &FunctionSpec, state: &State) -> anyhow::Result<StreamConsumer> {
     let prefix = &state.config.topic_prefix;
     let fetch_wait = std::env::var("EMULATOR_FETCH_WAIT_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(DEFAULT_FETCH_WAIT_MS);
     let consumer: StreamConsumer = shared::kafka::client_config(&state.config)
+        .await?
         .set("group.id", format!("{prefix}{}", spec.binary))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

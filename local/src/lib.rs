@@ -1,5 +1,8 @@
-//! The local stand-in for API Gateway (and, later, for the MSK event-source
-//! mappings and the schedule). Never deployed.
+//! The local stand-in for API Gateway, the MSK event-source mappings and
+//! the schedule. Never deployed.
+// The handlers' futures (through the Kafka producer and the AWS SDK types
+// it may use) nest past the default when hyper checks the server's body type.
+#![recursion_limit = "256"]
 
 pub mod dispatch;
 pub mod emulator;
@@ -16,7 +19,7 @@ use tokio::net::TcpListener;
 pub async fn start(template: &Path, state: Arc<State>, listener: TcpListener) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(template).map_err(|e| anyhow::anyhow!("reading {}: {e}", template.display()))?;
     let specs = routes::functions(&text)?;
-    emulator::start(&specs, state.clone(), schedule_interval())?;
+    emulator::start(&specs, state.clone(), schedule_interval()).await?;
     let router = routes::Router::new(routes::routes(&text)?);
     let gateway = Arc::new(server::Gateway::new(router, state)?);
     gateway.serve(listener).await

@@ -16,8 +16,11 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup(args.get(1).map(String::as_str) == Some("--fresh")).await,
         Some("serve") => serve(&args[1..]).await,
+        Some("aws-calls") => aws_calls(&args[1..]),
         _ => {
-            eprintln!("usage: local-gateway setup [--fresh] | serve [--port N] [--template PATH]");
+            eprintln!(
+                "usage: local-gateway setup [--fresh] | serve [--port N] [--template PATH] | aws-calls --kafka msk|self-managed --auth iam|scram|tls|plaintext"
+            );
             std::process::exit(2);
         }
     }
@@ -62,6 +65,39 @@ fn admin_credentials(state: &State) -> anyhow::Result<(String, Secret)> {
         }
         _ => anyhow::bail!("ADMIN_EMAIL and ADMIN_PASSWORD must be set when APP_ENV=aws"),
     }
+}
+
+/// Prints, as JSON by function, the AWS calls each function's code makes in
+/// the given Kafka setup: what the deploy rehearsal checks the roles against.
+fn aws_calls(args: &[String]) -> anyhow::Result<()> {
+    use shared::aws_access::{DeployedAuth, Deployment};
+    let (mut msk, mut auth) = (None, None);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = rest.next().map(String::as_str);
+        match (arg.as_str(), value) {
+            ("--kafka", Some("msk")) => msk = Some(true),
+            ("--kafka", Some("self-managed")) => msk = Some(false),
+            ("--auth", Some("iam")) => auth = Some(DeployedAuth::Iam),
+            ("--auth", Some("scram")) => auth = Some(DeployedAuth::Scram),
+            ("--auth", Some("tls")) => auth = Some(DeployedAuth::Tls),
+            ("--auth", Some("plaintext")) => auth = Some(DeployedAuth::Plaintext),
+            _ => anyhow::bail!("aws-calls takes --kafka msk|self-managed and --auth iam|scram|tls|plaintext"),
+        }
+    }
+    let deployment = Deployment { msk: msk.context("--kafka is required")?, auth: auth.context("--auth is required")? };
+    let functions = local_gateway::dispatch::HTTP_FUNCTIONS
+        .iter()
+        .chain(local_gateway::dispatch::KAFKA_FUNCTIONS)
+        .chain(local_gateway::dispatch::SCHEDULED_FUNCTIONS)
+        .chain(&["migrator"]);
+    let mut calls = serde_json::Map::new();
+    for function in functions {
+        let access = local_gateway::dispatch::aws_access(function).context("a listed function has no AWS_ACCESS")?;
+        calls.insert(function.to_string(), serde_json::to_value(access.calls(deployment))?);
+    }
+    println!("{}", serde_json::to_string_pretty(&calls)?);
+    Ok(())
 }
 
 async fn serve(args: &[String]) -> anyhow::Result<()> {

@@ -253,12 +253,17 @@ impl Config {
             return Err(ConfigError::Invalid { name: "MAX_SEATS_PER_BOOKING", reason: "must be 1..=100".into() });
         }
 
+        let database_url = required("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing")?;
+        if !local && !verifies_server(&database_url) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "must set sslmode=verify-full on AWS (require encrypts but accepts any server)".into(),
+            });
+        }
+
         Ok(Config {
             app_env,
-            database_url: Secret::new(required(
-                "DATABASE_URL",
-                "postgres://postgres:postgres@127.0.0.1:5432/ticketing",
-            )?),
+            database_url: Secret::new(database_url),
             redis_url: Secret::new(required("REDIS_URL", "redis://127.0.0.1:6379/0")?),
             redis_cluster: flag("REDIS_CLUSTER")?,
             redis_ca_file: get("REDIS_CA_FILE").map(str::to_owned),
@@ -268,7 +273,10 @@ impl Config {
             kafka_brokers: match (get("KAFKA_BROKERS"), get("MSK_CLUSTER_ARN")) {
                 (Some(brokers), _) => brokers.to_owned(),
                 (None, Some(_)) => String::new(),
-                (None, None) => required("KAFKA_BROKERS", "127.0.0.1:19092")?,
+                // On AWS only the functions with Kafka clients get Kafka
+                // settings; the others never make a client.
+                (None, None) if local => "127.0.0.1:19092".to_owned(),
+                (None, None) => String::new(),
             },
             msk_cluster_arn: get("MSK_CLUSTER_ARN").map(str::to_owned),
             kafka_auth: KafkaAuth::from_vars(&get)?,
@@ -311,6 +319,15 @@ impl Config {
     }
 }
 
+/// Whether a PostgreSQL URL checks the server's certificate and host name.
+/// With `sslmode=require` a machine in the path could pose as RDS Proxy. The
+/// proxy presents an ACM certificate, which chains to the Amazon roots in
+/// sqlx's bundled webpki roots, so no CA file is needed for it.
+fn verifies_server(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    form_urlencoded::parse(query.as_bytes()).any(|(key, value)| key == "sslmode" && value == "verify-full")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +357,7 @@ mod tests {
         let config = Config::from_map(&vars(&[
             ("APP_ENV", "aws"),
             ("JWT_SECRET", &"x".repeat(40)),
-            ("DATABASE_URL", "postgres://db/x"),
+            ("DATABASE_URL", "postgres://db/x?sslmode=verify-full"),
             ("REDIS_URL", "rediss://cache:6379"),
             ("MONGO_URL", "mongodb://docdb:27017"),
             ("MSK_CLUSTER_ARN", "arn:aws:kafka:us-east-1:1:cluster/c/u"),
@@ -348,6 +365,27 @@ mod tests {
         .unwrap();
         assert_eq!(config.kafka_brokers, "");
         assert!(config.msk_cluster_arn.is_some());
+    }
+
+    #[test]
+    fn aws_mode_needs_a_verified_database_connection_and_no_kafka_settings() {
+        let aws = |database_url: &str| {
+            Config::from_map(&vars(&[
+                ("APP_ENV", "aws"),
+                ("JWT_SECRET", &"x".repeat(40)),
+                ("DATABASE_URL", database_url),
+                ("REDIS_URL", "rediss://cache:6379"),
+                ("MONGO_URL", "mongodb://docdb:27017"),
+            ]))
+        };
+        for unverified in
+            ["postgres://proxy/db", "postgres://proxy/db?sslmode=require", "postgres://p/db?x=verify-full"]
+        {
+            assert!(matches!(aws(unverified), Err(ConfigError::Invalid { name: "DATABASE_URL", .. })), "{unverified}");
+        }
+        let config = aws("postgres://proxy/db?application_name=x&sslmode=verify-full").unwrap();
+        assert_eq!(config.kafka_brokers, "", "a function deployed without Kafka settings has no brokers");
+        assert!(config.msk_cluster_arn.is_none());
     }
 
     #[test]

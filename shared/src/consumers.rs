@@ -180,7 +180,7 @@ where
     let answers = apply(deliveries).await?;
     if !answers.is_empty() {
         use kafka::Publisher;
-        let publisher = state.publisher().await?;
+        let publisher = state.publisher();
         let sends = answers.iter().map(|a| publisher.publish(a.topic, &a.key, &a.payload));
         futures::future::try_join_all(sends).await?;
     }
@@ -206,7 +206,7 @@ pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> R
         "key": record.key,
         "value": record.value,
     });
-    let publisher = state.publisher().await?;
+    let publisher = state.publisher();
     use kafka::Publisher;
     publisher.publish(&kafka::dead_letter_topic(topic), "dead-letter", body.to_string().as_bytes()).await
 }

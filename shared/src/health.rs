@@ -73,7 +73,9 @@ pub async fn check(state: &State) -> Report {
     // Up means the broker answers AND has our topics: a broker that restarted
     // empty accepts connections while every consumer stalls.
     let expected = crate::kafka::topic_names(&state.config);
-    let kafka = timed("kafka", async {
+    // Boxed: the producer's construction (brokers, credentials) makes this
+    // future deep enough to reach the compiler's layout limit.
+    let kafka = Box::pin(timed("kafka", async {
         let producer = state.kafka().await.map_err(unreachable)?;
         let metadata = tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, CHECK_TIMEOUT))
             .await
@@ -85,7 +87,7 @@ pub async fn check(state: &State) -> Report {
             0 => Ok(()),
             n => Err(format!("{n} of {} topics missing", expected.len())),
         }
-    });
+    }));
     let (postgres, redis, mongo, kafka) = tokio::join!(postgres, redis, mongo, kafka);
     let checks = vec![postgres, redis, mongo, kafka];
     let status = if checks.iter().all(|c| c.status == Status::Up) { Status::Up } else { Status::Down };

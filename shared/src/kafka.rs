@@ -45,11 +45,58 @@ pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
 }
 
+/// The IAM actions our own Kafka clients need under MSK IAM access control
+/// (`KAFKA_AUTH=iam`), named where the clients are made so the list in
+/// `aws_access` stays next to the code that needs it.
+pub mod iam {
+    /// Every client, on the cluster.
+    pub const CONNECT: &str = "kafka-cluster:Connect";
+    /// The idempotent producer, on the cluster.
+    pub const WRITE_DATA_IDEMPOTENTLY: &str = "kafka-cluster:WriteDataIdempotently";
+    /// Producing, on each topic written.
+    pub const WRITE_DATA: &str = "kafka-cluster:WriteData";
+    /// Metadata of a topic (producers, the health check), on the topic.
+    pub const DESCRIBE_TOPIC: &str = "kafka-cluster:DescribeTopic";
+    /// The migrator's topic creation, on each topic.
+    pub const CREATE_TOPIC: &str = "kafka-cluster:CreateTopic";
+}
+
+/// Brokers resolved from the MSK cluster, once per process: only functions
+/// that make a Kafka client pay for (and need permission to make) the
+/// GetBootstrapBrokers call, and they make it once per cold start.
+static MSK_BROKERS: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// The bootstrap servers: `KAFKA_BROKERS` as given, or the MSK cluster's
+/// brokers for `KAFKA_AUTH`. A function deployed without either uses no
+/// Kafka, and asking it for a client is a configuration error.
+pub async fn bootstrap_servers(config: &Config) -> anyhow::Result<String> {
+    if !config.kafka_brokers.is_empty() {
+        return Ok(config.kafka_brokers.clone());
+    }
+    let Some(arn) = &config.msk_cluster_arn else {
+        anyhow::bail!("this function has no Kafka settings (KAFKA_BROKERS or MSK_CLUSTER_ARN)");
+    };
+    let brokers = MSK_BROKERS
+        .get_or_try_init(|| async {
+            let brokers = crate::msk::resolve(arn, &config.kafka_auth).await?;
+            tracing::info!(auth = ?config.kafka_auth, "kafka brokers resolved from the MSK cluster");
+            anyhow::Ok(brokers)
+        })
+        .await?;
+    Ok(brokers.clone())
+}
+
 /// Connection settings shared by producers, consumers and the admin client:
 /// the brokers and how to authenticate to them.
-pub fn client_config(config: &Config) -> ClientConfig {
+pub async fn client_config(config: &Config) -> anyhow::Result<ClientConfig> {
+    Ok(client_config_for(config, &bootstrap_servers(config).await?))
+}
+
+/// The same settings for brokers already known (tests and tools that read
+/// `KAFKA_BROKERS` directly).
+pub fn client_config_for(config: &Config, brokers: &str) -> ClientConfig {
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.kafka_brokers);
+    client.set("bootstrap.servers", brokers);
     match &config.kafka_auth {
         KafkaAuth::Plaintext => {}
         KafkaAuth::Tls => {
@@ -77,6 +124,7 @@ pub type Producer = FutureProducer<KafkaContext>;
 pub async fn producer(config: &Config) -> anyhow::Result<Producer> {
     let context = KafkaContext::for_config(config).await;
     Ok(client_config(config)
+        .await?
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")
@@ -140,6 +188,12 @@ impl ProducerSlot {
     /// `TOPIC_REPAIR_EVERY`. On Lambda the task runs while the instance is
     /// awake; the sweeper's next relay asks again.
     pub fn repair_topics(&self, producer: Arc<Producer>, topic: &str, config: &Config) {
+        // On AWS the migrator owns the topics (MSK keeps them) and request
+        // functions' roles may not create topics; there a lost topic is an
+        // alarm for an operator, not something to paper over.
+        if !config.is_local() {
+            return;
+        }
         {
             let mut last = self.topics_checked.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|at| at.elapsed() < TOPIC_REPAIR_EVERY) {
@@ -271,8 +325,10 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError>;
 }
 
+/// Publishes through the instance's producer, made at the first message: a
+/// function that may publish (a booking read that could lazily expire a
+/// hold, say) connects to the brokers only when it does.
 pub struct KafkaPublisher<'a> {
-    pub producer: Arc<Producer>,
     pub slot: &'a ProducerSlot,
     pub config: &'a Config,
 }
@@ -280,20 +336,22 @@ pub struct KafkaPublisher<'a> {
 #[async_trait]
 impl Publisher for KafkaPublisher<'_> {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
+        let producer =
+            self.slot.get(self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))?;
         let topic = format!("{}{topic}", self.config.topic_prefix);
         let record = FutureRecord::to(&topic).key(key).payload(payload);
         // Awaits the delivery report without blocking the runtime thread.
-        let Err((err, _)) = self.producer.send(record, Duration::from_secs(5)).await else {
+        let Err((err, _)) = producer.send(record, Duration::from_secs(5)).await else {
             return Ok(());
         };
         tracing::error!(topic, error = %err, "kafka publish failed");
         let code = err.rdkafka_error_code();
         if code == Some(RDKafkaErrorCode::MessageTimedOut) {
-            self.slot.discard(&self.producer);
+            self.slot.discard(&producer);
         }
         if code.is_some_and(means_topic_missing) {
             // The message itself waits in the outbox for the sweeper.
-            self.slot.repair_topics(self.producer.clone(), &topic, self.config);
+            self.slot.repair_topics(producer, &topic, self.config);
         }
         Err(ApiError::Unavailable("The message broker is temporarily unavailable".into()))
     }
@@ -388,12 +446,21 @@ mod tests {
     #[test]
     fn client_settings_follow_the_auth_mode() {
         let mut config = Config::from_map(&Default::default()).unwrap();
-        let protocol = |config: &Config| client_config(config).get("security.protocol").map(str::to_owned);
+        let protocol =
+            |config: &Config| client_config_for(config, "b:9098").get("security.protocol").map(str::to_owned);
         assert_eq!(protocol(&config), None);
         config.kafka_auth = KafkaAuth::Iam { region: "eu-west-1".into() };
         assert_eq!(protocol(&config).as_deref(), Some("SASL_SSL"));
-        assert_eq!(client_config(&config).get("sasl.mechanisms"), Some("OAUTHBEARER"));
+        assert_eq!(client_config_for(&config, "b:9098").get("sasl.mechanisms"), Some("OAUTHBEARER"));
         config.kafka_auth = KafkaAuth::Tls;
         assert_eq!(protocol(&config).as_deref(), Some("SSL"));
+    }
+
+    #[tokio::test]
+    async fn a_function_without_kafka_settings_gets_a_clear_error_not_a_client() {
+        let mut config = Config::from_map(&Default::default()).unwrap();
+        config.kafka_brokers.clear();
+        let err = client_config(&config).await.unwrap_err();
+        assert!(err.to_string().contains("no Kafka settings"), "{err}");
     }
 }

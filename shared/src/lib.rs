@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod aws_access;
 pub mod bookings;
 pub mod catalog;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod msk;
 pub mod payments;
 pub mod repo;
 pub mod runtime;
+pub mod secrets;
 pub mod seed;
 pub mod setup;
 pub mod state;

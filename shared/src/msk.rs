@@ -5,6 +5,9 @@ use aws_sdk_kafka::{operation::get_bootstrap_brokers::GetBootstrapBrokersOutput,
 
 use crate::config::KafkaAuth;
 
+/// The IAM action behind [`bootstrap_brokers`], on the cluster's ARN.
+pub const GET_BOOTSTRAP_BROKERS: &str = "kafka:GetBootstrapBrokers";
+
 /// MSK has one listener (and port) per authentication mode; a client must
 /// use the broker string of the mode it speaks, so we pick by `KAFKA_AUTH`
 /// rather than guessing, and say which listener the cluster lacks.

@@ -90,6 +90,7 @@ pub async fn migrate(state: &State) -> anyhow::Result<()> {
 /// Creates every topic and its dead-letter topic; existing ones are kept.
 pub async fn create_topics(config: &Config) -> anyhow::Result<Vec<String>> {
     let admin: AdminClient<kafka::KafkaContext> = kafka::client_config(config)
+        .await?
         .set("socket.connection.setup.timeout.ms", "5000")
         .create_with_context(kafka::KafkaContext::for_config(config).await)?;
     let names = kafka::topic_names(config);

@@ -45,21 +45,19 @@ pub struct State {
 }
 
 impl State {
+    /// The function's settings from its environment, with the secrets whose
+    /// ARNs it names read from Secrets Manager (once: this runs per cold start).
     pub async fn from_env() -> anyhow::Result<State> {
-        State::new(Config::from_env()?).await
+        let mut vars = std::env::vars().collect();
+        crate::secrets::resolve(&mut vars).await?;
+        State::new(Config::from_map(&vars)?).await
     }
 
-    pub async fn new(mut config: Config) -> anyhow::Result<State> {
+    pub async fn new(config: Config) -> anyhow::Result<State> {
         // rustls is compiled with two crypto providers (ring for sqlx,
         // aws-lc-rs for the AWS SDK), so it cannot pick one by itself, and
         // the Redis TLS client asks for the process default: name it once.
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
-        if config.kafka_brokers.is_empty() {
-            if let Some(arn) = config.msk_cluster_arn.clone() {
-                config.kafka_brokers = crate::msk::resolve(&arn, &config.kafka_auth).await?;
-                tracing::info!(auth = ?config.kafka_auth, "kafka brokers resolved from the MSK cluster");
-            }
-        }
         let pg_options: sqlx::postgres::PgConnectOptions = config.database_url.expose().parse()?;
         let pg = PgPoolOptions::new()
             .max_connections(config.pg_max_connections)
@@ -138,8 +136,8 @@ impl State {
         Ok(RedisSeatBoard::new(self.redis().await?))
     }
 
-    pub async fn publisher(&self) -> Result<KafkaPublisher<'_>, ApiError> {
-        Ok(KafkaPublisher { producer: self.kafka().await?, slot: &self.kafka, config: &self.config })
+    pub fn publisher(&self) -> KafkaPublisher<'_> {
+        KafkaPublisher { slot: &self.kafka, config: &self.config }
     }
 
     pub fn booking_store(&self) -> PgBookings {
@@ -152,7 +150,7 @@ impl State {
             config: &self.config,
             store: self.booking_store(),
             holds: Box::new(self.seat_board().await?),
-            publisher: Box::new(self.publisher().await?),
+            publisher: Box::new(self.publisher()),
             catalog: Box::new(self.events()),
             layouts: &self.layouts,
         })

@@ -1,4 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_http(api_docs::handle).await
+    shared::telemetry::init();
+    lambda_http::run(lambda_http::service_fn(api_docs::serve)).await
 }

@@ -6,7 +6,19 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::{Error, LambdaEvent};
+use shared::aws_access::Access;
+use shared::kafka;
 use shared::{consumers, State};
+
+/// The AWS calls this function's code makes; its role in template.yaml
+/// allows these and no more (checked by the deploy rehearsal).
+/// Expiries, and the outbox relay of every booking message.
+pub const AWS_ACCESS: Access = Access::producer(&[
+    kafka::BOOKING_REQUESTED,
+    kafka::BOOKING_CONFIRMED,
+    kafka::BOOKING_CANCELLED,
+    kafka::BOOKING_EXPIRED,
+]);
 
 /// The budget when the caller gives no deadline (the local schedule and
 /// tests): the schedule's period.

@@ -3,7 +3,14 @@
 
 use chrono::Utc;
 use lambda_http::{Body, Error, Request, Response};
+use shared::aws_access::Access;
+use shared::kafka;
 use shared::{domain::booking::BookingView, http, idempotency, repo::RateLimiter, State};
+
+/// The AWS calls this function's code makes; its role in template.yaml
+/// allows these and no more (checked by the deploy rehearsal).
+/// booking.expired: a new booking lazily expires the stale holds it conflicts with.
+pub const AWS_ACCESS: Access = Access::producer(&[kafka::BOOKING_REQUESTED, kafka::BOOKING_EXPIRED]);
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     Ok(http::respond(create(state, &req).await))

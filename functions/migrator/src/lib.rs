@@ -5,7 +5,12 @@
 use lambda_http::{Error, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::aws_access::{Access, KafkaUse};
 use shared::State;
+
+/// The AWS calls this function's code makes; its role in template.yaml
+/// allows these and no more (checked by the deploy rehearsal).
+pub const AWS_ACCESS: Access = Access::with_kafka(KafkaUse::CreatesAllTopics);
 
 /// The fields of a CloudFormation custom resource request we use.
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,14 @@
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use lambda_http::{Error, LambdaEvent};
+use shared::aws_access::Access;
+use shared::kafka;
 use shared::{consumers, State};
+
+/// The AWS calls this function's code makes; its role in template.yaml
+/// allows these and no more (checked by the deploy rehearsal).
+pub const AWS_ACCESS: Access =
+    Access::consumer(&[kafka::BOOKING_REQUESTED], &[kafka::SEAT_RESERVED, kafka::SEAT_RESERVATION_FAILED]);
 
 /// A failure that is worth retrying fails the batch, which the event source
 /// mapping delivers again; replays are harmless.

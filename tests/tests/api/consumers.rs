@@ -296,14 +296,14 @@ async fn probe_topic(config: &shared::config::Config, name: &str) -> (String, rd
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let topic = format!("test.{name}.{}", Uuid::new_v4().simple());
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
-        shared::kafka::client_config(config).create().unwrap();
+        shared::kafka::client_config(config).await.unwrap().create().unwrap();
     let created = admin
         .create_topics(&[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &AdminOptions::new())
         .await
         .unwrap();
     assert!(created.iter().all(Result::is_ok), "{created:?}");
     // Several sends within the linger go out as one batch.
-    let producer = shared::kafka::client_config(config).set("linger.ms", "200").create().unwrap();
+    let producer = shared::kafka::client_config(config).await.unwrap().set("linger.ms", "200").create().unwrap();
     (topic, producer)
 }
 
@@ -316,7 +316,7 @@ fn probe_consumer(
     fetch_wait: std::time::Duration,
 ) -> rdkafka::consumer::StreamConsumer {
     use rdkafka::consumer::Consumer;
-    let consumer: rdkafka::consumer::StreamConsumer = shared::kafka::client_config(config)
+    let consumer: rdkafka::consumer::StreamConsumer = shared::kafka::client_config_for(config, &config.kafka_brokers)
         .set("group.id", format!("fetch-probe-{}", Uuid::new_v4().simple()))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", fetch_wait.as_millis().to_string())

@@ -248,7 +248,7 @@ fn requested_on_topic(config: &shared::config::Config, topic: &str) -> HashSet<S
         consumer::{BaseConsumer, Consumer},
         Message, Offset, TopicPartitionList,
     };
-    let consumer: BaseConsumer = shared::kafka::client_config(config)
+    let consumer: BaseConsumer = shared::kafka::client_config_for(config, &config.kafka_brokers)
         .set("group.id", format!("fault-reader-{}", Uuid::new_v4().simple()))
         .set("enable.auto.commit", "false")
         .create()
