@@ -45,8 +45,9 @@ test: stack ## start the stack, build, run every test (unit, handler, end-to-end
 	set -o pipefail; $(TEST_ENV) cargo test --workspace --no-fail-fast 2>&1 | tee .data/test.log
 	set -o pipefail; $(TEST_ENV) tests/contract.sh 2>&1 | tee -a .data/test.log
 	set -o pipefail; $(TEST_ENV) tests/watch_smoke.sh 2>&1 | tee -a .data/test.log
+	set -o pipefail; $(TEST_ENV) tests/browser_checks.sh 2>&1 | tee -a .data/test.log
 	set -o pipefail; tests/aws_checks.sh 2>&1 | tee -a .data/test.log
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^(contract|watch smoke|aws checks):/ { passed += $$(NF-3); failed += $$(NF-1) } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^(contract|watch smoke|browser checks|aws checks):/ { passed += $$(NF-3); failed += $$(NF-1) } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors

@@ -4,6 +4,7 @@
 // it may use) nest past the default when hyper checks the server's body type.
 #![recursion_limit = "256"]
 
+pub mod cors;
 pub mod dispatch;
 pub mod emulator;
 pub mod routes;
@@ -21,8 +22,22 @@ pub async fn start(template: &Path, state: Arc<State>, listener: TcpListener) ->
     let specs = routes::functions(&text)?;
     emulator::start(&specs, state.clone(), schedule_interval()).await?;
     let router = routes::Router::new(routes::routes(&text)?);
-    let gateway = Arc::new(server::Gateway::new(router, state)?);
+    let cors = cors::Cors::from_template(&text, template_parameter)?;
+    let gateway = Arc::new(server::Gateway::new(router, state, cors)?);
     gateway.serve(listener).await
+}
+
+/// Local values of the template's parameters that the gateway itself uses.
+fn template_parameter(name: &str) -> Option<String> {
+    match name {
+        "AllowedOrigins" => Some(
+            std::env::var("ALLOWED_ORIGINS")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| cors::LOCAL_ALLOWED_ORIGINS.to_owned()),
+        ),
+        _ => None,
+    }
 }
 
 /// template.yaml at the workspace root.

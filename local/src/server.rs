@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::{
+    cors::Cors,
     dispatch,
     routes::{Match, Router},
 };
@@ -25,13 +26,15 @@ use crate::{
 pub struct Gateway {
     pub router: Router,
     pub state: Arc<State>,
+    /// The HttpApi's CorsConfiguration, if the template has one.
+    pub cors: Option<Cors>,
 }
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
 impl Gateway {
     /// Fails if a route names a function that is not linked in.
-    pub fn new(router: Router, state: Arc<State>) -> anyhow::Result<Gateway> {
+    pub fn new(router: Router, state: Arc<State>, cors: Option<Cors>) -> anyhow::Result<Gateway> {
         if let Some(route) = router.routes().find(|r| !dispatch::HTTP_FUNCTIONS.contains(&r.function.as_str())) {
             anyhow::bail!(
                 "template.yaml routes {} {} to `{}`, which the gateway does not link",
@@ -40,7 +43,7 @@ impl Gateway {
                 route.function
             );
         }
-        Ok(Gateway { router, state })
+        Ok(Gateway { router, state, cors })
     }
 
     /// Accepts connections until the listener fails; each connection is
@@ -75,7 +78,23 @@ impl Gateway {
         let request_id = uuid::Uuid::new_v4().to_string();
         let span =
             tracing::info_span!("request", requestId = %request_id, method = %req.method(), path = %req.uri().path());
-        let mut response = self.route(req, peer, &request_id).instrument(span).await;
+        let mut response = match &self.cors {
+            // Answered here, on any path, as API Gateway does: no function runs.
+            Some(cors) if Cors::is_preflight(req.method(), req.headers()) => {
+                let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                *response.headers_mut() = cors.preflight_headers(req.headers());
+                response
+            }
+            Some(cors) => {
+                let origin: HeaderMap =
+                    req.headers().get(header::ORIGIN).map(|o| (header::ORIGIN, o.clone())).into_iter().collect();
+                let mut response = self.route(req, peer, &request_id).instrument(span).await;
+                cors.apply(&origin, response.headers_mut());
+                response
+            }
+            None => self.route(req, peer, &request_id).instrument(span).await,
+        };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("apigw-requestid", value);
         }
@@ -88,11 +107,10 @@ impl Gateway {
             Match::Found { route, params } => (route.clone(), params),
             Match::NotFound => return to_http(error_response(&ApiError::NotFound("Route not found".into()))),
             Match::MethodNotAllowed { allowed } => {
-                let mut response = to_http(error_response(&ApiError::NotFound(format!(
+                let mut response = to_http(error_response(&ApiError::MethodNotAllowed(format!(
                     "{} is not supported on this route",
                     req.method()
                 ))));
-                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 if let Ok(allow) = HeaderValue::from_str(&allow) {
                     response.headers_mut().insert(header::ALLOW, allow);

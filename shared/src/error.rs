@@ -25,6 +25,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, not with this method (the gateway's answer).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("{message}")]
     Conflict { message: String, details: Option<Value> },
     #[error("Request body exceeds the {limit} byte limit")]
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
@@ -74,6 +78,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict { .. } => "CONFLICT",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::PaymentRequired(_) => "PAYMENT_DECLINED",
@@ -151,6 +156,7 @@ mod tests {
             (ApiError::Unauthorized("x".into()), 401, "UNAUTHORIZED"),
             (ApiError::Forbidden("x".into()), 403, "FORBIDDEN"),
             (ApiError::NotFound("x".into()), 404, "NOT_FOUND"),
+            (ApiError::MethodNotAllowed("x".into()), 405, "METHOD_NOT_ALLOWED"),
             (ApiError::conflict("x"), 409, "CONFLICT"),
             (ApiError::PayloadTooLarge { limit: 1 }, 413, "PAYLOAD_TOO_LARGE"),
             (ApiError::PaymentRequired("x".into()), 402, "PAYMENT_DECLINED"),

@@ -62,6 +62,47 @@ fn unknown_routes_and_methods_get_json_errors() {
         let response = client.delete(format!("{base}/auth/login")).send().await.unwrap();
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()["allow"], "POST");
+        assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "METHOD_NOT_ALLOWED");
+    });
+}
+
+/// The template's CorsConfiguration, as API Gateway applies it: the gateway
+/// answers a preflight itself (204, on any path, no function runs) and adds
+/// the allowed origin to real responses; other origins get no CORS headers.
+#[test]
+fn cors_preflights_and_responses_follow_the_templates_configuration() {
+    run(async {
+        let base = gateway_url().await;
+        let client = http_client();
+        let preflight = |origin: &'static str, method: &'static str| {
+            client
+                .request(reqwest::Method::OPTIONS, format!("{base}/bookings"))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header("access-control-request-headers", "authorization,content-type")
+                .send()
+        };
+        let allowed = preflight("http://localhost:3001", "POST").await.unwrap();
+        assert_eq!(allowed.status(), 204);
+        assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:3001");
+        assert_eq!(allowed.headers()["access-control-allow-methods"], "GET,POST,PUT,OPTIONS");
+        assert_eq!(allowed.headers()["access-control-allow-headers"], "authorization,content-type,idempotency-key");
+        assert_eq!(allowed.headers()["access-control-max-age"], "600");
+
+        let stranger = preflight("https://evil.example", "POST").await.unwrap();
+        assert_eq!(stranger.status(), 204);
+        assert!(stranger.headers().get("access-control-allow-origin").is_none());
+
+        let events =
+            client.get(format!("{base}/events")).header("origin", "http://localhost:3001").send().await.unwrap();
+        assert_eq!(events.status(), 200);
+        assert_eq!(events.headers()["access-control-allow-origin"], "http://localhost:3001");
+        let events =
+            client.get(format!("{base}/events")).header("origin", "https://evil.example").send().await.unwrap();
+        assert!(events.headers().get("access-control-allow-origin").is_none());
+        // A plain OPTIONS (no preflight headers) is an ordinary request: 405.
+        let plain = client.request(reqwest::Method::OPTIONS, format!("{base}/bookings")).send().await.unwrap();
+        assert_eq!(plain.status(), 405);
     });
 }
 
