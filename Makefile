@@ -58,6 +58,14 @@ lint: ## rustfmt and clippy, warnings are errors
 bench: stack ## latency at fixed rates and capacity at 500 connections, beside the floors
 	@bench/run.sh
 
+.PHONY: sam-local
+sam-local: ## the same functions in Lambda containers: sam local start-api on :3000 (docker.io, no image pull)
+	@local/sam-local.sh up
+
+.PHONY: sam-smoke
+sam-smoke: ## start sam-local on :3300, run the fan's path through it, stop what it started
+	@SAM_PORT=3300 local/sam-local.sh up && SAM_PORT=3300 tests/sam_local_smoke.sh; rc=$$?; local/sam-local.sh down; exit $$rc
+
 .PHONY: package
 package: ## sam build of every function (cargo-lambda + zig, release, no Docker); prints each bootstrap's size
 	@local/package.sh
