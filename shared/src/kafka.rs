@@ -333,11 +333,17 @@ pub struct KafkaPublisher<'a> {
     pub config: &'a Config,
 }
 
+impl KafkaPublisher<'_> {
+    /// The instance's producer, made now if there is none yet.
+    pub async fn producer(&self) -> Result<Arc<Producer>, ApiError> {
+        self.slot.get(self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
+    }
+}
+
 #[async_trait]
 impl Publisher for KafkaPublisher<'_> {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
-        let producer =
-            self.slot.get(self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))?;
+        let producer = self.producer().await?;
         let topic = format!("{}{topic}", self.config.topic_prefix);
         let record = FutureRecord::to(&topic).key(key).payload(payload);
         // Awaits the delivery report without blocking the runtime thread.

@@ -113,7 +113,7 @@ impl State {
     }
 
     pub async fn kafka(&self) -> Result<Arc<kafka::Producer>, ApiError> {
-        self.kafka.get(&self.config).await.map_err(|e| ApiError::Internal(e.context("creating kafka producer")))
+        self.publisher().producer().await
     }
 
     /// Recreates the topics if the broker lost them (see
