@@ -13,6 +13,7 @@
 
 mod chart;
 mod cold_start;
+mod rush;
 mod storms;
 
 use std::{
@@ -330,7 +331,9 @@ async fn run(base: &str) -> anyhow::Result<()> {
     // BENCH_ONLY=bookings: the floors and the booking pipeline alone, for
     // iterating on it (about a minute instead of fifteen).
     let only_bookings = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "bookings");
-    if !only_bookings {
+    // BENCH_ONLY=rush: the floors and the on-sale rush alone.
+    let only_rush = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "rush");
+    if !only_bookings && !only_rush {
         seat_map(&mut report, &http, &seats_url, phase).await?;
     }
 
@@ -400,9 +403,14 @@ async fn run(base: &str) -> anyhow::Result<()> {
     let kafka_p50 = kafka_produce.p50;
     report.add(kafka_produce, None);
 
+    let admin = state.jwt.issue(uuid::Uuid::new_v4(), "bench@ticketing.local", Role::Admin, Tier::Vip)?;
+    if only_rush {
+        let sound = rush::rush(&mut report, base, &state, &admin).await?;
+        return finish(&report, sound);
+    }
+
     // --- bookings ----------------------------------------------------------
     let booking_rate = std::env::var("BENCH_BOOKING_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(500u64);
-    let admin = state.jwt.issue(uuid::Uuid::new_v4(), "bench@ticketing.local", Role::Admin, Tier::Vip)?;
     let needed = booking_rate * phase.as_secs() + 500;
     // Every event up front: writing 30,000 seat documents while the
     // pipeline drains the rate run would be measured as pipeline lag.
@@ -557,6 +565,9 @@ async fn run(base: &str) -> anyhow::Result<()> {
     );
     report.notes.push(format!("Oversell storms (every buyer a separate user, all at once):\n\n{storm_table}"));
 
+    // --- the on-sale rush --------------------------------------------------
+    let rush_sound = only_bookings || rush::rush(&mut report, base, &state, &admin).await?;
+
     // --- cold starts ------------------------------------------------------
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let starts = cold_start::measure(&root.join("target/lambda"), &root.join("tests/fixtures")).await;
@@ -582,6 +593,11 @@ async fn run(base: &str) -> anyhow::Result<()> {
         ));
     }
 
+    finish(&report, oversold == 0 && rush_sound)
+}
+
+/// Writes bench/out (report.md, latency.png); fails if `sound` is false.
+fn finish(report: &Report, sound: bool) -> anyhow::Result<()> {
     let markdown = report.markdown();
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
     std::fs::create_dir_all(&out)?;
@@ -597,7 +613,10 @@ async fn run(base: &str) -> anyhow::Result<()> {
         Err(err) => println!("chart not drawn: {err}"),
     }
     println!("\n{markdown}\nwritten to bench/out/report.md");
-    anyhow::ensure!(oversold == 0, "an oversell storm sold a seat twice or left the stores disagreeing");
+    anyhow::ensure!(
+        sound,
+        "a storm or the rush sold a seat twice, sold the wrong number, or left the stores disagreeing"
+    );
     Ok(())
 }
 

@@ -17,8 +17,12 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "events-create",
     "events-get",
     "events-list",
+    "events-onsale",
     "events-seats",
     "health",
+    "queue-join",
+    "queue-line",
+    "queue-status",
 ];
 
 /// Functions fed by Kafka through the event-source-mapping emulator.
@@ -42,8 +46,12 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
         "events-create" => events_create::handle(state, req).await,
         "events-get" => events_get::handle(state, req).await,
         "events-list" => events_list::handle(state, req).await,
+        "events-onsale" => events_onsale::handle(state, req).await,
         "events-seats" => events_seats::handle(state, req).await,
         "health" => health::handle(state, req).await,
+        "queue-join" => queue_join::handle(state, req).await,
+        "queue-line" => queue_line::handle(state, req).await,
+        "queue-status" => queue_status::handle(state, req).await,
         _ => return None,
     })
 }
@@ -92,8 +100,12 @@ pub fn aws_access(function: &str) -> Option<Access> {
         "events-create" => events_create::AWS_ACCESS,
         "events-get" => events_get::AWS_ACCESS,
         "events-list" => events_list::AWS_ACCESS,
+        "events-onsale" => events_onsale::AWS_ACCESS,
         "events-seats" => events_seats::AWS_ACCESS,
         "health" => health::AWS_ACCESS,
+        "queue-join" => queue_join::AWS_ACCESS,
+        "queue-line" => queue_line::AWS_ACCESS,
+        "queue-status" => queue_status::AWS_ACCESS,
         "booking-status" => booking_status::AWS_ACCESS,
         "seat-projector" => seat_projector::AWS_ACCESS,
         "seat-reserver" => seat_reserver::AWS_ACCESS,

@@ -14,6 +14,7 @@ use crate::{
     domain::{
         booking::{select_seats, Booking, BookingStatus, CreateBookingRequest},
         event::EventId,
+        onsale::Admission,
     },
     error::ApiError,
     kafka::Publisher,
@@ -24,6 +25,7 @@ use crate::{
         },
         EventCatalog, SeatHolds,
     },
+    waiting_room::AdmissionGate,
 };
 
 /// How long a sweeper may work on the refunds it claimed before another
@@ -38,6 +40,8 @@ pub struct Bookings<'a> {
     pub publisher: Box<dyn Publisher + 'a>,
     pub catalog: Box<dyn EventCatalog + 'a>,
     pub layouts: &'a LayoutCache,
+    /// The on-sale's say: open yet, admission pass, per-user limit.
+    pub gate: Box<dyn AdmissionGate + 'a>,
 }
 
 fn seat_conflict(event: &EventId, labels: &[String]) -> ApiError {
@@ -55,6 +59,7 @@ impl Bookings<'_> {
         request: CreateBookingRequest,
         now: DateTime<Utc>,
     ) -> Result<Booking, ApiError> {
+        let pass = request.admission_pass.clone();
         let (event_id, seat_ids) = request.event_and_seats(self.config.max_seats_per_booking)?;
         let layout = self.layouts.get(self.catalog.as_ref(), &event_id).await?;
         if layout.event.date <= now {
@@ -62,7 +67,8 @@ impl Bookings<'_> {
         }
         let selection = select_seats(&layout, &seat_ids)?;
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
-        self.check_purchase_limits(user, &layout.event, &labels, now).await?;
+        let admission = self.gate.admit(user, &event_id, pass.as_deref(), now).await?;
+        self.check_purchase_limits(user, &layout.event, &labels, admission, now).await?;
         let id = Uuid::now_v7();
         let owner = id.to_string();
         let expires_at =
@@ -112,6 +118,7 @@ impl Bookings<'_> {
         user: &Claims,
         event: &crate::domain::event::Event,
         labels: &[String],
+        admission: Admission,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         let cooldown = self.config.rebook_cooldown;
@@ -124,7 +131,10 @@ impl Bookings<'_> {
                 retry_after: cooldown.saturating_sub(waited).max(Duration::from_secs(1)),
             });
         }
-        let limit = event.max_seats_per_user.unwrap_or(self.config.max_seats_per_user_per_event);
+        let limit = admission
+            .max_seats_per_user
+            .or(event.max_seats_per_user)
+            .unwrap_or(self.config.max_seats_per_user_per_event);
         let wanted = labels.len() as u32;
         if history.seats_owned + wanted > limit {
             return Err(ApiError::Conflict {

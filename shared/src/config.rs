@@ -191,6 +191,9 @@ pub struct Config {
     /// Prefix for Kafka topic names, so test runs never read each other's
     /// messages. Empty in production.
     pub topic_prefix: String,
+    /// How long an instance trusts the on-sale settings it read; an admin's
+    /// change reaches every instance within this.
+    pub onsale_cache: Duration,
 }
 
 impl Config {
@@ -311,6 +314,7 @@ impl Config {
             outbox_redeliver_after: Duration::from_secs(number("OUTBOX_REDELIVER_AFTER_SECS", 60)?),
             max_seats_per_booking: max_seats as usize,
             topic_prefix: get("TOPIC_PREFIX").unwrap_or("").to_owned(),
+            onsale_cache: Duration::from_millis(number("ONSALE_CACHE_MS", 1000)?),
         })
     }
 

@@ -23,6 +23,10 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A 403 with a code of its own, for refusals a client acts on
+    /// differently (join the queue, wait for the opening…).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
     /// The route exists, not with this method (the gateway's answer).
@@ -49,6 +53,10 @@ impl ApiError {
         ApiError::Validation(FieldErrors::from([(field.to_owned(), problem.to_owned())]))
     }
 
+    pub fn denied(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Denied { code, message: message.into() }
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         ApiError::Conflict { message: message.into(), details: None }
     }
@@ -57,7 +65,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -77,6 +85,7 @@ impl ApiError {
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Denied { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict { .. } => "CONFLICT",
@@ -155,6 +164,7 @@ mod tests {
             (ApiError::validation("email", "is required"), 400, "VALIDATION_ERROR"),
             (ApiError::Unauthorized("x".into()), 401, "UNAUTHORIZED"),
             (ApiError::Forbidden("x".into()), 403, "FORBIDDEN"),
+            (ApiError::denied("SALE_NOT_OPEN", "x"), 403, "SALE_NOT_OPEN"),
             (ApiError::NotFound("x".into()), 404, "NOT_FOUND"),
             (ApiError::MethodNotAllowed("x".into()), 405, "METHOD_NOT_ALLOWED"),
             (ApiError::conflict("x"), 409, "CONFLICT"),

@@ -53,6 +53,15 @@ impl Reply {
         self
     }
 
+    /// When the client should ask again, in seconds (at least 1).
+    pub fn retry_after(self, seconds: u64) -> Self {
+        self.header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+    }
+
+    pub fn cache_control(self, policy: &'static str) -> Self {
+        self.header(header::CACHE_CONTROL, HeaderValue::from_static(policy))
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

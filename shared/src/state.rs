@@ -20,11 +20,14 @@ use crate::{
     repo::{
         mongo_events::MongoEvents,
         pg_bookings::PgBookings,
+        pg_onsales::PgOnSales,
         pg_users::PgUsers,
         redis_conn::RedisConn,
+        redis_queue::RedisQueue,
         redis_seats::RedisSeatBoard,
         redis_throttle::{RedisLoginThrottle, RedisRateLimiter},
     },
+    waiting_room::{AdmissionPasses, OnSaleCache, WaitingRoom},
 };
 
 /// How long a request waits for a store before answering 503.
@@ -38,6 +41,8 @@ pub struct State {
     pub payments: Box<dyn PaymentProvider>,
     /// Event layouts (immutable once created), cached for the instance's life.
     pub layouts: LayoutCache,
+    pub onsales: OnSaleCache,
+    pub passes: AdmissionPasses,
     pg: PgPool,
     mongo: mongodb::Client,
     redis: OnceCell<RedisConn>,
@@ -79,6 +84,8 @@ impl State {
             jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl, &config.jwt_issuer, &config.jwt_audience),
             passwords: PasswordHasherService::new(config.password_cost)?,
             layouts: LayoutCache::default(),
+            onsales: OnSaleCache::new(config.onsale_cache),
+            passes: AdmissionPasses::from_config(&config),
             payments: Box::new(TestCardProvider),
             config,
             pg,
@@ -153,6 +160,19 @@ impl State {
             publisher: Box::new(self.publisher()),
             catalog: Box::new(self.events()),
             layouts: &self.layouts,
+            gate: Box::new(self.waiting_room().await?),
+        })
+    }
+
+    /// The on-sale waiting room wired to this instance's stores.
+    pub async fn waiting_room(&self) -> Result<WaitingRoom<'_>, ApiError> {
+        Ok(WaitingRoom {
+            sales: Box::new(PgOnSales::new(self.pg.clone())),
+            cache: &self.onsales,
+            queue: Box::new(RedisQueue::new(self.redis().await?)),
+            passes: &self.passes,
+            layouts: &self.layouts,
+            catalog: Box::new(self.events()),
         })
     }
 

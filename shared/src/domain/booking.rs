@@ -89,6 +89,9 @@ impl std::str::FromStr for BookingStatus {
 pub struct CreateBookingRequest {
     pub event_id: Option<String>,
     pub seat_ids: Option<Vec<String>>,
+    /// Required while the event's on-sale has a waiting room: the pass the
+    /// queue handed this fan (`GET /queue/{token}`).
+    pub admission_pass: Option<String>,
 }
 
 /// A seat of a booking, priced by the server from the event layout.
@@ -287,6 +290,7 @@ mod tests {
         CreateBookingRequest {
             event_id: Some(event.into()),
             seat_ids: Some(seats.iter().map(|s| s.to_string()).collect()),
+            admission_pass: None,
         }
     }
 

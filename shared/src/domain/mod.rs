@@ -1,4 +1,5 @@
 pub mod booking;
 pub mod event;
 pub mod money;
+pub mod onsale;
 pub mod user;

@@ -108,3 +108,55 @@ pub trait SeatHolds: Send + Sync {
     /// Marks the seats booked by `booking`; returns labels booked by others.
     async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError>;
 }
+
+pub mod pg_onsales;
+pub mod redis_queue;
+
+use crate::domain::onsale::{LineSnapshot, OnSale, QueueSnapshot, QueueToken};
+
+/// On-sale settings, durable (PostgreSQL).
+#[async_trait]
+pub trait OnSaleStore: Send + Sync {
+    async fn put(&self, sale: &OnSale, by: uuid::Uuid) -> Result<(), ApiError>;
+    async fn get(&self, event: &EventId) -> Result<Option<OnSale>, ApiError>;
+}
+
+/// What the queue store needs of an on-sale and its event to move the line.
+#[derive(Debug, Clone, Copy)]
+pub struct LineRules {
+    pub now_ms: i64,
+    pub opens_at_ms: i64,
+    pub per_minute: u32,
+    pub pass_ttl_ms: i64,
+    /// Seats of the event, to tell when every one is sold or held.
+    pub total_seats: u32,
+}
+
+/// The waiting room's live state: places in line and admissions. Every call
+/// first moves the line to `rules.now_ms` (admissions are computed from the
+/// rate when someone asks, never pushed by a ticking process), and is one
+/// round trip.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    /// A place for `user`: the one they already have, or a new one (drawn at
+    /// random at the opening if they join before it, else the next in line).
+    /// A place whose pass lapsed unused is replaced by a new one at the back.
+    async fn join(
+        &self,
+        rules: &LineRules,
+        user: uuid::Uuid,
+        token: &QueueToken,
+        draw: u64,
+    ) -> Result<(QueueToken, QueueSnapshot), ApiError>;
+    /// The state of `token`'s place; `None` if it is not `user`'s.
+    async fn status(
+        &self,
+        rules: &LineRules,
+        user: uuid::Uuid,
+        token: &QueueToken,
+    ) -> Result<Option<QueueSnapshot>, ApiError>;
+    /// Marks the pass of `place` used, so its slot is never handed on; false
+    /// if the pass has lapsed.
+    async fn spend_pass(&self, rules: &LineRules, event: &EventId, place: u64) -> Result<bool, ApiError>;
+    async fn line(&self, rules: &LineRules, event: &EventId) -> Result<LineSnapshot, ApiError>;
+}

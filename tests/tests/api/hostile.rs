@@ -328,6 +328,65 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
     cases.push(case("traversal route", "GET", "/events/../../etc/passwd", None, ""));
     cases.push(case("wrong method", "DELETE", "/events", Some(&admin), ""));
     cases.push(case("wrong method on bookings", "PATCH", format!("/bookings/{foreign_booking}"), Some(user), ""));
+    // The waiting room: on-sale bodies, queue tokens and admission passes.
+    for (i, body) in [
+        json!({}),
+        json!({ "opensAt": { "$gt": "" } }),
+        json!({ "opensAt": "' OR 1=1 --" }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "queueEnabled": true }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "queueEnabled": true, "admissionPerMinute": -5 }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "admissionPerMinute": 1e308 }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "passTtlSeconds": "forever" }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "maxSeatsPerUser": 0 }),
+        json!({ "opensAt": "2999-01-01T00:00:00Z" }),
+        json!({ "opensAt": "2020-01-01T00:00:00Z", "$where": "1" }),
+        json!([]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cases.push(case(
+            format!("on-sale bad body #{i}"),
+            "PUT",
+            format!("/events/{event}/onsale"),
+            Some(&admin),
+            body.to_string(),
+        ));
+    }
+    let valid_sale = json!({ "opensAt": "2020-01-01T00:00:00Z" }).to_string();
+    cases.push(case("on-sale as a user", "PUT", format!("/events/{event}/onsale"), Some(user), valid_sale.clone()));
+    cases.push(case("on-sale without a token", "PUT", format!("/events/{event}/onsale"), None, valid_sale.clone()));
+    for (name, token) in &forged_tokens(state) {
+        cases.push(case(
+            format!("on-sale with {name}"),
+            "PUT",
+            format!("/events/{event}/onsale"),
+            Some(token),
+            valid_sale.clone(),
+        ));
+        cases.push(case(format!("join with {name}"), "POST", format!("/events/{event}/queue"), Some(token), ""));
+    }
+    cases.push(case("on-sale of an unknown event", "PUT", "/events/no-such-event/onsale", Some(&admin), valid_sale));
+    cases.push(case("join an event with no on-sale", "POST", format!("/events/{event}/queue"), Some(user), ""));
+    cases.push(case("line of an event with no on-sale", "GET", format!("/events/{event}/queue"), None, ""));
+    cases.push(case("line of a malformed id", "GET", "/events/%24gt/queue", None, ""));
+    for token in [
+        "x",
+        "%24gt",
+        &format!("{event}.0123"),
+        &format!("{event}.{}", "f".repeat(32)),
+        &format!("{event}.{}", "F".repeat(32)),
+    ] {
+        cases.push(case(format!("queue place {token}"), "GET", format!("/queue/{token}"), Some(user), ""));
+    }
+    cases.push(case("queue place without a token", "GET", format!("/queue/{event}.{}", "a".repeat(32)), None, ""));
+    for (i, pass) in [json!("not.a.pass"), json!({ "$ne": null }), json!(12), json!(user.trim_start_matches("Bearer "))]
+        .into_iter()
+        .enumerate()
+    {
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")], "admissionPass": pass });
+        cases.push(case(format!("booking with a bad pass #{i}"), "POST", "/bookings", Some(user), body.to_string()));
+    }
     let mut bad_key = case("Idempotency-Key too long", "POST", "/bookings", Some(user), good_booking);
     bad_key.headers.push(("idempotency-key", "k".repeat(300)));
     cases.push(bad_key);
@@ -422,5 +481,11 @@ fn two_hundred_hostile_requests_get_clean_4xx_json_and_change_nothing() {
             .mongo()
             .collection::<mongodb::bson::Document>(&format!("{}events", state.config.mongo_collection_prefix));
         assert_eq!(events.count_documents(mongodb::bson::doc! { "name": "Hostile Show" }).await.unwrap(), 0);
+        let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings_demo.onsales WHERE event_id = ANY($1)")
+            .bind(vec![event.clone(), other_event.clone()])
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(sales, 0, "no hostile on-sale was stored");
     });
 }

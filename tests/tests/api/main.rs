@@ -15,3 +15,4 @@ mod hostile;
 mod limits;
 mod parity;
 mod payments;
+mod waiting_room;
