@@ -72,17 +72,19 @@ async fn send(request: reqwest::RequestBuilder) -> Option<(u16, Value, Option<u6
     Some((status, response.json().await.unwrap_or(Value::Null), retry))
 }
 
-/// One fan, from joining to paying (or to being told the sale is over).
-async fn fan(
+/// What every fan of one rush shares.
+struct Sale {
     http: reqwest::Client,
-    base: Arc<String>,
-    event: Arc<String>,
-    token: String,
-    wants: u64,
-    scheduled: tokio::time::Instant,
-    tally: Arc<Tally>,
+    base: String,
+    event: String,
+    tally: Tally,
     deadline: Instant,
-) -> Fan {
+}
+
+/// One fan, from joining to paying (or to being told the sale is over).
+async fn fan(sale: Arc<Sale>, token: String, wants: u64, scheduled: tokio::time::Instant) -> Fan {
+    let Sale { http, base, event, tally, deadline } = &*sale;
+    let deadline = *deadline;
     tokio::time::sleep_until(scheduled).await;
     let mut me = Fan::default();
     let Some((status, body, retry)) = send(http.post(format!("{base}/events/{event}/queue")).bearer_auth(&token)).await
@@ -144,7 +146,7 @@ async fn fan(
         let start = (uuid::Uuid::new_v4().as_u64_pair().0 as usize) % free.len();
         let picked: Vec<&String> =
             free.iter().cycle().skip(start).take(wants.min(free.len() as u64) as usize).collect();
-        let body = json!({ "eventId": *event, "seatIds": picked, "admissionPass": pass });
+        let body = json!({ "eventId": event, "seatIds": picked, "admissionPass": pass });
         let sent = Instant::now();
         let Some((status, booking, _)) =
             send(http.post(format!("{base}/bookings")).bearer_auth(&token).json(&body)).await
@@ -254,24 +256,20 @@ pub async fn rush(report: &mut Report, base: &str, state: &Arc<State>, admin: &s
     )
     .await?;
     println!("on-sale rush: {fans} fans at {arrival}/s on {seats} seats, admitting {per_minute}/min");
-    let tally = Arc::new(Tally::default());
-    let base_arc = Arc::new(base.to_owned());
-    let deadline = Instant::now() + Duration::from_secs(setting("RUSH_MAX_SECONDS", 240));
+    let sale = Arc::new(Sale {
+        http: http.clone(),
+        base: base.to_owned(),
+        event: event.to_string(),
+        tally: Tally::default(),
+        deadline: Instant::now() + Duration::from_secs(setting("RUSH_MAX_SECONDS", 240)),
+    });
     let mut tasks = Vec::with_capacity(fans as usize);
     for i in 0..fans {
         let token = state.jwt.issue(uuid::Uuid::new_v4(), "fan@bench", Role::User, Tier::Regular)?;
         let scheduled = start + Duration::from_nanos(i * 1_000_000_000 / arrival);
-        tasks.push(tokio::spawn(fan(
-            http.clone(),
-            base_arc.clone(),
-            event.clone(),
-            token,
-            1 + i % 4,
-            scheduled,
-            tally.clone(),
-            deadline,
-        )));
+        tasks.push(tokio::spawn(fan(sale.clone(), token, 1 + i % 4, scheduled)));
     }
+    let tally = &sale.tally;
     // The line as everyone sees it, twice a second until the sell-out: the
     // admission rate achieved.
     let samples: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
