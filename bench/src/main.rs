@@ -12,6 +12,7 @@
 //! process like the gateway).
 
 mod chart;
+mod checkin;
 mod cold_start;
 mod rush;
 mod storms;
@@ -331,9 +332,11 @@ async fn run(base: &str) -> anyhow::Result<()> {
     // BENCH_ONLY=bookings: the floors and the booking pipeline alone, for
     // iterating on it (about a minute instead of fifteen).
     let only_bookings = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "bookings");
-    // BENCH_ONLY=rush: the floors and the on-sale rush alone.
+    // BENCH_ONLY=rush: the floors and the on-sale rush alone; =gates: the
+    // floors and door check-in.
     let only_rush = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "rush");
-    if !only_bookings && !only_rush {
+    let only_gates = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "gates");
+    if !only_bookings && !only_rush && !only_gates {
         seat_map(&mut report, &http, &seats_url, phase).await?;
     }
 
@@ -406,6 +409,10 @@ async fn run(base: &str) -> anyhow::Result<()> {
     let admin = state.jwt.issue(uuid::Uuid::new_v4(), "bench@ticketing.local", Role::Admin, Tier::Vip)?;
     if only_rush {
         let sound = rush::rush(&mut report, base, &state, &admin).await?;
+        return finish(&report, sound);
+    }
+    if only_gates {
+        let sound = checkin::gates(&mut report, base, &state, &admin).await?;
         return finish(&report, sound);
     }
 
@@ -565,8 +572,9 @@ async fn run(base: &str) -> anyhow::Result<()> {
     );
     report.notes.push(format!("Oversell storms (every buyer a separate user, all at once):\n\n{storm_table}"));
 
-    // --- the on-sale rush --------------------------------------------------
+    // --- the on-sale rush and the gates -----------------------------------
     let rush_sound = only_bookings || rush::rush(&mut report, base, &state, &admin).await?;
+    let gates_sound = only_bookings || checkin::gates(&mut report, base, &state, &admin).await?;
 
     // --- cold starts ------------------------------------------------------
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -593,7 +601,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
         ));
     }
 
-    finish(&report, oversold == 0 && rush_sound)
+    finish(&report, oversold == 0 && rush_sound && gates_sound)
 }
 
 /// Writes bench/out (report.md, latency.png); fails if `sound` is false.

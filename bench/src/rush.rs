@@ -24,7 +24,7 @@ use shared::{
     State,
 };
 
-use super::{capacity, create_event, Report, Stats};
+use super::{capacity, create_event, fixed_rate, Report, Stats};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -183,6 +183,24 @@ async fn fan(sale: Arc<Sale>, token: String, wants: u64, scheduled: tokio::time:
     me
 }
 
+/// Each call a different fan joining the line at `url`.
+fn joiner(
+    http: &reqwest::Client,
+    state: &Arc<State>,
+    url: &Arc<String>,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+    let (http, state, url) = (http.clone(), state.clone(), url.clone());
+    move |_| {
+        let (http, state, url) = (http.clone(), state.clone(), url.clone());
+        Box::pin(async move {
+            let Ok(token) = state.jwt.issue(uuid::Uuid::new_v4(), "fan@bench", Role::User, Tier::Regular) else {
+                return false;
+            };
+            matches!(http.post(url.as_str()).bearer_auth(token).send().await, Ok(r) if r.status() == 200)
+        })
+    }
+}
+
 /// Spearman's rank correlation of two equally long sequences of distinct ranks.
 fn spearman(pairs: &[(u64, u64)]) -> f64 {
     let rank = |values: Vec<u64>| {
@@ -224,22 +242,12 @@ pub async fn rush(report: &mut Report, base: &str, state: &Arc<State>, admin: &s
         json!({ "opensAt": opened, "queueEnabled": true, "admissionPerMinute": 60 }),
     )
     .await?;
-    let join = {
-        let (http, state) = (http.clone(), state.clone());
-        let url = Arc::new(format!("{base}/events/{cap_event}/queue"));
-        move |_| {
-            let (http, state, url) = (http.clone(), state.clone(), url.clone());
-            Box::pin(async move {
-                let Ok(token) = state.jwt.issue(uuid::Uuid::new_v4(), "fan@bench", Role::User, Tier::Regular) else {
-                    return false;
-                };
-                matches!(http.post(url.as_str()).bearer_auth(token).send().await, Ok(r) if r.status() == 200)
-            }) as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
-        }
-    };
-    println!("on-sale rush: join capacity at 500 connections");
-    report
-        .add(capacity("rush: POST /events/{id}/queue, 500 connections", 500, Duration::from_secs(8), join).await, None);
+    let url = Arc::new(format!("{base}/events/{cap_event}/queue"));
+    println!("on-sale rush: joins at a fixed rate (nobody polling yet), then at 500 connections");
+    let quiet = format!("rush: POST /events/{{id}}/queue @ {arrival}/s, no crowd polling");
+    report.add(fixed_rate(&quiet, arrival, Duration::from_secs(5), joiner(&http, state, &url)).await, None);
+    let busy = "rush: POST /events/{id}/queue, 500 connections";
+    report.add(capacity(busy, 500, Duration::from_secs(8), joiner(&http, state, &url)).await, None);
 
     // The rush: opens 2 s after the first fan arrives, so the first ~4,000
     // are drawn at random and the rest queue in arrival order.

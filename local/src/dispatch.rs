@@ -14,6 +14,8 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "bookings-get",
     "bookings-list",
     "bookings-pay",
+    "bookings-tickets",
+    "events-checkin",
     "events-create",
     "events-get",
     "events-list",
@@ -23,6 +25,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "queue-join",
     "queue-line",
     "queue-status",
+    "users-role",
 ];
 
 /// Functions fed by Kafka through the event-source-mapping emulator.
@@ -43,6 +46,8 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
         "bookings-get" => bookings_get::handle(state, req).await,
         "bookings-list" => bookings_list::handle(state, req).await,
         "bookings-pay" => bookings_pay::handle(state, req).await,
+        "bookings-tickets" => bookings_tickets::handle(state, req).await,
+        "events-checkin" => events_checkin::handle(state, req).await,
         "events-create" => events_create::handle(state, req).await,
         "events-get" => events_get::handle(state, req).await,
         "events-list" => events_list::handle(state, req).await,
@@ -52,6 +57,7 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
         "queue-join" => queue_join::handle(state, req).await,
         "queue-line" => queue_line::handle(state, req).await,
         "queue-status" => queue_status::handle(state, req).await,
+        "users-role" => users_role::handle(state, req).await,
         _ => return None,
     })
 }
@@ -97,6 +103,8 @@ pub fn aws_access(function: &str) -> Option<Access> {
         "bookings-get" => bookings_get::AWS_ACCESS,
         "bookings-list" => bookings_list::AWS_ACCESS,
         "bookings-pay" => bookings_pay::AWS_ACCESS,
+        "bookings-tickets" => bookings_tickets::AWS_ACCESS,
+        "events-checkin" => events_checkin::AWS_ACCESS,
         "events-create" => events_create::AWS_ACCESS,
         "events-get" => events_get::AWS_ACCESS,
         "events-list" => events_list::AWS_ACCESS,
@@ -106,6 +114,7 @@ pub fn aws_access(function: &str) -> Option<Access> {
         "queue-join" => queue_join::AWS_ACCESS,
         "queue-line" => queue_line::AWS_ACCESS,
         "queue-status" => queue_status::AWS_ACCESS,
+        "users-role" => users_role::AWS_ACCESS,
         "booking-status" => booking_status::AWS_ACCESS,
         "seat-projector" => seat_projector::AWS_ACCESS,
         "seat-reserver" => seat_reserver::AWS_ACCESS,

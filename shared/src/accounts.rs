@@ -84,3 +84,37 @@ pub async fn login(
         token,
     })
 }
+
+/// The body of `PUT /users/{id}/role`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    pub role: Option<String>,
+}
+
+pub fn parse_user_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::validation("id", "is not a valid user id"))
+}
+
+/// An admin gives a user a role. An admin cannot change their own: the last
+/// admin could otherwise lock everyone out of the back office.
+pub async fn set_role(
+    users: &dyn UserStore,
+    admin: &crate::auth::Claims,
+    user: uuid::Uuid,
+    change: RoleChange,
+) -> Result<User, ApiError> {
+    let role = match change.role.as_deref() {
+        Some("user") => crate::domain::user::Role::User,
+        Some("staff") => crate::domain::user::Role::Staff,
+        Some("admin") => crate::domain::user::Role::Admin,
+        Some(_) => return Err(ApiError::validation("role", "must be one of user, staff, admin")),
+        None => return Err(ApiError::validation("role", "is required")),
+    };
+    if user == admin.sub {
+        return Err(ApiError::conflict("Administrators cannot change their own role"));
+    }
+    let changed = users.set_role(user, role).await?.ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+    tracing::info!(user.id = %user, by = %admin.sub, role = ?role, "role changed");
+    Ok(changed)
+}

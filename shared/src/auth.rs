@@ -130,6 +130,15 @@ impl JwtKeys {
         self.verify(token)
     }
 
+    /// Door staff or an admin: who may check tickets in.
+    pub fn require_staff(&self, req: &Request) -> Result<Claims, ApiError> {
+        let claims = self.authenticate(req)?;
+        if !matches!(claims.role, Role::Staff | Role::Admin) {
+            return Err(ApiError::Forbidden("Door staff or administrator role required".into()));
+        }
+        Ok(claims)
+    }
+
     pub fn require_admin(&self, req: &Request) -> Result<Claims, ApiError> {
         let claims = self.authenticate(req)?;
         if !claims.is_admin() {

@@ -46,16 +46,20 @@ pub struct Access {
     /// Builds the shared `State`, so reads the store secrets at cold start.
     pub builds_state: bool,
     pub kafka: Option<KafkaUse>,
+    /// Signs or checks e-tickets, so reads the ticket key at cold start.
+    pub reads_ticket_key: bool,
 }
 
 impl Access {
     /// A function that touches nothing of AWS's (it serves what it carries).
-    pub const NONE: Access = Access { builds_state: false, kafka: None };
+    pub const NONE: Access = Access { builds_state: false, kafka: None, reads_ticket_key: false };
     /// A function that uses the stores and no Kafka.
-    pub const STORES: Access = Access { builds_state: true, kafka: None };
+    pub const STORES: Access = Access { builds_state: true, kafka: None, reads_ticket_key: false };
+    /// The stores and the e-ticket key.
+    pub const TICKETS: Access = Access { builds_state: true, kafka: None, reads_ticket_key: true };
 
     pub const fn with_kafka(kafka: KafkaUse) -> Access {
-        Access { builds_state: true, kafka: Some(kafka) }
+        Access { builds_state: true, kafka: Some(kafka), reads_ticket_key: false }
     }
 
     /// A request function that publishes `topics`.
@@ -92,7 +96,7 @@ impl Access {
         let mut calls = Vec::new();
         if self.builds_state {
             let scram = deployment.auth == DeployedAuth::Scram;
-            calls.extend(crate::secrets::calls(self.kafka.is_some(), scram));
+            calls.extend(crate::secrets::calls(self.kafka.is_some(), scram, self.reads_ticket_key));
         }
         if let Some(kafka) = self.kafka {
             if deployment.msk {
@@ -161,6 +165,13 @@ mod tests {
             );
         }
         assert!(Access::NONE.calls(MSK_IAM).is_empty());
+    }
+
+    #[test]
+    fn only_the_ticket_functions_read_the_ticket_key() {
+        let reads_key = |access: Access| access.calls(MSK_IAM).iter().any(|c| c.resource == "${env:TICKET_SECRET_ARN}");
+        assert!(reads_key(Access::TICKETS));
+        assert!(!reads_key(Access::STORES) && !reads_key(Access::producer(&["event.created"])));
     }
 
     #[test]

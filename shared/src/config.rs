@@ -10,6 +10,8 @@ use std::{collections::HashMap, fmt, time::Duration};
 /// The JWT secret used when nothing else is configured locally. Public on
 /// purpose: it is printed by `make dev` and refused with `APP_ENV=aws`.
 pub const LOCAL_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
+/// The local default ticket key; refused outside APP_ENV=local.
+pub const LOCAL_TICKET_SECRET: &str = "local-ticket-secret-change-me-0123456789abcdef";
 const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +196,9 @@ pub struct Config {
     /// How long an instance trusts the on-sale settings it read; an admin's
     /// change reaches every instance within this.
     pub onsale_cache: Duration,
+    /// The key e-tickets are signed with; on AWS only the ticket and
+    /// check-in functions are given one (`TICKET_SECRET_ARN`).
+    pub ticket_secret: Option<Secret>,
 }
 
 impl Config {
@@ -245,6 +250,20 @@ impl Config {
                 reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
             });
         }
+        let ticket_secret = match get("TICKET_SECRET") {
+            Some(secret) if !local && secret == LOCAL_TICKET_SECRET => {
+                return Err(ConfigError::LocalSecretOutsideLocal)
+            }
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    name: "TICKET_SECRET",
+                    reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
+                })
+            }
+            Some(secret) => Some(Secret::new(secret)),
+            None if local => Some(Secret::new(LOCAL_TICKET_SECRET)),
+            None => None,
+        };
         let default_cost = PasswordCost::OWASP;
         let password_cost = PasswordCost {
             memory_kib: small("ARGON2_MEMORY_KIB", default_cost.memory_kib.into())?,
@@ -315,6 +334,7 @@ impl Config {
             max_seats_per_booking: max_seats as usize,
             topic_prefix: get("TOPIC_PREFIX").unwrap_or("").to_owned(),
             onsale_cache: Duration::from_millis(number("ONSALE_CACHE_MS", 1000)?),
+            ticket_secret,
         })
     }
 

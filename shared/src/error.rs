@@ -23,10 +23,11 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
-    /// A 403 with a code of its own, for refusals a client acts on
-    /// differently (join the queue, wait for the opening…).
+    /// A refusal with a code of its own, for answers a client acts on
+    /// differently (join the queue, wait for the opening, a ticket already
+    /// used…); `details` says more where there is more to say.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Refused { status: StatusCode, code: &'static str, message: String, details: Option<Value> },
     #[error("{0}")]
     NotFound(String),
     /// The route exists, not with this method (the gateway's answer).
@@ -53,8 +54,13 @@ impl ApiError {
         ApiError::Validation(FieldErrors::from([(field.to_owned(), problem.to_owned())]))
     }
 
+    /// A 403 with its own code.
     pub fn denied(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Denied { code, message: message.into() }
+        ApiError::refused(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Refused { status, code, message: message.into(), details: None }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -65,7 +71,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Refused { status, .. } => *status,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -85,7 +92,7 @@ impl ApiError {
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Denied { code, .. } => code,
+            ApiError::Refused { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict { .. } => "CONFLICT",
@@ -109,7 +116,7 @@ impl ApiError {
     pub fn details(&self) -> Option<Value> {
         match self {
             ApiError::Validation(fields) => Some(serde_json::json!({ "fields": fields })),
-            ApiError::Conflict { details, .. } => details.clone(),
+            ApiError::Conflict { details, .. } | ApiError::Refused { details, .. } => details.clone(),
             _ => None,
         }
     }

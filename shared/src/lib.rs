@@ -23,6 +23,7 @@ pub mod seed;
 pub mod setup;
 pub mod state;
 pub mod telemetry;
+pub mod tickets;
 pub mod waiting_room;
 
 pub use error::ApiError;

@@ -25,14 +25,21 @@ pub const STORE_SECRETS: [(&str, &str); 3] = [
     ("JWT_SECRET", "JWT_SECRET_ARN"),
 ];
 
+/// Read only where the template gives the function its ARN: the e-ticket
+/// signing key (the ticket and check-in functions).
+pub const TICKET_SECRET: (&str, &str) = ("TICKET_SECRET", "TICKET_SECRET_ARN");
+
 /// A JSON secret `{"username", "password"}` for SASL/SCRAM (the format MSK
 /// requires of its SCRAM secrets), read only by functions with Kafka clients.
 pub const KAFKA_SCRAM_SECRET: &str = "KAFKA_SCRAM_SECRET_ARN";
 
 /// The secrets `resolve` reads for a function, as IAM calls: one per
 /// variable, the resource being the ARN the variable holds at run time.
-pub fn calls(uses_kafka: bool, scram: bool) -> Vec<AwsCall> {
+pub fn calls(uses_kafka: bool, scram: bool, tickets: bool) -> Vec<AwsCall> {
     let mut arns: Vec<&str> = STORE_SECRETS.iter().map(|(_, arn)| *arn).collect();
+    if tickets {
+        arns.push(TICKET_SECRET.1);
+    }
     if uses_kafka && scram {
         arns.push(KAFKA_SCRAM_SECRET);
     }
@@ -45,7 +52,7 @@ pub fn calls(uses_kafka: bool, scram: bool) -> Vec<AwsCall> {
 pub async fn resolve(vars: &mut HashMap<String, String>) -> anyhow::Result<()> {
     let wanted = |arn_var: &str| vars.get(arn_var).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
     let mut reads = Vec::new();
-    for (setting, arn_var) in STORE_SECRETS {
+    for (setting, arn_var) in STORE_SECRETS.into_iter().chain([TICKET_SECRET]) {
         if let Some(arn) = wanted(arn_var) {
             if vars.get(setting).is_some_and(|v| !v.trim().is_empty()) {
                 anyhow::bail!("{setting} and {arn_var} are both set; set one");

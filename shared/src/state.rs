@@ -20,6 +20,7 @@ use crate::{
     repo::{
         mongo_events::MongoEvents,
         pg_bookings::PgBookings,
+        pg_checkins::PgCheckIns,
         pg_onsales::PgOnSales,
         pg_users::PgUsers,
         redis_conn::RedisConn,
@@ -27,6 +28,7 @@ use crate::{
         redis_seats::RedisSeatBoard,
         redis_throttle::{RedisLoginThrottle, RedisRateLimiter},
     },
+    tickets::{TicketSigner, Tickets},
     waiting_room::{AdmissionPasses, OnSaleCache, WaitingRoom},
 };
 
@@ -43,6 +45,7 @@ pub struct State {
     pub layouts: LayoutCache,
     pub onsales: OnSaleCache,
     pub passes: AdmissionPasses,
+    ticket_signer: Option<TicketSigner>,
     pg: PgPool,
     mongo: mongodb::Client,
     redis: OnceCell<RedisConn>,
@@ -86,6 +89,7 @@ impl State {
             layouts: LayoutCache::default(),
             onsales: OnSaleCache::new(config.onsale_cache),
             passes: AdmissionPasses::from_config(&config),
+            ticket_signer: TicketSigner::from_config(&config),
             payments: Box::new(TestCardProvider),
             config,
             pg,
@@ -161,6 +165,18 @@ impl State {
             catalog: Box::new(self.events()),
             layouts: &self.layouts,
             gate: Box::new(self.waiting_room().await?),
+        })
+    }
+
+    /// E-tickets and the door, wired to this instance's stores.
+    pub fn tickets(&self) -> Result<Tickets<'_>, ApiError> {
+        Ok(Tickets {
+            signer: self
+                .ticket_signer
+                .as_ref()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("TICKET_SECRET is not set for this function")))?,
+            bookings: self.booking_store(),
+            checkins: Box::new(PgCheckIns::new(self.pg.clone())),
         })
     }
 

@@ -227,7 +227,8 @@ impl WaitingRoom<'_> {
             }
             _ => None,
         };
-        Ok(QueueView::new(token, sale, snap, pass, now))
+        let spread = uuid::Uuid::new_v4().as_u64_pair().1 as u32;
+        Ok(QueueView::new(token, sale, snap, pass, now, spread))
     }
 
     async fn sale(&self, event: &EventId) -> Result<Option<OnSale>, ApiError> {

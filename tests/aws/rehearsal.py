@@ -135,6 +135,7 @@ class Rehearsal:
             "DatabaseUrlSecretArn": secret("ticketing/database-url", "postgres://app@proxy.example:5432/ticketing?sslmode=verify-full"),
             "MongoUrlSecretArn": secret("ticketing/mongo-url", "mongodb://app@docdb.example:27017/?tls=true"),
             "JwtSecretArn": secret("ticketing/jwt", "x" * 48),
+            "TicketSecretArn": secret("ticketing/tickets", "t" * 48),
             "ScramSecretArn": secret("AmazonMSK_ticketing", json.dumps({"username": "app", "password": "p" * 20})),
             "RedisUrl": "rediss://clustercfg.ticketing.example:6379",
         }
@@ -152,7 +153,7 @@ class Rehearsal:
         return infra
 
     def parameters(self, setup: str, infra: dict[str, str]) -> dict[str, str]:
-        common = {k: infra[k] for k in ("VpcId", "SubnetIds", "SecurityGroupIds", "RouteTableIds", "DatabaseUrlSecretArn", "MongoUrlSecretArn", "JwtSecretArn", "RedisUrl")}
+        common = {k: infra[k] for k in ("VpcId", "SubnetIds", "SecurityGroupIds", "RouteTableIds", "DatabaseUrlSecretArn", "MongoUrlSecretArn", "JwtSecretArn", "TicketSecretArn", "RedisUrl")}
         common["AllowedOrigins"] = "https://tickets.example.com"
         common["Stage"] = "rehearsal"
         if setup == "msk":

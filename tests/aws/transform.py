@@ -30,6 +30,7 @@ COMMON = {
     "DatabaseUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/database-url-AbCdEf",
     "MongoUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/mongo-url-AbCdEf",
     "JwtSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/jwt-AbCdEf",
+    "TicketSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/tickets-AbCdEf",
     "RedisUrl": "rediss://ticketing.abc123.clustercfg.use1.cache.amazonaws.com:6379",
     "AllowedOrigins": "https://tickets.example.com",
     "RouteTableIds": "rtb-0a1b2c3d4e5f60001,rtb-0a1b2c3d4e5f60002",

@@ -241,22 +241,27 @@ pub struct QueueView {
 
 impl QueueView {
     /// The fan's view; `pass` is the signed admission pass when admitted.
+    /// `spread` is a random number that spreads the fans' next reads (see
+    /// [`spread_out`]).
     pub fn new(
         token: &QueueToken,
         sale: &OnSale,
         snap: &QueueSnapshot,
         pass: Option<String>,
         now: DateTime<Utc>,
+        spread: u32,
     ) -> QueueView {
         let ahead = snap.place.map(|p| p.saturating_sub(snap.admitted));
         let wait = ahead.map(|n| wait_for(n, sale.admission_per_minute));
         let (state, retry) = match snap.state {
             PlaceState::PreQueue => {
                 let until_open = (sale.opens_at - now).to_std().unwrap_or_default();
-                (FanState::PreQueue, until_open.min(MAX_PRE_QUEUE_POLL))
+                let opening = until_open <= MAX_PRE_QUEUE_POLL;
+                let base = until_open.min(MAX_PRE_QUEUE_POLL);
+                (FanState::PreQueue, if opening { base + OPENING_SPREAD.mul_f64(unit(spread)) } else { base })
             }
-            PlaceState::Waiting if snap.sold_out => (FanState::SoldOut, MAX_POLL),
-            PlaceState::Waiting => (FanState::Waiting, poll_interval(wait.unwrap_or_default())),
+            PlaceState::Waiting if snap.sold_out => (FanState::SoldOut, spread_out(MAX_POLL, spread)),
+            PlaceState::Waiting => (FanState::Waiting, spread_out(poll_interval(wait.unwrap_or_default()), spread)),
             PlaceState::Admitted { .. } => (FanState::Admitted, IDLE_POLL),
             PlaceState::Lapsed => (FanState::Lapsed, IDLE_POLL),
         };
@@ -312,6 +317,24 @@ impl LineView {
 /// How long `ahead` fans take to be admitted at `per_minute`.
 pub fn wait_for(ahead: u64, per_minute: u32) -> Duration {
     Duration::from_millis(ahead.saturating_mul(60_000) / u64::from(per_minute.max(1)))
+}
+
+/// Fans who joined before the opening come back over this long after it,
+/// not all in its first millisecond.
+pub const OPENING_SPREAD: Duration = Duration::from_secs(4);
+
+fn unit(spread: u32) -> f64 {
+    f64::from(spread) / f64::from(u32::MAX)
+}
+
+/// `base` or up to a second less, at random (never under a second). Fans
+/// told the same interval at the same moment (the pre-queue at the
+/// opening) would otherwise come back together every few seconds for the
+/// rest of the sale; with each answer drawn afresh the crowd spreads out.
+/// Retry-After is whole seconds, hence a whole second of play.
+pub fn spread_out(base: Duration, spread: u32) -> Duration {
+    let less = Duration::from_secs(u64::from(spread % 2));
+    base.saturating_sub(less).max(Duration::from_secs(1))
 }
 
 /// When a waiting fan should ask again: soon when the turn is near, never
@@ -425,6 +448,13 @@ mod tests {
     }
 
     #[test]
+    fn a_spread_answer_is_at_most_a_second_sooner_and_never_under_a_second() {
+        assert_eq!(spread_out(MAX_POLL, 0), MAX_POLL);
+        assert_eq!(spread_out(MAX_POLL, 1), Duration::from_secs(2));
+        assert_eq!(spread_out(Duration::from_secs(1), 1), Duration::from_secs(1));
+    }
+
+    #[test]
     fn polling_slows_with_the_wait_but_never_past_the_cap() {
         assert_eq!(poll_interval(Duration::ZERO), Duration::from_secs(1));
         assert_eq!(poll_interval(Duration::from_secs(20)), Duration::from_secs(2));
@@ -438,12 +468,12 @@ mod tests {
         let now = at("2027-01-01T10:01:00Z");
         let mut snap =
             QueueSnapshot { state: PlaceState::Waiting, place: Some(99), admitted: 40, in_line: 500, sold_out: false };
-        let view = QueueView::new(&token, &sale, &snap, None, now);
+        let view = QueueView::new(&token, &sale, &snap, None, now, 0);
         assert_eq!((view.state, view.position, view.ahead), (FanState::Waiting, Some(100), Some(59)));
         assert_eq!(view.estimated_wait_seconds, Some(59));
         assert_eq!(view.retry_after_seconds, 3);
         snap.sold_out = true;
-        let view = QueueView::new(&token, &sale, &snap, None, now);
+        let view = QueueView::new(&token, &sale, &snap, None, now, 0);
         assert_eq!(view.state, FanState::SoldOut);
         assert_eq!(view.estimated_wait_seconds, None);
     }
@@ -453,10 +483,12 @@ mod tests {
         let sale = sale(60);
         let token = QueueToken::generate(&event());
         let snap = QueueSnapshot { state: PlaceState::PreQueue, place: None, admitted: 0, in_line: 0, sold_out: false };
-        let view = QueueView::new(&token, &sale, &snap, None, at("2027-01-01T09:59:50Z"));
+        let view = QueueView::new(&token, &sale, &snap, None, at("2027-01-01T09:59:50Z"), 0);
         assert_eq!((view.state, view.position, view.retry_after_seconds), (FanState::PreQueue, None, 10));
-        let view = QueueView::new(&token, &sale, &snap, None, at("2027-01-01T08:00:00Z"));
-        assert_eq!(view.retry_after_seconds, MAX_PRE_QUEUE_POLL.as_secs());
+        let late = QueueView::new(&token, &sale, &snap, None, at("2027-01-01T09:59:50Z"), u32::MAX);
+        assert_eq!(late.retry_after_seconds, 14, "spread over the seconds after the opening");
+        let view = QueueView::new(&token, &sale, &snap, None, at("2027-01-01T08:00:00Z"), u32::MAX);
+        assert_eq!(view.retry_after_seconds, MAX_PRE_QUEUE_POLL.as_secs(), "no spread needed an hour ahead");
     }
 
     #[test]
@@ -471,7 +503,7 @@ mod tests {
             in_line: 10,
             sold_out: false,
         };
-        let view = QueueView::new(&token, &sale, &snap, Some("pass".into()), at("2027-01-01T10:00:10Z"));
+        let view = QueueView::new(&token, &sale, &snap, Some("pass".into()), at("2027-01-01T10:00:10Z"), 0);
         assert_eq!(view.state, FanState::Admitted);
         assert_eq!(view.pass_expires_at, Some(expires));
         assert_eq!(view.admission_pass.as_deref(), Some("pass"));

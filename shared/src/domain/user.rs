@@ -21,6 +21,8 @@ const MAX_EMAIL_CHARS: usize = 254;
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     User,
+    /// Door staff: checks tickets in, nothing else an admin may do.
+    Staff,
     Admin,
 }
 

@@ -27,6 +27,9 @@ pub trait UserStore: Send + Sync {
     /// Inserts the user; an email that is already registered is a 409.
     async fn insert(&self, user: &NewUser, password_hash: &str) -> Result<User, ApiError>;
     async fn find_by_email(&self, email: &Email) -> Result<Option<UserCredentials>, ApiError>;
+    /// The user with their new role (it applies from their next login);
+    /// `None` for an unknown id.
+    async fn set_role(&self, user: uuid::Uuid, role: crate::domain::user::Role) -> Result<Option<User>, ApiError>;
 }
 
 /// Login attempts, counted before the password is checked (so parallel
@@ -109,10 +112,24 @@ pub trait SeatHolds: Send + Sync {
     async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError>;
 }
 
+pub mod pg_checkins;
 pub mod pg_onsales;
 pub mod redis_queue;
 
 use crate::domain::onsale::{LineSnapshot, OnSale, QueueSnapshot, QueueToken};
+
+/// Door check-ins: admits a ticket once.
+#[async_trait]
+pub trait CheckInStore: Send + Sync {
+    /// Admits `ticket` at `gate` if its booking is CONFIRMED and it was
+    /// never admitted; else says why not.
+    async fn check_in(
+        &self,
+        ticket: &crate::domain::ticket::TicketClaims,
+        gate: &str,
+        staff: uuid::Uuid,
+    ) -> Result<crate::domain::ticket::CheckInOutcome, ApiError>;
+}
 
 /// On-sale settings, durable (PostgreSQL).
 #[async_trait]

@@ -94,4 +94,16 @@ impl UserStore for PgUsers {
         .await?;
         Ok(row.map(UserCredentials::from))
     }
+
+    async fn set_role(&self, user: Uuid, role: Role) -> Result<Option<User>, ApiError> {
+        let row = sqlx::query_as::<_, UserRow>(
+            "UPDATE users_demo.users SET role = $2 WHERE id = $1
+             RETURNING id, email, name, phone, tier, role, created_at, password_hash",
+        )
+        .bind(user)
+        .bind(role)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| UserCredentials::from(r).user))
+    }
 }

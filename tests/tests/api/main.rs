@@ -15,4 +15,5 @@ mod hostile;
 mod limits;
 mod parity;
 mod payments;
+mod tickets;
 mod waiting_room;

@@ -1,0 +1,195 @@
+//! E-tickets, the door and door-staff roles against the real stores:
+//! tickets exist once a booking is paid, verify, and admit exactly once
+//! however many gates scan them together; forged, foreign and voided
+//! tickets are refused and change nothing.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use shared::domain::user::Role;
+use uuid::Uuid;
+
+use crate::common::*;
+
+async fn call(function: &str, method: &str, params: &[(&str, &str)], token: &str, body: Option<Value>) -> (u16, Value) {
+    let state = state().await;
+    let req = api_request(method, "/x", body.as_ref(), &[("authorization", token)]);
+    let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let req = lambda_http::RequestExt::with_path_parameters(req, params);
+    let response = match function {
+        "bookings-tickets" => bookings_tickets::handle(&state, req).await,
+        "events-checkin" => events_checkin::handle(&state, req).await,
+        "users-role" => users_role::handle(&state, req).await,
+        other => panic!("not a ticket function: {other}"),
+    };
+    read(response.unwrap())
+}
+
+/// A paid booking of `seats` seats on a new event: (event, booking, owner's token).
+async fn paid_booking(seats: &[&str]) -> (String, String, String) {
+    let state = state().await;
+    let event = create_event(&state, 20, 30).await;
+    let owner = token_for(&state, Uuid::new_v4(), Role::User);
+    let seat_ids: Vec<String> = seats.iter().map(|s| format!("{event}_{s}")).collect();
+    let (status, booking) =
+        booking_call(&state, "POST", "/bookings", None, &owner, Some(json!({ "eventId": event, "seatIds": seat_ids })))
+            .await;
+    assert_eq!(status, 201, "{booking}");
+    let id = booking["data"]["id"].as_str().unwrap().to_owned();
+    let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
+    let (status, paid) = booking_call(&state, "POST", "/bookings/x/pay", Some(&id), &owner, Some(card)).await;
+    assert_eq!(status, 200, "{paid}");
+    (event, id, owner)
+}
+
+async fn tickets_of(booking: &str, owner: &str) -> Vec<Value> {
+    let (status, body) = call("bookings-tickets", "GET", &[("id", booking)], owner, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["tickets"].as_array().unwrap().clone()
+}
+
+async fn scan(event: &str, code: &str, gate: &str, staff: &str) -> (u16, Value) {
+    call("events-checkin", "POST", &[("id", event)], staff, Some(json!({ "code": code, "gate": gate }))).await
+}
+
+async fn checkins_of(ticket: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM bookings_demo.checkins WHERE ticket_id = $1::uuid")
+        .bind(ticket)
+        .fetch_one(state().await.pg())
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_paid_booking_has_one_verifiable_ticket_per_seat_for_its_owner_only() {
+    run(async {
+        let state = state().await;
+        let event = create_event(&state, 20, 30).await;
+        let owner = token_for(&state, Uuid::new_v4(), Role::User);
+        let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
+        let (_, booking) = booking_call(&state, "POST", "/bookings", None, &owner, Some(body)).await;
+        let id = booking["data"]["id"].as_str().unwrap();
+        let (status, body) = call("bookings-tickets", "GET", &[("id", id)], &owner, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("NO_TICKETS")), "unpaid: {body}");
+
+        let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
+        assert_eq!(booking_call(&state, "POST", "/bookings/x/pay", Some(id), &owner, Some(card)).await.0, 200);
+        let tickets = tickets_of(id, &owner).await;
+        assert_eq!(tickets.len(), 2);
+        let signer = shared::tickets::TicketSigner::from_config(&state.config).unwrap();
+        for (ticket, label) in tickets.iter().zip(["A1", "A2"]) {
+            let claims = signer.verify(ticket["code"].as_str().unwrap()).unwrap();
+            assert_eq!((claims.seat.as_str(), claims.evt.as_str()), (label, event.as_str()));
+            assert_eq!(ticket["ticketId"], claims.tid.to_string());
+            assert!(ticket["qrSvg"].as_str().unwrap().contains("<svg"));
+        }
+        assert_eq!(tickets_of(id, &owner).await[0]["ticketId"], tickets[0]["ticketId"], "the same ticket every time");
+        let stranger = token_for(&state, Uuid::new_v4(), Role::User);
+        assert_eq!(call("bookings-tickets", "GET", &[("id", id)], &stranger, None).await.0, 404);
+        assert_eq!(call("bookings-tickets", "GET", &[("id", "not-a-uuid")], &owner, None).await.0, 400);
+    })
+}
+
+#[test]
+fn twenty_gates_scanning_one_ticket_admit_it_exactly_once() {
+    run(async {
+        let state = state().await;
+        let (event, booking, owner) = paid_booking(&["B1"]).await;
+        let ticket = tickets_of(&booking, &owner).await.remove(0);
+        let code = ticket["code"].as_str().unwrap().to_owned();
+        let staff = token_for(&state, Uuid::new_v4(), Role::Staff);
+        let scans = (0..20).map(|gate| {
+            let (event, code, staff) = (event.clone(), code.clone(), staff.clone());
+            async move { scan(&event, &code, &format!("gate {gate}"), &staff).await }
+        });
+        let answers = futures::future::join_all(scans).await;
+        let admitted: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
+        assert_eq!(admitted.len(), 1, "{answers:?}");
+        let gate = admitted[0]["data"]["gate"].as_str().unwrap();
+        for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!((*status, body["error"]["code"].as_str()), (409, Some("ALREADY_ADMITTED")), "{body}");
+            assert_eq!(body["error"]["details"]["gate"], gate, "every refusal names the gate that admitted it");
+        }
+        assert_eq!(checkins_of(ticket["ticketId"].as_str().unwrap()).await, 1);
+    })
+}
+
+#[test]
+fn forged_foreign_and_voided_tickets_are_refused_and_change_nothing() {
+    run(async {
+        let state = state().await;
+        let (event, booking, owner) = paid_booking(&["A3", "A4"]).await;
+        let tickets = tickets_of(&booking, &owner).await;
+        let code = tickets[0]["code"].as_str().unwrap();
+        let staff = token_for(&state, Uuid::new_v4(), Role::Staff);
+
+        let (status, _) = scan(&event, code, "north", &token_for(&state, Uuid::new_v4(), Role::User)).await;
+        assert_eq!(status, 403, "a fan cannot check tickets in");
+        let (signed, signature) = code.rsplit_once('.').unwrap();
+        let other = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{other}{}", &signature[1..]);
+        let (status, body) = scan(&event, &forged, "north", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("TICKET_INVALID")), "{body}");
+        let (status, body) = scan(&event, owner.trim_start_matches("Bearer "), "north", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("TICKET_INVALID")), "a login token: {body}");
+        let elsewhere = create_event(&state, 20, 30).await;
+        let (status, body) = scan(&elsewhere, code, "north", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("WRONG_EVENT")), "{body}");
+        let (status, body) =
+            call("events-checkin", "POST", &[("id", &event)], &staff, Some(json!({ "gate": "x" }))).await;
+        assert_eq!((status, body["error"]["details"]["fields"].get("code").is_some()), (400, true), "{body}");
+
+        // Cancelling the paid booking refunds it and voids its tickets.
+        let (status, _) = booking_call(&state, "PUT", "/bookings/x/cancel", Some(&booking), &owner, None).await;
+        assert_eq!(status, 200);
+        let (status, body) = scan(&event, code, "north", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("TICKET_VOID")), "{body}");
+        assert_eq!(body["error"]["details"]["bookingStatus"], "CANCELLED");
+        for ticket in &tickets {
+            assert_eq!(checkins_of(ticket["ticketId"].as_str().unwrap()).await, 0);
+        }
+        assert_eq!(call("bookings-tickets", "GET", &[("id", &booking)], &owner, None).await.0, 409);
+    })
+}
+
+#[test]
+fn an_admin_makes_door_staff_who_can_then_check_tickets_in() {
+    run(async {
+        let state = state().await;
+        let email = unique_email("door");
+        let (status, user) = register(&state, &email, "door-staff-pass").await;
+        assert_eq!(status, 201, "{user}");
+        let id = user["data"]["id"].as_str().unwrap().to_owned();
+        let admin_id = Uuid::new_v4();
+        let admin = token_for(&state, admin_id, Role::Admin);
+
+        let set = |token: String, id: String, body: Value| async move {
+            call("users-role", "PUT", &[("id", &id)], &token, Some(body)).await
+        };
+        let fan = token_for(&state, Uuid::new_v4(), Role::User);
+        assert_eq!(set(fan, id.clone(), json!({ "role": "staff" })).await.0, 403);
+        let (status, body) = set(admin.clone(), id.clone(), json!({ "role": "janitor" })).await;
+        assert_eq!(
+            (status, body["error"]["details"]["fields"]["role"].as_str()),
+            (400, Some("must be one of user, staff, admin"))
+        );
+        assert_eq!(set(admin.clone(), Uuid::new_v4().to_string(), json!({ "role": "staff" })).await.0, 404);
+        assert_eq!(set(admin.clone(), admin_id.to_string(), json!({ "role": "user" })).await.0, 409, "not your own");
+        let (status, body) = set(admin.clone(), id.clone(), json!({ "role": "staff" })).await;
+        assert_eq!((status, body["data"]["role"].as_str()), (200, Some("staff")), "{body}");
+
+        // The new role is in the next login's token, and it opens the door.
+        let (_, login) = login(&state, &email, "door-staff-pass").await;
+        assert_eq!(login["data"]["user"]["role"], "staff");
+        let staff = format!("Bearer {}", login["data"]["token"].as_str().unwrap());
+        let (event, booking, owner) = paid_booking(&["B5"]).await;
+        let code = tickets_of(&booking, &owner).await[0]["code"].as_str().unwrap().to_owned();
+        let (status, body) = scan(&event, &code, "east", &staff).await;
+        assert_eq!((status, body["data"]["status"].as_str()), (200, Some("admitted")), "{body}");
+        // Staff is not admin.
+        let sale = json!({ "opensAt": chrono::Utc::now().to_rfc3339() });
+        let req = api_request("PUT", "/events/x/onsale", Some(&sale), &[("authorization", &staff)]);
+        let req = lambda_http::RequestExt::with_path_parameters(req, HashMap::from([("id".to_owned(), event.clone())]));
+        assert_eq!(read(events_onsale::handle(&state, req).await.unwrap()).0, 403);
+    })
+}
