@@ -38,7 +38,7 @@ build:
 	cargo build --workspace --all-targets
 
 .PHONY: test
-test: stack ## start the stack, build, run every test (unit, handler, end-to-end)
+test: stack ## start the stack, build, run every test (unit, handler, end-to-end, contract, browser, AWS, sam local)
 	cargo build --workspace --all-targets
 	$(TEST_ENV) target/debug/local-gateway setup --fresh
 	@mkdir -p .data
@@ -47,7 +47,8 @@ test: stack ## start the stack, build, run every test (unit, handler, end-to-end
 	set -o pipefail; $(TEST_ENV) tests/watch_smoke.sh 2>&1 | tee -a .data/test.log
 	set -o pipefail; $(TEST_ENV) tests/browser_checks.sh 2>&1 | tee -a .data/test.log
 	set -o pipefail; tests/aws_checks.sh 2>&1 | tee -a .data/test.log
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^(contract|watch smoke|browser checks|aws checks):/ { passed += $$(NF-3); failed += $$(NF-1) } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
+	set -o pipefail; $(MAKE) --no-print-directory sam-smoke 2>&1 | tee -a .data/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^(contract|watch smoke|browser checks|aws checks|sam local):/ { passed += $$(NF-3); failed += $$(NF-1) } END { printf "%d passed, %d failed\n", passed, failed }' .data/test.log
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors

@@ -2,8 +2,9 @@
 # The fan's path through `sam local start-api` (local/sam-local.sh): each
 # request runs its function in its own Lambda container. Register, log in,
 # list events, read a seat map, book two seats, see the booking RESERVED
-# (through Kafka and the emulated event source), pay, cancel; then one
-# consumer run by `sam local invoke` with an MSK event.
+# (through Kafka and the emulated event source), pay, fetch its tickets,
+# read an event's waiting line, cancel; then one consumer run by
+# `sam local invoke` with an MSK event.
 # `make sam-smoke` starts what it needs and stops it after.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +45,11 @@ check "the booking becomes RESERVED (Kafka → seat-reserver → booking-status)
 out=$(call -XPOST "$base/bookings/$booking/pay" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"paymentMethod":{"type":"card","cardNumber":"4242 4242 4242 4242"}}')
 check "POST /bookings/{id}/pay" '"CONFIRMED"' "$out"
+out=$(call "$base/bookings/$booking/tickets" -H "Authorization: Bearer $token")
+check "GET /bookings/{id}/tickets (two signed tickets with QR codes)" '2 True' \
+  "$(echo "${out% HTTP*}" | json 'len(d["data"]["tickets"]), all("<svg" in t["qrSvg"] for t in d["data"]["tickets"])' 2>/dev/null)"
+out=$(call "$base/events/local-jazz-night/queue")
+check "GET /events/{id}/queue (no on-sale: a JSON 404 from its container)" 'HTTP404' "$out"
 out=$(call -XPUT "$base/bookings/$booking/cancel" -H "Authorization: Bearer $token")
 check "PUT /bookings/{id}/cancel (refunded)" '"CANCELLED"' "$out"
 out=$(sam local invoke SeatProjectorFunction --template .data/sam-local/template.json --skip-pull-image \

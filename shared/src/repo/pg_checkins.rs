@@ -37,8 +37,12 @@ impl PgCheckIns {
 impl CheckInStore for PgCheckIns {
     async fn check_in(&self, ticket: &TicketClaims, gate: &str, staff: Uuid) -> Result<CheckInOutcome, ApiError> {
         // The insert happens only for a seat of a CONFIRMED booking; a scan
-        // that loses the race on the key inserts nothing.
-        let (admitted_at, status): (Option<DateTime<Utc>>, Option<BookingStatus>) = sqlx::query_as(
+        // that loses the race on the key inserts nothing. An earlier
+        // check-in is read in the same statement (so a repeat scan, the
+        // common case at a busy gate, is one round trip); one committed
+        // while this statement waited on the key is not in its snapshot.
+        type Row = (Option<DateTime<Utc>>, Option<BookingStatus>, Option<DateTime<Utc>>, Option<String>);
+        let (admitted_at, status, earlier_at, earlier_gate): Row = sqlx::query_as(
             "WITH seat AS (
                  SELECT b.status FROM bookings_demo.bookings b
                    JOIN bookings_demo.booking_seats s ON s.booking_id = b.id AND s.seat_label = $4
@@ -48,8 +52,11 @@ impl CheckInStore for PgCheckIns {
                  SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM seat WHERE status = 'CONFIRMED')
                  ON CONFLICT (ticket_id) DO NOTHING
                  RETURNING checked_in_at
+             ), earlier AS (
+                 SELECT checked_in_at, gate FROM bookings_demo.checkins WHERE ticket_id = $1
              )
-             SELECT (SELECT checked_in_at FROM admitted), (SELECT status FROM seat)",
+             SELECT (SELECT checked_in_at FROM admitted), (SELECT status FROM seat),
+                    (SELECT checked_in_at FROM earlier), (SELECT gate FROM earlier)",
         )
         .bind(ticket.tid)
         .bind(ticket.bkg)
@@ -65,8 +72,11 @@ impl CheckInStore for PgCheckIns {
         if status != Some(BookingStatus::Confirmed) {
             return Ok(CheckInOutcome::Void { status });
         }
-        // Admitted before, or by a scan that committed while this one
-        // waited on the key: a fresh statement sees it.
+        if let (Some(at), Some(gate)) = (earlier_at, earlier_gate) {
+            return Ok(CheckInOutcome::AlreadyAdmitted { at, gate });
+        }
+        // Admitted by a scan that committed while this one waited on the
+        // key: a fresh statement sees it.
         match self.earlier(ticket.tid).await? {
             Some((at, gate)) => Ok(CheckInOutcome::AlreadyAdmitted { at, gate }),
             None => Err(ApiError::Internal(anyhow::anyhow!("ticket {} neither admitted nor found", ticket.tid))),
