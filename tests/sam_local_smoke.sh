@@ -49,7 +49,7 @@ out=$(call "$base/bookings/$booking/tickets" -H "Authorization: Bearer $token")
 check "GET /bookings/{id}/tickets (two signed tickets with QR codes)" '2 True' \
   "$(echo "${out% HTTP*}" | json 'len(d["data"]["tickets"]), all("<svg" in t["qrSvg"] for t in d["data"]["tickets"])' 2>/dev/null)"
 out=$(call "$base/events/local-jazz-night/queue")
-check "GET /events/{id}/queue (no on-sale: a JSON 404 from its container)" 'HTTP404' "$out"
+check "GET /events/{id}/queue (no on-sale: a JSON 409 from its container)" 'NO_ON_SALE' "$out"
 out=$(call -XPUT "$base/bookings/$booking/cancel" -H "Authorization: Bearer $token")
 check "PUT /bookings/{id}/cancel (refunded)" '"CANCELLED"' "$out"
 out=$(sam local invoke SeatProjectorFunction --template .data/sam-local/template.json --skip-pull-image \

@@ -255,8 +255,15 @@ impl WaitingRoom<'_> {
     }
 }
 
+/// The event exists (or may): it is its state, having no on-sale, that
+/// refuses the call.
 fn no_on_sale(event: &EventId) -> ApiError {
-    ApiError::NotFound(format!("Event {event} has no on-sale"))
+    ApiError::Refused {
+        status: http::StatusCode::CONFLICT,
+        code: "NO_ON_SALE",
+        message: format!("Event {event} has no on-sale"),
+        details: None,
+    }
 }
 
 #[async_trait]

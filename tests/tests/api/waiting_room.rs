@@ -340,7 +340,7 @@ fn an_on_sale_is_admin_only_and_validated_by_field() {
         assert_eq!((status, body["error"]["details"]["fields"].get("queueEnabled").is_some()), (400, true), "{body}");
         // Nothing was stored: the event still has no waiting room.
         let (status, _, _) = call("queue-line", "GET", "/q", &[("id", &event)], None, None).await;
-        assert_eq!(status, 404);
+        assert_eq!(status, 409);
     })
 }
 
@@ -351,7 +351,7 @@ fn an_event_without_a_queue_books_as_before_and_has_no_line() {
         let event = create_event(&state, 20, 30).await;
         let fan = token_for_role(Role::User).await;
         let (status, body, _) = call("queue-join", "POST", "/q", &[("id", &event)], Some(&fan), None).await;
-        assert_eq!(status, 404, "{body}");
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("NO_ON_SALE")), "{body}");
         assert_eq!(book(&fan, &event, &["A1"], None).await.0, 201);
 
         // An on-sale without a queue: joining is a 409, booking needs no pass.
