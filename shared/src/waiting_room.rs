@@ -306,7 +306,14 @@ impl AdmissionGate for WaitingRoom<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::domain::{
+        event::{Event, Section, Venue},
+        onsale::{LineSnapshot, QueueSnapshot},
+        user::{Role, Tier},
+    };
 
     fn passes() -> AdmissionPasses {
         AdmissionPasses::new(&Secret::new("x".repeat(32)), "issuer", "api")
@@ -349,5 +356,231 @@ mod tests {
         let body = expired.split('.').nth(1).unwrap();
         let unsigned = format!("{header}.{body}.");
         assert_eq!(passes.verify(&unsigned, fan, &event("eras")).unwrap_err().code(), "ADMISSION_PASS_INVALID");
+    }
+
+    // In-memory stand-ins for the ports the gate uses; the same decisions
+    // against Redis and PostgreSQL are in tests/tests/api/waiting_room.rs.
+
+    #[derive(Default)]
+    struct Sales(Mutex<HashMap<EventId, OnSale>>);
+
+    #[async_trait]
+    impl OnSaleStore for Sales {
+        async fn put(&self, sale: &OnSale, _by: uuid::Uuid) -> Result<(), ApiError> {
+            self.0.lock().unwrap().insert(sale.event_id.clone(), sale.clone());
+            Ok(())
+        }
+        async fn get(&self, event: &EventId) -> Result<Option<OnSale>, ApiError> {
+            Ok(self.0.lock().unwrap().get(event).cloned())
+        }
+    }
+
+    struct Catalog(Event);
+
+    #[async_trait]
+    impl EventCatalog for Catalog {
+        async fn insert(&self, _event: &Event) -> Result<bool, ApiError> {
+            Ok(false)
+        }
+        async fn get(&self, id: &EventId) -> Result<Option<Event>, ApiError> {
+            Ok((self.0.id == *id).then(|| self.0.clone()))
+        }
+        async fn list(&self, _query: &crate::repo::EventQuery) -> Result<(Vec<Event>, u64), ApiError> {
+            Ok((vec![self.0.clone()], 1))
+        }
+    }
+
+    /// Passes that are still good, by place; records every spend asked for.
+    #[derive(Default)]
+    struct Passes {
+        good: Mutex<Vec<u64>>,
+        spent: Mutex<Vec<u64>>,
+    }
+
+    #[async_trait]
+    impl QueueStore for Passes {
+        async fn join(
+            &self,
+            _: &LineRules,
+            _: uuid::Uuid,
+            _: &QueueToken,
+            _: u64,
+        ) -> Result<(QueueToken, QueueSnapshot), ApiError> {
+            unreachable!("the gate never joins anyone")
+        }
+        async fn status(
+            &self,
+            _: &LineRules,
+            _: uuid::Uuid,
+            _: &QueueToken,
+        ) -> Result<Option<QueueSnapshot>, ApiError> {
+            unreachable!("the gate never reads a place")
+        }
+        async fn spend_pass(&self, _: &LineRules, _: &EventId, place: u64) -> Result<bool, ApiError> {
+            self.spent.lock().unwrap().push(place);
+            Ok(self.good.lock().unwrap().contains(&place))
+        }
+        async fn line(&self, _: &LineRules, _: &EventId) -> Result<LineSnapshot, ApiError> {
+            unreachable!("the gate never reads the line")
+        }
+    }
+
+    fn show(id: &EventId) -> Event {
+        let now = Utc::now();
+        Event {
+            id: id.clone(),
+            name: "Show".into(),
+            description: String::new(),
+            category: "pop".into(),
+            date: now + chrono::Duration::days(30),
+            venue: Venue { name: "Hall".into(), city: None, address: None, capacity: 20 },
+            artist: None,
+            currency: "USD".into(),
+            sections: vec![Section {
+                name: "Floor".into(),
+                tier: Tier::Regular,
+                price_cents: 1000,
+                rows: vec!["A".into()],
+                seats_per_row: 20,
+            }],
+            total_seats: 20,
+            max_seats_per_user: None,
+            created_at: now,
+        }
+    }
+
+    struct Fixture {
+        event: EventId,
+        sales: Sales,
+        passes: Arc<Passes>,
+        signer: AdmissionPasses,
+        cache: OnSaleCache,
+        layouts: LayoutCache,
+    }
+
+    impl Fixture {
+        fn new(sale: Option<(i64, bool)>) -> Fixture {
+            let event = EventId::parse("gate-test").unwrap();
+            let sales = Sales::default();
+            if let Some((opens_in_secs, queue_enabled)) = sale {
+                let sale = OnSale {
+                    event_id: event.clone(),
+                    opens_at: Utc::now() + chrono::Duration::seconds(opens_in_secs),
+                    queue_enabled,
+                    admission_per_minute: 60,
+                    pass_ttl: Duration::from_secs(60),
+                    max_seats_per_user: Some(2),
+                };
+                sales.0.lock().unwrap().insert(event.clone(), sale);
+            }
+            Fixture {
+                event,
+                sales,
+                passes: Arc::new(Passes::default()),
+                signer: passes(),
+                cache: OnSaleCache::new(Duration::ZERO),
+                layouts: LayoutCache::default(),
+            }
+        }
+
+        fn room(&self) -> WaitingRoom<'_> {
+            WaitingRoom {
+                sales: Box::new(SalesRef(&self.sales)),
+                cache: &self.cache,
+                queue: Box::new(PassesRef(self.passes.clone())),
+                passes: &self.signer,
+                layouts: &self.layouts,
+                catalog: Box::new(Catalog(show(&self.event))),
+            }
+        }
+
+        fn pass_for(&self, user: uuid::Uuid, place: u64) -> String {
+            let exp = (Utc::now() + chrono::Duration::minutes(1)).timestamp_millis();
+            self.signer.sign(&self.signer.claims(user, &self.event, place, Utc::now().timestamp(), exp)).unwrap()
+        }
+    }
+
+    struct SalesRef<'a>(&'a Sales);
+
+    #[async_trait]
+    impl OnSaleStore for SalesRef<'_> {
+        async fn put(&self, sale: &OnSale, by: uuid::Uuid) -> Result<(), ApiError> {
+            self.0.put(sale, by).await
+        }
+        async fn get(&self, event: &EventId) -> Result<Option<OnSale>, ApiError> {
+            self.0.get(event).await
+        }
+    }
+
+    struct PassesRef(Arc<Passes>);
+
+    #[async_trait]
+    impl QueueStore for PassesRef {
+        async fn join(
+            &self,
+            r: &LineRules,
+            u: uuid::Uuid,
+            t: &QueueToken,
+            d: u64,
+        ) -> Result<(QueueToken, QueueSnapshot), ApiError> {
+            self.0.join(r, u, t, d).await
+        }
+        async fn status(
+            &self,
+            r: &LineRules,
+            u: uuid::Uuid,
+            t: &QueueToken,
+        ) -> Result<Option<QueueSnapshot>, ApiError> {
+            self.0.status(r, u, t).await
+        }
+        async fn spend_pass(&self, r: &LineRules, e: &EventId, place: u64) -> Result<bool, ApiError> {
+            self.0.spend_pass(r, e, place).await
+        }
+        async fn line(&self, r: &LineRules, e: &EventId) -> Result<LineSnapshot, ApiError> {
+            self.0.line(r, e).await
+        }
+    }
+
+    fn fan(id: uuid::Uuid) -> Claims {
+        let keys = crate::auth::JwtKeys::new(&Secret::new("x".repeat(32)), Duration::from_secs(60), "issuer", "api");
+        keys.claims(id, "fan@example.test", Role::User, Tier::Regular, 0, i64::MAX)
+    }
+
+    async fn admit(fixture: &Fixture, who: uuid::Uuid, pass: Option<&str>) -> Result<Admission, ApiError> {
+        fixture.room().admit(&fan(who), &fixture.event, pass, Utc::now()).await
+    }
+
+    #[tokio::test]
+    async fn without_an_on_sale_the_gate_lets_everyone_book_as_before() {
+        let fixture = Fixture::new(None);
+        assert_eq!(admit(&fixture, uuid::Uuid::new_v4(), None).await.unwrap(), Admission::default());
+        assert!(fixture.passes.spent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn before_the_opening_nobody_books_and_after_it_the_sale_sets_the_limit() {
+        let early = Fixture::new(Some((3600, false)));
+        assert_eq!(admit(&early, uuid::Uuid::new_v4(), None).await.unwrap_err().code(), "SALE_NOT_OPEN");
+        let open = Fixture::new(Some((-1, false)));
+        assert_eq!(admit(&open, uuid::Uuid::new_v4(), None).await.unwrap().max_seats_per_user, Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_queued_sale_wants_this_fans_pass_and_spends_its_place() {
+        let fixture = Fixture::new(Some((-1, true)));
+        let (me, someone) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert_eq!(admit(&fixture, me, None).await.unwrap_err().code(), "ADMISSION_PASS_REQUIRED");
+        let pass = fixture.pass_for(me, 7);
+        assert_eq!(admit(&fixture, someone, Some(&pass)).await.unwrap_err().code(), "ADMISSION_PASS_INVALID");
+        assert!(fixture.passes.spent.lock().unwrap().is_empty(), "a foreign pass never reaches the queue");
+
+        assert_eq!(
+            admit(&fixture, me, Some(&pass)).await.unwrap_err().code(),
+            "ADMISSION_PASS_EXPIRED",
+            "place 7 lapsed"
+        );
+        fixture.passes.good.lock().unwrap().push(7);
+        assert_eq!(admit(&fixture, me, Some(&pass)).await.unwrap().max_seats_per_user, Some(2));
+        assert_eq!(*fixture.passes.spent.lock().unwrap(), vec![7, 7]);
     }
 }
