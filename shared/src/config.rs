@@ -28,8 +28,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
-    #[error("JWT_SECRET is the public local default; set a real secret when APP_ENV=aws")]
-    LocalSecretOutsideLocal,
+    #[error("{0} is the public local default; set a real secret when APP_ENV=aws")]
+    LocalSecretOutsideLocal(&'static str),
 }
 
 /// Argon2id cost. Production uses OWASP's minimum (19 MiB, 2 passes);
@@ -242,7 +242,7 @@ impl Config {
 
         let jwt_secret = required("JWT_SECRET", LOCAL_JWT_SECRET)?;
         if !local && jwt_secret == LOCAL_JWT_SECRET {
-            return Err(ConfigError::LocalSecretOutsideLocal);
+            return Err(ConfigError::LocalSecretOutsideLocal("JWT_SECRET"));
         }
         if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::Invalid {
@@ -252,7 +252,7 @@ impl Config {
         }
         let ticket_secret = match get("TICKET_SECRET") {
             Some(secret) if !local && secret == LOCAL_TICKET_SECRET => {
-                return Err(ConfigError::LocalSecretOutsideLocal)
+                return Err(ConfigError::LocalSecretOutsideLocal("TICKET_SECRET"))
             }
             Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
                 return Err(ConfigError::Invalid {
@@ -415,7 +415,16 @@ mod tests {
     #[test]
     fn aws_mode_refuses_the_local_jwt_secret() {
         let err = Config::from_map(&vars(&[("APP_ENV", "aws"), ("JWT_SECRET", LOCAL_JWT_SECRET)])).unwrap_err();
-        assert_eq!(err, ConfigError::LocalSecretOutsideLocal);
+        assert_eq!(err, ConfigError::LocalSecretOutsideLocal("JWT_SECRET"));
+    }
+
+    #[test]
+    fn aws_mode_refuses_the_local_ticket_key_by_its_own_name() {
+        let jwt = "j".repeat(40);
+        let vars = vars(&[("APP_ENV", "aws"), ("JWT_SECRET", &jwt), ("TICKET_SECRET", LOCAL_TICKET_SECRET)]);
+        let err = Config::from_map(&vars).unwrap_err();
+        assert_eq!(err, ConfigError::LocalSecretOutsideLocal("TICKET_SECRET"));
+        assert!(err.to_string().starts_with("TICKET_SECRET is the public local default"), "{err}");
     }
 
     #[test]

@@ -177,11 +177,6 @@ impl WaitingRoom<'_> {
         Ok(OnSaleView::from(&sale))
     }
 
-    pub async fn on_sale(&self, event: &EventId) -> Result<OnSaleView, ApiError> {
-        let sale = self.sale(event).await?.ok_or_else(|| no_on_sale(event))?;
-        Ok(OnSaleView::from(&sale))
-    }
-
     pub async fn join(&self, user: &Claims, event: &EventId, now: DateTime<Utc>) -> Result<QueueView, ApiError> {
         let sale = self.queued_sale(event).await?;
         let rules = self.rules(&sale, now).await?;
