@@ -46,31 +46,66 @@ impl Claims {
     }
 }
 
+/// HS256 with the algorithm pinned, one issuer and one audience: the codec
+/// behind login tokens, admission passes and tickets. Each kind has an
+/// audience of its own, so none passes for another even under one key.
 #[derive(Clone)]
-pub struct JwtKeys {
+pub struct Hs256 {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    ttl: Duration,
     issuer: String,
     audience: String,
 }
 
-impl JwtKeys {
-    pub fn new(secret: &Secret, ttl: Duration, issuer: &str, audience: &str) -> Self {
+impl Hs256 {
+    /// `expiry_leeway`: the clock skew allowed on `exp`, in seconds, or
+    /// `None` for tokens that never expire.
+    pub fn new(secret: &Secret, issuer: &str, audience: &str, required: &[&str], expiry_leeway: Option<u64>) -> Self {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.validate_exp = expiry_leeway.is_some();
+        validation.leeway = expiry_leeway.unwrap_or(0);
+        validation.set_required_spec_claims(required);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        JwtKeys {
+        Hs256 {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
-            ttl,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// `what` names the token in the error, should signing ever fail.
+    pub fn sign<T: Serialize>(&self, claims: &T, what: &str) -> Result<String, ApiError> {
+        encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(format!("signing {what}"))))
+    }
+
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, jsonwebtoken::errors::Error> {
+        decode::<T>(token, &self.decoding, &self.validation).map(|data| data.claims)
+    }
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    codec: Hs256,
+    ttl: Duration,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &Secret, ttl: Duration, issuer: &str, audience: &str) -> Self {
+        let required = ["exp", "iat", "sub", "iss", "aud"];
+        JwtKeys { codec: Hs256::new(secret, issuer, audience, &required, Some(5)), ttl }
     }
 
     /// Claims this deployment would issue, for `sign` (tests and tools that
@@ -83,8 +118,8 @@ impl JwtKeys {
             tier,
             iat,
             exp,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: self.codec.issuer().to_owned(),
+            aud: self.codec.audience().to_owned(),
         }
     }
 
@@ -94,12 +129,11 @@ impl JwtKeys {
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing jwt")))
+        self.codec.sign(claims, "jwt")
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|err| {
+        self.codec.decode::<Claims>(token).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind;
             let message = match err.kind() {
                 ErrorKind::ExpiredSignature => "Token has expired",

@@ -7,12 +7,11 @@
 //! pass. It has no expiry; what voids a ticket is its booking leaving
 //! CONFIRMED, which the door asks PostgreSQL at every scan.
 
-use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use qrcode::{render::svg, EcLevel, QrCode};
 use uuid::Uuid;
 
 use crate::{
-    auth::Claims,
+    auth::{Claims, Hs256},
     config::Config,
     domain::{
         booking::{Booking, BookingStatus},
@@ -25,28 +24,17 @@ use crate::{
 
 #[derive(Clone)]
 pub struct TicketSigner {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    issuer: String,
-    audience: String,
+    codec: Hs256,
+}
+
+fn not_a_ticket() -> ApiError {
+    ApiError::refused(http::StatusCode::UNPROCESSABLE_ENTITY, "TICKET_INVALID", "This is not a valid ticket")
 }
 
 impl TicketSigner {
     pub fn new(secret: &crate::config::Secret, issuer: &str, api_audience: &str) -> Self {
         let audience = format!("{api_audience}/ticket");
-        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-        validation.validate_exp = false;
-        validation.set_required_spec_claims(&["iat", "iss", "aud"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[&audience]);
-        TicketSigner {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
-            validation,
-            issuer: issuer.to_owned(),
-            audience,
-        }
+        TicketSigner { codec: Hs256::new(secret, issuer, &audience, &["iat", "iss", "aud"], None) }
     }
 
     /// The signer of this deployment; `None` without a ticket key (on AWS
@@ -63,32 +51,20 @@ impl TicketSigner {
             evt: booking.event_id.to_string(),
             seat: seat_label.to_owned(),
             iat,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: self.codec.issuer().to_owned(),
+            aud: self.codec.audience().to_owned(),
         };
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a ticket")))
+        self.codec.sign(&claims, "a ticket")
     }
 
     /// The claims of a genuine ticket of this deployment. A forged, altered
     /// or foreign code is a 422: the door can tell it from a real ticket
     /// that admits no one.
     pub fn verify(&self, code: &str) -> Result<TicketClaims, ApiError> {
-        let claims =
-            decode::<TicketClaims>(code, &self.decoding, &self.validation).map(|d| d.claims).map_err(|_| {
-                ApiError::refused(
-                    http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "TICKET_INVALID",
-                    "This is not a valid ticket",
-                )
-            })?;
+        let claims = self.codec.decode::<TicketClaims>(code).map_err(|_| not_a_ticket())?;
         // Defence in depth: the id is derived from what was signed.
         if claims.tid != ticket_id(claims.bkg, &claims.seat) {
-            return Err(ApiError::refused(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "TICKET_INVALID",
-                "This is not a valid ticket",
-            ));
+            return Err(not_a_ticket());
         }
         Ok(claims)
     }

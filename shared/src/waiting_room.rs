@@ -12,10 +12,9 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 
 use crate::{
-    auth::Claims,
+    auth::{Claims, Hs256},
     catalog::LayoutCache,
     config::{Config, Secret},
     domain::{
@@ -83,29 +82,14 @@ impl OnSaleCache {
 /// pass never logs anyone in.
 #[derive(Clone)]
 pub struct AdmissionPasses {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    issuer: String,
-    audience: String,
+    codec: Hs256,
 }
 
 impl AdmissionPasses {
     pub fn new(secret: &Secret, issuer: &str, api_audience: &str) -> Self {
-        let audience = format!("{api_audience}/admission");
-        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        let required = ["exp", "iat", "sub", "iss", "aud"];
         // No leeway: the queue hands the slot on at the expiry to the millisecond.
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[&audience]);
-        AdmissionPasses {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
-            validation,
-            issuer: issuer.to_owned(),
-            audience,
-        }
+        AdmissionPasses { codec: Hs256::new(secret, issuer, &format!("{api_audience}/admission"), &required, Some(0)) }
     }
 
     pub fn from_config(config: &Config) -> Self {
@@ -121,26 +105,22 @@ impl AdmissionPasses {
             // JWT times are seconds; rounding down keeps the pass from
             // outliving its slot.
             exp: exp_ms.div_euclid(1000),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: self.codec.issuer().to_owned(),
+            aud: self.codec.audience().to_owned(),
         }
     }
 
     pub fn sign(&self, claims: &PassClaims) -> Result<String, ApiError> {
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing an admission pass")))
+        self.codec.sign(claims, "an admission pass")
     }
 
     /// The pass's claims, if it is genuine, unexpired, and for this user
     /// and event.
     pub fn verify(&self, pass: &str, user: uuid::Uuid, event: &EventId) -> Result<PassClaims, ApiError> {
-        let claims =
-            decode::<PassClaims>(pass, &self.decoding, &self.validation).map(|d| d.claims).map_err(|err| match err
-                .kind()
-            {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => pass_expired(),
-                _ => ApiError::denied("ADMISSION_PASS_INVALID", "The admission pass is not valid"),
-            })?;
+        let claims = self.codec.decode::<PassClaims>(pass).map_err(|err| match err.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => pass_expired(),
+            _ => ApiError::denied("ADMISSION_PASS_INVALID", "The admission pass is not valid"),
+        })?;
         if claims.sub != user || claims.evt != event.as_ref() {
             return Err(ApiError::denied("ADMISSION_PASS_INVALID", "The admission pass is for another fan or event"));
         }
