@@ -75,6 +75,8 @@ async fn send(request: reqwest::RequestBuilder) -> Option<(u16, Value, Option<u6
 /// What every fan of one rush shares.
 struct Sale {
     http: reqwest::Client,
+    /// Seats on sale: once bookings have taken this many, it is sold out.
+    seats: u64,
     base: String,
     event: String,
     tally: Tally,
@@ -83,7 +85,7 @@ struct Sale {
 
 /// One fan, from joining to paying (or to being told the sale is over).
 async fn fan(sale: Arc<Sale>, token: String, wants: u64, scheduled: tokio::time::Instant) -> Fan {
-    let Sale { http, base, event, tally, deadline } = &*sale;
+    let Sale { http, base, event, tally, deadline, seats } = &*sale;
     let deadline = *deadline;
     tokio::time::sleep_until(scheduled).await;
     let mut me = Fan::default();
@@ -158,7 +160,7 @@ async fn fan(sale: Arc<Sale>, token: String, wants: u64, scheduled: tokio::time:
             201 => {
                 tally.book_micros.lock().unwrap().push(sent.elapsed().as_micros() as u64);
                 let taken = tally.seats_taken.fetch_add(picked.len() as u64, Ordering::Relaxed) + picked.len() as u64;
-                if taken >= setting("RUSH_SEATS", 1000) {
+                if taken >= *seats {
                     tally.sold_out_at.lock().unwrap().get_or_insert_with(Instant::now);
                 }
                 let id = booking["data"]["id"].as_str().unwrap_or_default();
@@ -266,6 +268,7 @@ pub async fn rush(report: &mut Report, base: &str, state: &Arc<State>, admin: &s
     println!("on-sale rush: {fans} fans at {arrival}/s on {seats} seats, admitting {per_minute}/min");
     let sale = Arc::new(Sale {
         http: http.clone(),
+        seats,
         base: base.to_owned(),
         event: event.to_string(),
         tally: Tally::default(),
