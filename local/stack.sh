@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: PostgreSQL, Redis (plus a TLS cluster-mode Redis for the
-# tests), Tansu (Kafka protocol) and nx-27017 (Mongo wire protocol), all on
-# 127.0.0.1.
+# tests), Tansu (Kafka protocol), nx-27017 (Mongo wire protocol) and MailDev
+# (SMTP with a web inbox), all on 127.0.0.1.
 #
 #   local/stack.sh up     install what is missing, start what is not running
 #   local/stack.sh down   stop only what `up` started (reused services stay)
@@ -23,6 +23,8 @@ REDIS_PORT=6379
 REDIS_CLUSTER_PORT=6390
 KAFKA_PORT=19092
 MONGO_PORT=27017
+SMTP_PORT=1025
+INBOX_PORT=1080
 TANSU_VERSION=0.6.0
 NX_VERSION=0.8.1
 # Named after the content of our patches (install_tansu), so a broker built
@@ -30,6 +32,8 @@ NX_VERSION=0.8.1
 # `local/stack.sh tansu-bin` for it.
 TANSU_BIN="$CACHE_DIR/tansu-$TANSU_VERSION-$(cat "$ROOT"/local/tansu/*.patch | sha256sum | cut -c1-12)/bin/tansu"
 NX_BIN="$CACHE_DIR/nx-$NX_VERSION/bin/nx-27017"
+# Named after the lockfile, so a changed pin installs afresh.
+MAILDEV_DIR="$CACHE_DIR/maildev-$(sha256sum "$ROOT/local/maildev/package-lock.json" | cut -c1-12)"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 ok() { printf '  \033[32m✓\033[0m %s\n' "$*"; }
@@ -236,6 +240,32 @@ start_mongo() {
   ok "mongo: nx-27017 started on 127.0.0.1:$MONGO_PORT"
 }
 
+start_maildev() {
+  if port_open $SMTP_PORT; then
+    ok "mail: reusing the SMTP server on 127.0.0.1:$SMTP_PORT"
+    return
+  fi
+  if [[ ! -x "$MAILDEV_DIR/node_modules/.bin/maildev" ]]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    say "Installing MailDev from local/maildev/package-lock.json into $MAILDEV_DIR"
+    mkdir -p "$MAILDEV_DIR"
+    cp "$ROOT/local/maildev/package.json" "$ROOT/local/maildev/package-lock.json" "$MAILDEV_DIR/"
+    # MailDev 3 asks for Node 18+ in its engines but some dependencies name
+    # newer majors; it runs on Debian's Node 20, so the warning is noise.
+    (cd "$MAILDEV_DIR" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+    find "$CACHE_DIR" -maxdepth 1 -name 'maildev-*' ! -path "$MAILDEV_DIR" -exec rm -rf {} +
+  fi
+  say "Starting MailDev (inbox kept in $DATA_DIR/mail)"
+  mkdir -p "$DATA_DIR/mail"
+  nohup "$MAILDEV_DIR/node_modules/.bin/maildev" --ip 127.0.0.1 --smtp $SMTP_PORT --web $INBOX_PORT \
+    --mail-directory "$DATA_DIR/mail" >"$DATA_DIR/maildev.log" 2>&1 &
+  echo $! >"$DATA_DIR/maildev.pid"
+  wait_port $SMTP_PORT maildev 30
+  wait_port $INBOX_PORT "maildev inbox" 30
+  mark_started mail "kill \$(cat '$DATA_DIR/maildev.pid')"
+  ok "mail: MailDev on smtp://127.0.0.1:$SMTP_PORT, inbox http://localhost:$INBOX_PORT"
+}
+
 up() {
   mkdir -p "$DATA_DIR" "$CACHE_DIR" "$STARTED_DIR"
   say "Local stack (data in $DATA_DIR, installs cached in $CACHE_DIR)"
@@ -245,6 +275,7 @@ up() {
   start_redis_cluster
   start_kafka
   start_mongo
+  start_maildev
 }
 
 # down: stop every service stack.sh started; down NAME...: only those.
@@ -264,7 +295,7 @@ down() {
 }
 
 status() {
-  for entry in "postgres $PG_PORT" "redis $REDIS_PORT" "redis-cluster $REDIS_CLUSTER_PORT" "kafka $KAFKA_PORT" "mongo $MONGO_PORT"; do
+  for entry in "postgres $PG_PORT" "redis $REDIS_PORT" "redis-cluster $REDIS_CLUSTER_PORT" "kafka $KAFKA_PORT" "mongo $MONGO_PORT" "mail $SMTP_PORT" "inbox $INBOX_PORT"; do
     set -- $entry
     if port_open "$2"; then ok "$1 listening on 127.0.0.1:$2"; else echo "  ✗ $1 not listening on 127.0.0.1:$2"; fi
   done

@@ -25,7 +25,7 @@ pub struct ColdStart {
 fn first_event(function: &str, fixtures: &Path) -> Option<String> {
     let read = |name: &str| std::fs::read_to_string(fixtures.join(name)).ok();
     match function {
-        "seat-reserver" | "booking-status" | "seat-projector" => read("msk/booking-cancelled.json"),
+        "seat-reserver" | "booking-status" | "seat-projector" | "notifier" => read("msk/booking-cancelled.json"),
         "booking-sweeper" => Some(
             r#"{"version":"0","id":"bench","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012",
                 "time":"2026-11-25T00:00:00Z","region":"us-east-1","resources":[],"detail":{}}"#

@@ -26,10 +26,14 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "queue-line",
     "queue-status",
     "users-role",
+    "waitlist-join",
+    "waitlist-leave",
+    "waitlist-place",
 ];
 
 /// Functions fed by Kafka through the event-source-mapping emulator.
-pub const KAFKA_FUNCTIONS: &[&str] = &["booking-status", "seat-projector", "seat-reserver"];
+pub const KAFKA_FUNCTIONS: &[&str] =
+    &["booking-status", "notifier", "seat-projector", "seat-reserver", "waitlist-offerer"];
 
 /// Functions fired by the schedule emulator.
 pub const SCHEDULED_FUNCTIONS: &[&str] = &["booking-sweeper"];
@@ -58,6 +62,9 @@ pub async fn invoke_http(function: &str, state: &State, req: Request) -> Option<
         "queue-line" => queue_line::handle(state, req).await,
         "queue-status" => queue_status::handle(state, req).await,
         "users-role" => users_role::handle(state, req).await,
+        "waitlist-join" => waitlist_join::handle(state, req).await,
+        "waitlist-leave" => waitlist_leave::handle(state, req).await,
+        "waitlist-place" => waitlist_place::handle(state, req).await,
         _ => return None,
     })
 }
@@ -72,8 +79,10 @@ pub async fn invoke_kafka(
     let event = lambda_http::LambdaEvent::new(event, lambda_http::Context::default());
     let report = match function {
         "booking-status" => booking_status::handle(state, event).await,
+        "notifier" => notifier::handle(state, event).await,
         "seat-projector" => seat_projector::handle(state, event).await,
         "seat-reserver" => seat_reserver::handle(state, event).await,
+        "waitlist-offerer" => waitlist_offerer::handle(state, event).await,
         _ => return None,
     };
     Some(report.map(|r| serde_json::to_value(r).unwrap_or_default()))
@@ -115,7 +124,12 @@ pub fn aws_access(function: &str) -> Option<Access> {
         "queue-line" => queue_line::AWS_ACCESS,
         "queue-status" => queue_status::AWS_ACCESS,
         "users-role" => users_role::AWS_ACCESS,
+        "waitlist-join" => waitlist_join::AWS_ACCESS,
+        "waitlist-leave" => waitlist_leave::AWS_ACCESS,
+        "waitlist-place" => waitlist_place::AWS_ACCESS,
+        "waitlist-offerer" => waitlist_offerer::AWS_ACCESS,
         "booking-status" => booking_status::AWS_ACCESS,
+        "notifier" => notifier::AWS_ACCESS,
         "seat-projector" => seat_projector::AWS_ACCESS,
         "seat-reserver" => seat_reserver::AWS_ACCESS,
         "booking-sweeper" => booking_sweeper::AWS_ACCESS,

@@ -48,18 +48,20 @@ pub struct Access {
     pub kafka: Option<KafkaUse>,
     /// Signs or checks e-tickets, so reads the ticket key at cold start.
     pub reads_ticket_key: bool,
+    /// Sends e-mail through SES, as the sender identity `MAIL_IDENTITY_ARN`.
+    pub sends_mail: bool,
 }
 
 impl Access {
     /// A function that touches nothing of AWS's (it serves what it carries).
-    pub const NONE: Access = Access { builds_state: false, kafka: None, reads_ticket_key: false };
+    pub const NONE: Access = Access { builds_state: false, kafka: None, reads_ticket_key: false, sends_mail: false };
     /// A function that uses the stores and no Kafka.
-    pub const STORES: Access = Access { builds_state: true, kafka: None, reads_ticket_key: false };
+    pub const STORES: Access = Access { builds_state: true, kafka: None, reads_ticket_key: false, sends_mail: false };
     /// The stores and the e-ticket key.
-    pub const TICKETS: Access = Access { builds_state: true, kafka: None, reads_ticket_key: true };
+    pub const TICKETS: Access = Access { builds_state: true, kafka: None, reads_ticket_key: true, sends_mail: false };
 
     pub const fn with_kafka(kafka: KafkaUse) -> Access {
-        Access { builds_state: true, kafka: Some(kafka), reads_ticket_key: false }
+        Access { builds_state: true, kafka: Some(kafka), reads_ticket_key: false, sends_mail: false }
     }
 
     /// A request function that publishes `topics`.
@@ -71,6 +73,16 @@ impl Access {
     /// what it cannot read.
     pub const fn consumer(consumes: &'static [&'static str], answers: &'static [&'static str]) -> Access {
         Access::with_kafka(KafkaUse::Writes { topics: answers, dead_letters_of: consumes })
+    }
+
+    /// The same, also reading the e-ticket key.
+    pub const fn reading_ticket_key(self) -> Access {
+        Access { reads_ticket_key: true, ..self }
+    }
+
+    /// The same, also sending e-mail through SES.
+    pub const fn sending_mail(self) -> Access {
+        Access { sends_mail: true, ..self }
     }
 }
 
@@ -97,6 +109,9 @@ impl Access {
         if self.builds_state {
             let scram = deployment.auth == DeployedAuth::Scram;
             calls.extend(crate::secrets::calls(self.kafka.is_some(), scram, self.reads_ticket_key));
+        }
+        if self.sends_mail {
+            calls.push(AwsCall::new(crate::mail::SES_SEND_EMAIL, "${env:MAIL_IDENTITY_ARN}"));
         }
         if let Some(kafka) = self.kafka {
             if deployment.msk {

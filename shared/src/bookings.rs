@@ -269,7 +269,7 @@ impl Bookings<'_> {
     /// Redis let us hold seats PostgreSQL says are taken: Redis lost them
     /// (flushed, failed over, evicted). Put the real owners' holds back so
     /// the seat map and the next buyers see the truth again.
-    async fn restore_holds(&self, event: &EventId, owners: &[SeatOwner]) {
+    pub async fn restore_holds(&self, event: &EventId, owners: &[SeatOwner]) {
         let mut by_booking: BTreeMap<Uuid, (BookingStatus, DateTime<Utc>, Vec<String>)> = BTreeMap::new();
         for owner in owners {
             let entry = by_booking.entry(owner.booking).or_insert((owner.status, owner.expires_at, Vec::new()));

@@ -12,6 +12,8 @@ use std::{collections::HashMap, fmt, time::Duration};
 pub const LOCAL_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 /// The local default ticket key; refused outside APP_ENV=local.
 pub const LOCAL_TICKET_SECRET: &str = "local-ticket-secret-change-me-0123456789abcdef";
+/// The local sender; the maildev inbox accepts any.
+pub const LOCAL_MAIL_FROM: &str = "Box Office <tickets@box-office.localhost>";
 const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,16 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+/// Where the notifier's e-mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// An SMTP server (`SMTP_URL`, lettre's URL form); locally the maildev
+    /// inbox on 127.0.0.1:1025.
+    Smtp { url: String },
+    /// Amazon SES v2, sending as `identity_arn` (`MAIL_IDENTITY_ARN`) when set.
+    Ses { identity_arn: Option<String> },
 }
 
 /// How Kafka clients authenticate. MSK offers a listener per mode; the
@@ -199,6 +211,14 @@ pub struct Config {
     /// The key e-tickets are signed with; on AWS only the ticket and
     /// check-in functions are given one (`TICKET_SECRET_ARN`).
     pub ticket_secret: Option<Secret>,
+    /// The notifier's sender (`MAIL_FROM`, `Name <address>` or an address);
+    /// on AWS only the notifier is given one.
+    pub mail_from: Option<String>,
+    pub mail_transport: MailTransport,
+    /// How long a notifier delivery keeps a notice to itself while it sends.
+    pub notice_lease: Duration,
+    /// How long seats offered to a waiting fan stay held for them.
+    pub waitlist_claim: Duration,
 }
 
 impl Config {
@@ -263,6 +283,11 @@ impl Config {
             Some(secret) => Some(Secret::new(secret)),
             None if local => Some(Secret::new(LOCAL_TICKET_SECRET)),
             None => None,
+        };
+        let mail_transport = match get("MAIL_TRANSPORT").unwrap_or(if local { "smtp" } else { "ses" }) {
+            "smtp" => MailTransport::Smtp { url: get("SMTP_URL").unwrap_or("smtp://127.0.0.1:1025").to_owned() },
+            "ses" => MailTransport::Ses { identity_arn: get("MAIL_IDENTITY_ARN").map(str::to_owned) },
+            _ => return Err(ConfigError::Invalid { name: "MAIL_TRANSPORT", reason: "must be smtp or ses".into() }),
         };
         let default_cost = PasswordCost::OWASP;
         let password_cost = PasswordCost {
@@ -335,6 +360,10 @@ impl Config {
             topic_prefix: get("TOPIC_PREFIX").unwrap_or("").to_owned(),
             onsale_cache: Duration::from_millis(number("ONSALE_CACHE_MS", 1000)?),
             ticket_secret,
+            mail_from: get("MAIL_FROM").or(local.then_some(LOCAL_MAIL_FROM)).map(str::to_owned),
+            mail_transport,
+            notice_lease: Duration::from_secs(number("NOTICE_LEASE_SECS", 20)?.max(1)),
+            waitlist_claim: Duration::from_secs(number("WAITLIST_CLAIM_SECS", 15 * 60)?.max(1)),
         })
     }
 

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     bookings::Bookings,
-    domain::{booking::BookingStatus, event::EventId},
+    domain::{booking::BookingStatus, event::EventId, notice::NoticeKind},
     error::ApiError,
     kafka::{self, Envelope},
     repo::{
@@ -423,6 +423,42 @@ async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), Api
         other => tracing::warn!(topic = other, "seat-projector ignores this topic"),
     }
     Ok(())
+}
+
+/// booking.confirmed / cancelled / expired and seat.reservation_failed →
+/// one e-mail to the booking's owner per booking and kind (see notifier.rs
+/// for how redeliveries and concurrent batches send it once).
+pub async fn notify(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let notifier = state.notifier().await?;
+    let notifier = &notifier;
+    consume(state, "notifier", event, |deliveries| {
+        apply_in_waves(deliveries, move |delivery| async move {
+            let Some(kind) = NoticeKind::of_topic(&delivery.topic) else {
+                tracing::warn!(topic = %delivery.topic, "notifier ignores this topic");
+                return Ok(None);
+            };
+            notifier.notify(delivery.message.data.booking_id, kind).await.map(|_| None)
+        })
+    })
+    .await
+}
+
+/// booking.cancelled / expired and seat.reservation_failed → the seats that
+/// came back are offered to the event's waiting list (see waitlist.rs; an
+/// offer is a PENDING booking with its own booking.requested and
+/// waitlist.offered, so the reserver, the projector and the notifier take
+/// it from there).
+pub async fn offer_returned_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let waitlist = state.waitlist().await?;
+    let waitlist = &waitlist;
+    consume(state, "waitlist-offerer", event, |deliveries| {
+        apply_in_waves(deliveries, move |delivery| async move {
+            let data = &delivery.message.data;
+            let event = EventId::parse(&data.event_id)?;
+            waitlist.seats_returned(&event, data.booking_id, &data.seats, chrono::Utc::now()).await.map(|_| None)
+        })
+    })
+    .await
 }
 
 /// The scheduled sweep: expire overdue bookings, drive owed refunds, then

@@ -16,9 +16,12 @@ pub const BOOKING_CONFIRMED: &str = "booking.confirmed";
 pub const BOOKING_CANCELLED: &str = "booking.cancelled";
 pub const BOOKING_EXPIRED: &str = "booking.expired";
 pub const EVENT_CREATED: &str = "event.created";
+/// A waiting fan was offered seats that came back (the offer is a PENDING
+/// booking, announced by its own booking.requested as well).
+pub const WAITLIST_OFFERED: &str = "waitlist.offered";
 
 /// Every topic the system produces to, created at setup (`KAFKA_PARTITIONS`).
-pub const TOPICS: [&str; 7] = [
+pub const TOPICS: [&str; 8] = [
     BOOKING_REQUESTED,
     SEAT_RESERVED,
     SEAT_RESERVATION_FAILED,
@@ -26,6 +29,7 @@ pub const TOPICS: [&str; 7] = [
     BOOKING_CANCELLED,
     BOOKING_EXPIRED,
     EVENT_CREATED,
+    WAITLIST_OFFERED,
 ];
 
 /// The dead-letter topic of a consumed topic.

@@ -14,7 +14,9 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod kafka;
+pub mod mail;
 pub mod msk;
+pub mod notifier;
 pub mod payments;
 pub mod repo;
 pub mod runtime;
@@ -25,6 +27,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tickets;
 pub mod waiting_room;
+pub mod waitlist;
 
 pub use error::ApiError;
 pub use state::State;

@@ -16,13 +16,16 @@ use crate::{
     error::ApiError,
     kafka,
     kafka::KafkaPublisher,
+    notifier::{Mailer, Notifier, StoredFacts},
     payments::{PaymentProvider, TestCardProvider},
     repo::{
         mongo_events::MongoEvents,
         pg_bookings::PgBookings,
         pg_checkins::PgCheckIns,
+        pg_notices::PgNotices,
         pg_onsales::PgOnSales,
         pg_users::PgUsers,
+        pg_waitlist::PgWaitlist,
         redis_conn::RedisConn,
         redis_queue::RedisQueue,
         redis_seats::RedisSeatBoard,
@@ -30,6 +33,7 @@ use crate::{
     },
     tickets::{TicketSigner, Tickets},
     waiting_room::{AdmissionPasses, OnSaleCache, WaitingRoom},
+    waitlist::Waitlist,
 };
 
 /// How long a request waits for a store before answering 503.
@@ -50,6 +54,7 @@ pub struct State {
     mongo: mongodb::Client,
     redis: OnceCell<RedisConn>,
     kafka: kafka::ProducerSlot,
+    mailer: OnceCell<Box<dyn Mailer>>,
 }
 
 impl State {
@@ -96,6 +101,7 @@ impl State {
             mongo,
             redis: OnceCell::new(),
             kafka: kafka::ProducerSlot::default(),
+            mailer: OnceCell::new(),
         })
     }
 
@@ -177,6 +183,34 @@ impl State {
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("TICKET_SECRET is not set for this function")))?,
             bookings: self.booking_store(),
             checkins: Box::new(PgCheckIns::new(self.pg.clone())),
+        })
+    }
+
+    /// The notifier wired to this instance's stores and mail service (the
+    /// SMTP pool or SES client is made once, on first use).
+    pub async fn notifier(&self) -> Result<Notifier<'_>, ApiError> {
+        let mailer =
+            self.mailer.get_or_try_init(|| crate::mail::from_config(&self.config)).await.map_err(ApiError::Internal)?;
+        Ok(Notifier {
+            source: Box::new(StoredFacts {
+                bookings: self.booking_store(),
+                notices: PgNotices::new(self.pg.clone()),
+                catalog: Box::new(self.events()),
+                layouts: &self.layouts,
+                signer: self.ticket_signer.as_ref(),
+            }),
+            ledger: Box::new(PgNotices::new(self.pg.clone())),
+            mailer: mailer.as_ref(),
+            lease: self.config.notice_lease,
+        })
+    }
+
+    /// The waiting lists of sold-out events, wired to this instance's stores.
+    pub async fn waitlist(&self) -> Result<Waitlist<'_>, ApiError> {
+        Ok(Waitlist {
+            bookings: self.bookings().await?,
+            list: Box::new(PgWaitlist::new(self.pg.clone())),
+            board: Box::new(self.seat_board().await?),
         })
     }
 

@@ -77,6 +77,28 @@ pub fn qr_svg(code: &str) -> Result<String, ApiError> {
     Ok(qr.render::<svg::Color<'_>>().min_dimensions(240, 240).quiet_zone(true).build())
 }
 
+/// One ticket per seat of a paid booking. The same booking always gets the
+/// same codes (signed with the time it was paid), so the API and the
+/// confirmation e-mail hand out identical tickets.
+pub fn issue(signer: &TicketSigner, booking: &Booking) -> Result<Vec<TicketView>, ApiError> {
+    let iat = booking.updated_at.timestamp();
+    booking
+        .seats
+        .iter()
+        .map(|seat| {
+            let code = signer.sign(booking, &seat.label, iat)?;
+            Ok(TicketView {
+                ticket_id: ticket_id(booking.id, &seat.label),
+                seat_id: booking.event_id.seat_id(&seat.label),
+                label: seat.label.clone(),
+                section: seat.section.clone(),
+                qr_svg: qr_svg(&code)?,
+                code,
+            })
+        })
+        .collect()
+}
+
 pub struct Tickets<'a> {
     pub signer: &'a TicketSigner,
     pub bookings: PgBookings,
@@ -99,19 +121,7 @@ impl Tickets<'_> {
                 details: Some(serde_json::json!({ "bookingStatus": booking.status.as_str() })),
             });
         }
-        let iat = booking.updated_at.timestamp();
-        let mut tickets = Vec::with_capacity(booking.seats.len());
-        for seat in &booking.seats {
-            let code = self.signer.sign(&booking, &seat.label, iat)?;
-            tickets.push(TicketView {
-                ticket_id: ticket_id(booking.id, &seat.label),
-                seat_id: booking.event_id.seat_id(&seat.label),
-                label: seat.label.clone(),
-                section: seat.section.clone(),
-                qr_svg: qr_svg(&code)?,
-                code,
-            });
-        }
+        let tickets = issue(self.signer, &booking)?;
         Ok(TicketsView { booking_id: booking.id, event_id: booking.event_id.to_string(), tickets })
     }
 

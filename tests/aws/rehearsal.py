@@ -155,6 +155,8 @@ class Rehearsal:
     def parameters(self, setup: str, infra: dict[str, str]) -> dict[str, str]:
         common = {k: infra[k] for k in ("VpcId", "SubnetIds", "SecurityGroupIds", "RouteTableIds", "DatabaseUrlSecretArn", "MongoUrlSecretArn", "JwtSecretArn", "TicketSecretArn", "RedisUrl")}
         common["AllowedOrigins"] = "https://tickets.example.com"
+        common["MailFrom"] = "Box Office <tickets@tickets.example.com>"
+        common["MailSenderIdentity"] = "tickets.example.com"
         common["Stage"] = "rehearsal"
         if setup == "msk":
             return {**common, "MskClusterArn": infra["MskClusterArn"], "MskClusterName": MSK_CLUSTER_NAME, "KafkaAuth": "iam"}

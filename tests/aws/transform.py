@@ -33,6 +33,8 @@ COMMON = {
     "TicketSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/tickets-AbCdEf",
     "RedisUrl": "rediss://ticketing.abc123.clustercfg.use1.cache.amazonaws.com:6379",
     "AllowedOrigins": "https://tickets.example.com",
+    "MailFrom": "Box Office <tickets@tickets.example.com>",
+    "MailSenderIdentity": "tickets.example.com",
     "RouteTableIds": "rtb-0a1b2c3d4e5f60001,rtb-0a1b2c3d4e5f60002",
 }
 SETUPS = {

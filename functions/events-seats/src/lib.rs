@@ -1,5 +1,6 @@
 //! `GET /events/{id}/seats`: every seat with its live status; optional
-//! `status` and `section` filters.
+//! `status` and `section` filters. Conditional: `If-None-Match` with the
+//! map's `ETag` answers 304 while nothing changed.
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::aws_access::Access;
@@ -25,5 +26,8 @@ async fn seats(state: &State, req: &Request) -> Result<http::Reply, shared::ApiE
     };
     let board = state.seat_board().await?;
     let live = catalog::seat_map(&state.layouts, &state.events(), &board, &id).await?;
-    http::Reply::ok(&live.view(&filter))
+    // Seat maps are polled (the web app asks every second): an unchanged
+    // map answers 304 with its ETag. No shared cache may keep it longer
+    // than that second, as holds change it.
+    Ok(http::Reply::ok(&live.view(&filter))?.cache_control("public, max-age=1").conditional(req))
 }

@@ -177,3 +177,101 @@ pub trait QueueStore: Send + Sync {
     async fn spend_pass(&self, rules: &LineRules, event: &EventId, place: u64) -> Result<bool, ApiError>;
     async fn line(&self, rules: &LineRules, event: &EventId) -> Result<LineSnapshot, ApiError>;
 }
+
+pub mod pg_notices;
+
+/// A delivery's answer when it asks to send a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeClaim {
+    /// This delivery sends it; `attempt` names the claim when it is settled.
+    Ours { attempt: i32 },
+    /// Sent, refused or skipped already.
+    Done,
+    /// Another delivery is sending it now (its lease has not lapsed).
+    Busy,
+}
+
+/// How a claimed notice ended.
+#[derive(Debug, Clone, Copy)]
+pub enum NoticeEnd<'a> {
+    Sent {
+        recipient: &'a str,
+        provider_id: &'a str,
+    },
+    Refused {
+        recipient: &'a str,
+        error: &'a str,
+    },
+    Skipped(&'a str),
+    /// Not sent; the next delivery may claim it at once.
+    Retry(&'a str),
+}
+
+/// The notification ledger: one entry per booking and kind of message.
+#[async_trait]
+pub trait NoticeLedger: Send + Sync {
+    async fn claim(
+        &self,
+        booking: uuid::Uuid,
+        kind: crate::domain::notice::NoticeKind,
+        lease: Duration,
+    ) -> Result<NoticeClaim, ApiError>;
+    /// Records how claim `attempt` ended; a no-op if that claim lapsed and
+    /// another delivery holds the notice now.
+    async fn settle(
+        &self,
+        booking: uuid::Uuid,
+        kind: crate::domain::notice::NoticeKind,
+        attempt: i32,
+        end: NoticeEnd<'_>,
+    ) -> Result<(), ApiError>;
+}
+
+pub mod pg_waitlist;
+
+use crate::domain::waitlist::Entry;
+
+/// One offer to make: `entry`'s fan gets `selection` as booking `booking`,
+/// held until `expires_at` (the claim window).
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    pub entry: &'a Entry,
+    pub booking: uuid::Uuid,
+    pub selection: &'a crate::domain::booking::SeatSelection,
+    pub currency: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What became of an offer.
+#[derive(Debug)]
+pub enum OfferMade {
+    /// The booking holds the seats for the fan; its messages are to relay.
+    Made { booking: crate::domain::booking::Booking, outbox: Vec<pg_bookings::OutboxRow> },
+    /// The entry is no longer waiting (the fan left, or another offer won).
+    EntryGone,
+    /// PostgreSQL refused the booking: a seat went to someone else, or the
+    /// fan already has an open booking for the event. Nothing was written.
+    Refused(pg_bookings::CreateConflict),
+}
+
+/// The waiting lists of sold-out events, one line per event, oldest first.
+#[async_trait]
+pub trait WaitlistStore: Send + Sync {
+    /// The fan's live entry (waiting or offered), or a new one at the back;
+    /// true if it is new.
+    async fn join(&self, event: &EventId, user: uuid::Uuid, seats: u8) -> Result<(Entry, bool), ApiError>;
+    /// The fan's newest entry for the event, live or not.
+    async fn latest(&self, event: &EventId, user: uuid::Uuid) -> Result<Option<Entry>, ApiError>;
+    /// 1 + the waiting entries ahead of `entry`.
+    async fn position(&self, entry: &Entry) -> Result<u64, ApiError>;
+    /// Takes a waiting fan off the line; an offered entry is returned as it
+    /// is (an offer is declined by cancelling its booking); `None` if the
+    /// fan has no live entry.
+    async fn leave(&self, event: &EventId, user: uuid::Uuid) -> Result<Option<Entry>, ApiError>;
+    /// The head of the line: up to `limit` waiting entries, oldest first.
+    async fn waiting(&self, event: &EventId, limit: u32) -> Result<Vec<Entry>, ApiError>;
+    /// The offer held by `booking` is over (cancelled, lapsed or failed):
+    /// its entry leaves the line. `None` if `booking` was no live offer.
+    async fn pass_offer(&self, booking: uuid::Uuid) -> Result<Option<Entry>, ApiError>;
+    async fn offer(&self, offer: &Offer<'_>) -> Result<OfferMade, ApiError>;
+}

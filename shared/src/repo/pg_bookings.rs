@@ -183,7 +183,77 @@ async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Re
 const MAX_RELAY_ATTEMPTS: i32 = 10;
 
 /// The outbox row announcing `message` on `topic`, keyed by event.
-fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
+/// Inserts a PENDING booking, its seats, its `booking.requested` message and
+/// its audit row in one statement: on the pool it is atomic by itself; the
+/// waiting list runs it inside the transaction that records its offer.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_booking<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+    user: Uuid,
+    selection: &SeatSelection,
+    currency: &str,
+    expires_at: DateTime<Utc>,
+    requested: &OutboxRow,
+) -> Result<Booking, sqlx::Error> {
+    let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+    let tiers: Vec<String> = selection
+        .seats
+        .iter()
+        .map(|s| serde_json::to_value(s.tier).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        .collect();
+    let row = sqlx::query(&format!(
+        "WITH booking AS (
+            INSERT INTO bookings_demo.bookings (id, user_id, event_id, status, total_cents, currency, expires_at)
+            VALUES ($1, $2, $3, 'PENDING', $4, $5, $6) RETURNING {BOOKING_COLUMNS}
+         ), seats AS (
+            INSERT INTO bookings_demo.booking_seats (booking_id, event_id, seat_label, section, tier, price_cents)
+            SELECT $1, $3, * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::bigint[])
+         ), outbox AS (
+            INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($11, $12, $3, $13)
+         ), audit AS (
+            INSERT INTO bookings_demo.audit_log (booking_id, actor, action, to_status)
+            VALUES ($1, $2::text, 'create', 'PENDING')
+         )
+         SELECT * FROM booking"
+    ))
+    .bind(id)
+    .bind(user)
+    .bind(selection.event_id.as_ref())
+    .bind(selection.total.0)
+    .bind(currency)
+    .bind(expires_at)
+    .bind(&labels)
+    .bind(selection.seats.iter().map(|s| s.section.clone()).collect::<Vec<_>>())
+    .bind(tiers)
+    .bind(selection.seats.iter().map(|s| s.price.0).collect::<Vec<_>>())
+    .bind(requested.id)
+    .bind(&requested.topic)
+    .bind(&requested.payload)
+    .fetch_one(executor)
+    .await?;
+    booking_from_row(&row, selection.seats.clone()).map_err(|e| sqlx::Error::Protocol(e.to_string()))
+}
+
+/// What a new booking announces (booking.requested, and waitlist.offered
+/// for an offer).
+pub(super) fn requested_message(
+    id: Uuid,
+    user: Uuid,
+    selection: &SeatSelection,
+    expires_at: DateTime<Utc>,
+) -> BookingMessage {
+    BookingMessage {
+        booking_id: id,
+        event_id: selection.event_id.to_string(),
+        seats: selection.seats.iter().map(|s| s.label.clone()).collect(),
+        user_id: Some(user),
+        expires_at: Some(expires_at),
+        reason: None,
+    }
+}
+
+pub(super) fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
     let envelope = Envelope::new(topic, message);
     Ok(OutboxRow {
         id: envelope.id,
@@ -193,7 +263,7 @@ fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiErr
     })
 }
 
-async fn enqueue(
+pub(super) async fn enqueue(
     tx: &mut Transaction<'_, Postgres>,
     topic: &str,
     message: &BookingMessage,
@@ -353,18 +423,10 @@ impl PgBookings {
         expires_at: DateTime<Utc>,
     ) -> Result<Result<(Booking, Vec<OutboxRow>), CreateConflict>, ApiError> {
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
-        let message = BookingMessage {
-            booking_id: id,
-            event_id: selection.event_id.to_string(),
-            seats: labels.clone(),
-            user_id: Some(user),
-            expires_at: Some(expires_at),
-            reason: None,
-        };
-        let requested = outbox_row(kafka::BOOKING_REQUESTED, &message)?;
+        let requested = outbox_row(kafka::BOOKING_REQUESTED, &requested_message(id, user, selection, expires_at))?;
         let mut outbox = Vec::new();
         for attempt in 0..2 {
-            match self.insert_booking(id, user, selection, &labels, currency, expires_at, &requested).await {
+            match insert_booking(&self.pool, id, user, selection, currency, expires_at, &requested).await {
                 Ok(booking) => {
                     outbox.push(requested);
                     return Ok(Ok((booking, outbox)));
@@ -383,55 +445,6 @@ impl PgBookings {
             }
         }
         unreachable!("the second attempt always returns")
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn insert_booking(
-        &self,
-        id: Uuid,
-        user: Uuid,
-        selection: &SeatSelection,
-        labels: &[String],
-        currency: &str,
-        expires_at: DateTime<Utc>,
-        requested: &OutboxRow,
-    ) -> Result<Booking, sqlx::Error> {
-        let tiers: Vec<String> = selection
-            .seats
-            .iter()
-            .map(|s| serde_json::to_value(s.tier).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-            .collect();
-        let row = sqlx::query(&format!(
-            "WITH booking AS (
-                INSERT INTO bookings_demo.bookings (id, user_id, event_id, status, total_cents, currency, expires_at)
-                VALUES ($1, $2, $3, 'PENDING', $4, $5, $6) RETURNING {BOOKING_COLUMNS}
-             ), seats AS (
-                INSERT INTO bookings_demo.booking_seats (booking_id, event_id, seat_label, section, tier, price_cents)
-                SELECT $1, $3, * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::bigint[])
-             ), outbox AS (
-                INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($11, $12, $3, $13)
-             ), audit AS (
-                INSERT INTO bookings_demo.audit_log (booking_id, actor, action, to_status)
-                VALUES ($1, $2::text, 'create', 'PENDING')
-             )
-             SELECT * FROM booking"
-        ))
-        .bind(id)
-        .bind(user)
-        .bind(selection.event_id.as_ref())
-        .bind(selection.total.0)
-        .bind(currency)
-        .bind(expires_at)
-        .bind(labels)
-        .bind(selection.seats.iter().map(|s| s.section.clone()).collect::<Vec<_>>())
-        .bind(tiers)
-        .bind(selection.seats.iter().map(|s| s.price.0).collect::<Vec<_>>())
-        .bind(requested.id)
-        .bind(&requested.topic)
-        .bind(&requested.payload)
-        .fetch_one(&self.pool)
-        .await?;
-        booking_from_row(&row, selection.seats.clone()).map_err(|e| sqlx::Error::Protocol(e.to_string()))
     }
 
     /// Expires open bookings past their deadline that hold any of `labels`
@@ -505,7 +518,7 @@ impl PgBookings {
         Ok(PurchaseHistory { seats_owned: seats_owned as u32, recently_cancelled, last_cancel })
     }
 
-    async fn conflict_of(
+    pub(super) async fn conflict_of(
         &self,
         err: &sqlx::Error,
         event: &EventId,

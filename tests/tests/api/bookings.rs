@@ -3,13 +3,12 @@ use std::{collections::HashMap, sync::Arc};
 use futures::{future::join_all, TryStreamExt};
 use mongodb::bson::doc;
 use serde_json::{json, Value};
-use shared::{
-    domain::{event::EventId, user::Role},
-    repo::{mongo_events::SeatDoc, redis_seats::board_key},
-};
+use shared::{domain::user::Role, repo::mongo_events::SeatDoc};
 use uuid::Uuid;
 
-use crate::common::{create_event, eventually, gateway_url, http_client, run, state, state_with, token_for, State};
+use crate::common::{
+    create_event, eventually, gateway_url, http_client, redis_board, run, state, state_with, token_for, State,
+};
 
 struct Api {
     base: String,
@@ -61,11 +60,6 @@ fn user(state: &State) -> String {
 
 async fn seat_docs(state: &State, event: &str) -> Vec<SeatDoc> {
     state.events().seats().find(doc! { "eventId": event }).await.unwrap().try_collect().await.unwrap()
-}
-
-async fn redis_board(state: &State, event: &str) -> HashMap<String, String> {
-    let mut redis = state.redis().await.unwrap();
-    redis::cmd("HGETALL").arg(board_key(&EventId::parse(event).unwrap())).query_async(&mut redis).await.unwrap()
 }
 
 /// (seat label, booking id) of every active booking seat of the event.

@@ -248,3 +248,63 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// MailDev's web/REST port (local/stack.sh).
+pub fn inbox_url() -> String {
+    std::env::var("MAILDEV_URL").unwrap_or_else(|_| "http://127.0.0.1:1080".to_owned())
+}
+
+/// Every message MailDev holds for `address`, oldest first.
+pub async fn inbox_of(address: &str) -> Vec<Value> {
+    let all: Vec<Value> = http_client()
+        .get(format!("{}/api/email", inbox_url()))
+        .send()
+        .await
+        .expect("MailDev answers (local/stack.sh up starts it)")
+        .json()
+        .await
+        .expect("a JSON list of messages");
+    all.into_iter()
+        .filter(|mail| mail["to"].as_array().is_some_and(|to| to.iter().any(|r| r["address"] == address)))
+        .collect()
+}
+
+/// Waits until `address` has `count` messages, then a moment more, so a
+/// duplicate that was on its way would have arrived.
+pub async fn inbox_settles_at(address: &str, count: usize) -> Vec<Value> {
+    eventually(30, &format!("{count} message(s) for {address}"), || async { inbox_of(address).await.len() >= count })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    inbox_of(address).await
+}
+
+/// A registered fan: (bearer token, e-mail address).
+pub async fn fan(state: &State) -> (String, String) {
+    let email = unique_email("fan");
+    let (status, user) = register(state, &email, "a-long-password").await;
+    assert_eq!(status, 201, "{user}");
+    let (status, session) = login(state, &email, "a-long-password").await;
+    assert_eq!(status, 200, "{session}");
+    (format!("Bearer {}", session["data"]["token"].as_str().unwrap()), email)
+}
+
+pub async fn book(state: &State, token: &str, event: &str, seats: &[&str]) -> String {
+    let seat_ids: Vec<String> = seats.iter().map(|s| format!("{event}_{s}")).collect();
+    let body = serde_json::json!({ "eventId": event, "seatIds": seat_ids });
+    let (status, booking) = booking_call(state, "POST", "/bookings", None, token, Some(body)).await;
+    assert_eq!(status, 201, "{booking}");
+    booking["data"]["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn pay(state: &State, token: &str, booking: &str) {
+    let card = serde_json::json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
+    let (status, paid) = booking_call(state, "POST", "/bookings/x/pay", Some(booking), token, Some(card)).await;
+    assert_eq!(status, 200, "{paid}");
+}
+
+/// The event's seat board in Redis: label → "H|owner|expires" or "B|owner".
+pub async fn redis_board(state: &State, event: &str) -> HashMap<String, String> {
+    let mut redis = state.redis().await.unwrap();
+    let key = shared::repo::redis_seats::board_key(&shared::domain::event::EventId::parse(event).unwrap());
+    redis::cmd("HGETALL").arg(key).query_async(&mut redis).await.unwrap()
+}

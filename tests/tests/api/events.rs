@@ -12,7 +12,7 @@ use shared::{
     seed,
 };
 
-use crate::common::{api_request, read, run, state, State};
+use crate::common::{api_request, book, create_event, fan, gateway_url, http_client, read, run, state, State};
 
 async fn seeded() -> std::sync::Arc<State> {
     let state = state().await;
@@ -388,5 +388,34 @@ fn concurrent_seat_map_reads_all_succeed() {
         });
         let statuses: Vec<u16> = join_all(reads).await.into_iter().map(Result::unwrap).collect();
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    });
+}
+
+#[test]
+fn a_polled_seat_map_answers_304_until_a_seat_changes() {
+    run(async {
+        let base = gateway_url().await;
+        let state = state().await;
+        let event = create_event(&state, 20, 30).await;
+        let client = http_client();
+        let url = format!("{base}/events/{event}/seats");
+        let first = client.get(&url).send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(first.headers()["cache-control"], "public, max-age=1");
+
+        let unchanged = client.get(&url).header("if-none-match", &tag).send().await.unwrap();
+        assert_eq!(unchanged.status(), 304);
+        assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), tag);
+        assert!(unchanged.bytes().await.unwrap().is_empty());
+
+        let (token, _) = fan(&state).await;
+        book(&state, &token, &event, &["A1"]).await;
+        let changed = client.get(&url).header("if-none-match", &tag).send().await.unwrap();
+        assert_eq!(changed.status(), 200, "a held seat changes the map");
+        assert_ne!(changed.headers()["etag"].to_str().unwrap(), tag);
+        let map: Value = changed.json().await.unwrap();
+        let a1 = map["data"]["seats"].as_array().unwrap().iter().find(|s| s["label"] == "A1").unwrap().clone();
+        assert_eq!(a1["status"], "held");
     });
 }

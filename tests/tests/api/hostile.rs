@@ -380,6 +380,35 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
         cases.push(case(format!("queue place {token}"), "GET", format!("/queue/{token}"), Some(user), ""));
     }
     cases.push(case("queue place without a token", "GET", format!("/queue/{event}.{}", "a".repeat(32)), None, ""));
+    // The waiting list: bad requests, forged tokens, and an event with seats
+    // on sale (which has no waiting list).
+    let waitlist = format!("/events/{event}/waitlist");
+    for (i, body) in [
+        json!({ "seats": 0 }),
+        json!({ "seats": 5 }),
+        json!({ "seats": -1 }),
+        json!({ "seats": "two" }),
+        json!({ "seats": 1e308 }),
+        json!({ "seats": 1.5 }),
+        json!({ "seats": { "$gt": 0 } }),
+        json!({ "seats": 1, "vip": true }),
+        json!([1]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cases.push(case(format!("waitlist bad body #{i}"), "POST", waitlist.clone(), Some(user), body.to_string()));
+    }
+    cases.push(case("waitlist of an event with seats on sale", "POST", waitlist.clone(), Some(user), "{}"));
+    cases.push(case("waitlist join of an unknown event", "POST", "/events/no-such-event/waitlist", Some(user), ""));
+    cases.push(case("waitlist of a malformed id", "POST", "/events/%24gt/waitlist", Some(user), ""));
+    cases.push(case("waitlist place never joined", "GET", waitlist.clone(), Some(user), ""));
+    cases.push(case("waitlist leave never joined", "DELETE", waitlist.clone(), Some(user), ""));
+    for (name, token) in &forged_tokens(state) {
+        cases.push(case(format!("waitlist join with {name}"), "POST", waitlist.clone(), Some(token), "{}"));
+        cases.push(case(format!("waitlist place with {name}"), "GET", waitlist.clone(), Some(token), ""));
+    }
+    cases.push(case("waitlist without a token", "DELETE", waitlist, None, ""));
     // A pass of the wrong type is refused even where no queue needs one
     // (forged and foreign passes for a queued event: waiting_room.rs).
     for (i, pass) in [json!({ "$ne": null }), json!(12), json!(["a"])].into_iter().enumerate() {
@@ -492,5 +521,11 @@ fn two_hundred_hostile_requests_get_clean_4xx_json_and_change_nothing() {
             .await
             .unwrap();
         assert_eq!(sales, 0, "no hostile on-sale was stored");
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings_demo.waitlist WHERE event_id = ANY($1)")
+            .bind(vec![event.clone(), other_event.clone()])
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(waiting, 0, "nobody joined a waiting list");
     });
 }

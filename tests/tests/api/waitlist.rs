@@ -1,0 +1,364 @@
+//! The waiting list of sold-out events against the real stores: joining
+//! over HTTP, FIFO offers of seats that come back, a lapsed offer passing
+//! to the next fan, a release racing new buyers, and the whole path through
+//! the running consumers and the mail server.
+
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::{json, Value};
+use shared::domain::event::EventId;
+use uuid::Uuid;
+
+use crate::common::*;
+
+/// Calls one of the waiting-list handlers in-process.
+async fn waitlist_call(
+    state: &State,
+    method: &str,
+    event: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let path = format!("/events/{event}/waitlist");
+    let headers: Vec<(&str, &str)> = token.map(|t| vec![("authorization", t)]).unwrap_or_default();
+    let req = api_request(method, &path, body.as_ref(), &headers);
+    let req = lambda_http::RequestExt::with_path_parameters(req, HashMap::from([("id".to_owned(), event.to_owned())]));
+    let response = match method {
+        "POST" => waitlist_join::handle(state, req).await,
+        "GET" => waitlist_place::handle(state, req).await,
+        _ => waitlist_leave::handle(state, req).await,
+    };
+    read(response.expect("handler"))
+}
+
+async fn join(state: &State, event: &str, token: &str, seats: u8) -> Value {
+    let (status, entry) = waitlist_call(state, "POST", event, Some(token), Some(json!({ "seats": seats }))).await;
+    assert_eq!(status, 201, "{entry}");
+    entry["data"].clone()
+}
+
+async fn entry_of(state: &State, event: &str, token: &str) -> Value {
+    let (status, entry) = waitlist_call(state, "GET", event, Some(token), None).await;
+    assert_eq!(status, 200, "{entry}");
+    entry["data"].clone()
+}
+
+/// An event of `seats` seats, every one held by one buyer's bookings (one
+/// booking per label group), so its waiting list is open.
+async fn sold_out(state: &State, seats: u32, groups: &[&[&str]]) -> (String, Vec<(String, String)>) {
+    let event = create_event(state, seats, 30).await;
+    let mut bookings = Vec::new();
+    for labels in groups {
+        let (token, _) = fan(state).await;
+        bookings.push((token.clone(), book(state, &token, &event, labels).await));
+    }
+    (event, bookings)
+}
+
+async fn cancel(state: &State, token: &str, booking: &str) {
+    let (status, body) = booking_call(state, "PUT", "/bookings/x/cancel", Some(booking), token, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The seats of `event` in active bookings, by label: (booking, user).
+async fn owners(state: &State, event: &str) -> HashMap<String, (Uuid, Uuid)> {
+    let rows: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT s.seat_label, b.id, b.user_id FROM bookings_demo.booking_seats s
+           JOIN bookings_demo.bookings b ON b.id = s.booking_id WHERE s.event_id = $1 AND s.active",
+    )
+    .bind(event)
+    .fetch_all(state.pg())
+    .await
+    .unwrap();
+    let mut owners = HashMap::new();
+    for (label, booking, user) in rows {
+        assert!(owners.insert(label.clone(), (booking, user)).is_none(), "seat {label} is in two active bookings");
+    }
+    owners
+}
+
+async fn returned(state: &State, event: &str, booking: &str, labels: &[&str]) -> Vec<Uuid> {
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let booking = Uuid::parse_str(booking).unwrap();
+    let event = EventId::parse(event).unwrap();
+    state.waitlist().await.unwrap().seats_returned(&event, booking, &labels, chrono::Utc::now()).await.unwrap()
+}
+
+fn user_of(token: &str, state: &State) -> Uuid {
+    state.jwt.verify(token.trim_start_matches("Bearer ")).expect("our own token").sub
+}
+
+#[test]
+fn only_a_sold_out_event_has_a_line_and_each_fan_has_one_place_in_it() {
+    run(async {
+        let state = state().await;
+        let (event, _) = sold_out(&state, 10, &[&["A1", "A2", "A3", "A4", "A5"]]).await;
+        let (early, _) = fan(&state).await;
+        let (status, body) = waitlist_call(&state, "POST", &event, Some(&early), Some(json!({ "seats": 2 }))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("SEATS_AVAILABLE")), "{body}");
+        assert_eq!(body["error"]["details"]["available"], 5);
+
+        sold_out_rest(&state, &event, &["A6", "A7", "A8", "A9", "A10"]).await;
+        let (first, second) = (fan(&state).await.0, fan(&state).await.0);
+        assert_eq!(join(&state, &event, &first, 2).await["position"], 1);
+        let again = waitlist_call(&state, "POST", &event, Some(&first), Some(json!({ "seats": 3 }))).await;
+        assert_eq!((again.0, &again.1["data"]["seats"], &again.1["data"]["position"]), (200, &json!(2), &json!(1)));
+        // An empty body asks for one seat.
+        let (status, body) = waitlist_call(&state, "POST", &event, Some(&second), None).await;
+        assert_eq!((status, &body["data"]["seats"], &body["data"]["position"]), (201, &json!(1), &json!(2)), "{body}");
+
+        for (body, field) in [(json!({ "seats": 5 }), "seats"), (json!({ "seats": 0 }), "seats")] {
+            let (status, err) = waitlist_call(&state, "POST", &event, Some(&early), Some(body)).await;
+            assert_eq!(status, 400, "{err}");
+            assert!(err["error"]["details"]["fields"].get(field).is_some(), "{err}");
+        }
+        assert_eq!(waitlist_call(&state, "POST", &event, None, None).await.0, 401);
+        assert_eq!(waitlist_call(&state, "GET", "no-such-event", Some(&early), None).await.0, 404);
+        let (status, body) = waitlist_call(&state, "POST", "no-such-event", Some(&early), None).await;
+        assert_eq!(status, 404, "{body}");
+        let (status, body) = waitlist_call(&state, "GET", &event, Some(&early), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_ON_WAITLIST")));
+
+        // The first fan leaves: the second moves up; leaving twice is a 404.
+        let (status, left) = waitlist_call(&state, "DELETE", &event, Some(&first), None).await;
+        assert_eq!((status, left["data"]["state"].as_str()), (200, Some("LEFT")), "{left}");
+        assert_eq!(entry_of(&state, &event, &second).await["position"], 1);
+        assert_eq!(entry_of(&state, &event, &first).await["state"], "LEFT");
+        assert_eq!(waitlist_call(&state, "DELETE", &event, Some(&first), None).await.0, 404);
+        // Joining again is a new place at the back.
+        assert_eq!(join(&state, &event, &first, 1).await["position"], 2);
+    });
+}
+
+/// Books the rest of `event`'s seats for a new fan.
+async fn sold_out_rest(state: &State, event: &str, labels: &[&str]) -> (String, String) {
+    let (token, _) = fan(state).await;
+    let booking = book(state, &token, event, labels).await;
+    (token, booking)
+}
+
+#[test]
+fn two_hundred_parallel_joins_of_one_fan_make_one_entry() {
+    run(async {
+        let state = state().await;
+        let (event, _) = sold_out(&state, 10, &[&["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10"]]).await;
+        let (token, _) = fan(&state).await;
+        let joins = (0..200).map(|_| waitlist_call(&state, "POST", &event, Some(&token), Some(json!({ "seats": 1 }))));
+        let statuses: Vec<u16> = futures::future::join_all(joins).await.into_iter().map(|(s, _)| s).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 200), "{statuses:?}");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings_demo.waitlist WHERE event_id = $1")
+            .bind(&event)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+        assert_eq!(rows, 1);
+    });
+}
+
+#[test]
+fn returned_seats_go_to_the_first_fan_in_line_whose_request_fits() {
+    run(async {
+        // Own topics: the suite's running offerer must not act on these cancels.
+        let state = isolated(|_| {}).await;
+        let (event, holders) = sold_out(&state, 4, &[&["A1", "A2", "A3"], &["A4"]]).await;
+        let (pair, single, late) = (fan(&state).await.0, fan(&state).await.0, fan(&state).await.0);
+        join(&state, &event, &pair, 2).await;
+        join(&state, &event, &single, 1).await;
+        join(&state, &event, &late, 1).await;
+
+        // One seat back: the pair does not fit and keeps its place; the
+        // single fan behind them is offered it.
+        let (token, booking) = &holders[1];
+        cancel(&state, token, booking).await;
+        let offers = returned(&state, &event, booking, &["A4"]).await;
+        assert_eq!(offers.len(), 1);
+        let offered = entry_of(&state, &event, &single).await;
+        assert_eq!((offered["state"].as_str(), offered["bookingStatus"].as_str()), (Some("OFFERED"), Some("PENDING")));
+        assert_eq!(offered["bookingId"], offers[0].to_string());
+        assert_eq!(entry_of(&state, &event, &pair).await["position"], 1);
+        // The offered seats are the fan's own booking, held in PostgreSQL.
+        assert_eq!(owners(&state, &event).await["A4"], (offers[0], user_of(&single, &state)));
+
+        // Three back: the pair gets two side by side, the late fan the third.
+        let (token, booking) = &holders[0];
+        cancel(&state, token, booking).await;
+        let offers = returned(&state, &event, booking, &["A1", "A2", "A3"]).await;
+        assert_eq!(offers.len(), 2);
+        let seats = owners(&state, &event).await;
+        assert_eq!(seats["A1"].1, user_of(&pair, &state));
+        assert_eq!(seats["A2"].1, user_of(&pair, &state));
+        assert_eq!(seats["A3"].1, user_of(&late, &state));
+
+        // A redelivery of either cancel offers nothing more.
+        assert!(returned(&state, &event, booking, &["A1", "A2", "A3"]).await.is_empty());
+        assert!(returned(&state, &event, &holders[1].1, &["A4"]).await.is_empty());
+        let offered: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM bookings_demo.waitlist WHERE event_id = $1 AND state = 'OFFERED'")
+                .bind(&event)
+                .fetch_one(state.pg())
+                .await
+                .unwrap();
+        assert_eq!(offered, 3);
+
+        // An offer is declined by cancelling it, not by leaving the line.
+        let (status, body) = waitlist_call(&state, "DELETE", &event, Some(&late), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("OFFER_PENDING")), "{body}");
+    });
+}
+
+#[test]
+fn an_offer_that_lapses_unpaid_passes_to_the_next_fan() {
+    run(async {
+        let state = isolated(|c| c.waitlist_claim = Duration::from_secs(1)).await;
+        let (event, holders) = sold_out(&state, 1, &[&["A1"]]).await;
+        let (first, second) = (fan(&state).await.0, fan(&state).await.0);
+        join(&state, &event, &first, 1).await;
+        join(&state, &event, &second, 1).await;
+        let (token, booking) = &holders[0];
+        cancel(&state, token, booking).await;
+        let first_offer = returned(&state, &event, booking, &["A1"]).await;
+        assert_eq!(first_offer.len(), 1);
+        assert_eq!(entry_of(&state, &event, &second).await["position"], 1);
+
+        // The claim window closes; the sweeper expires the offer like any
+        // unpaid hold, and its booking.expired brings the seat back here.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let expired = state.bookings().await.unwrap().expire_due().await.unwrap();
+        assert!(expired >= 1);
+        let next_offer = returned(&state, &event, &first_offer[0].to_string(), &["A1"]).await;
+        assert_eq!(next_offer.len(), 1);
+
+        let lapsed = entry_of(&state, &event, &first).await;
+        assert_eq!((lapsed["state"].as_str(), lapsed["bookingStatus"].as_str()), (Some("PASSED"), Some("EXPIRED")));
+        let offered = entry_of(&state, &event, &second).await;
+        assert_eq!(offered["state"], "OFFERED");
+        assert_eq!(owners(&state, &event).await["A1"], (next_offer[0], user_of(&second, &state)));
+        // Paying claims it.
+        pay(&state, &second, &next_offer[0].to_string()).await;
+        assert_eq!(entry_of(&state, &event, &second).await["bookingStatus"], "CONFIRMED");
+    });
+}
+
+#[test]
+fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is_offered_twice() {
+    run(async {
+        let state = isolated(|_| {}).await;
+        let labels = ["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10"];
+        let (event, holders) = sold_out(&state, 10, &[&labels[..6], &labels[6..]]).await;
+        let mut waiting = Vec::new();
+        for _ in 0..8 {
+            let (token, _) = fan(&state).await;
+            join(&state, &event, &token, 1).await;
+            waiting.push(token);
+        }
+        let mut buyers = Vec::new();
+        for _ in 0..30 {
+            buyers.push(fan(&state).await.0);
+        }
+
+        // The cancel, thirty buyers each after one of the six seats, and
+        // five offerer runs for the same release (a redelivery and
+        // concurrent batches), all at once.
+        let (token, booking) = &holders[0];
+        let released: Vec<&str> = labels[..6].to_vec();
+        let cancel_then_offer = async {
+            cancel(&state, token, booking).await;
+            let runs = (0..5).map(|_| returned(&state, &event, booking, &released));
+            futures::future::join_all(runs).await.concat()
+        };
+        let buys = buyers.iter().enumerate().map(|(i, buyer)| {
+            let seat = format!("{event}_{}", released[i % released.len()]);
+            let body = json!({ "eventId": event, "seatIds": [seat] });
+            booking_call(&state, "POST", "/bookings", None, buyer, Some(body))
+        });
+        let (offers, bought) = tokio::join!(cancel_then_offer, futures::future::join_all(buys));
+        let bought: Vec<String> = bought
+            .iter()
+            .filter(|(s, _)| *s == 201)
+            .map(|(_, b)| b["data"]["id"].as_str().unwrap().to_owned())
+            .collect();
+
+        // PostgreSQL: every released seat is in one active booking at most
+        // (owners() panics otherwise), of a buyer who got a 201 or of an offer.
+        let seats = owners(&state, &event).await;
+        let offered_ids: std::collections::HashSet<Uuid> = offers.iter().copied().collect();
+        assert_eq!(offered_ids.len(), offers.len(), "an offer was made twice: {offers:?}");
+        for label in &released {
+            if let Some((booking, _)) = seats.get(*label) {
+                let by_buyer = bought.contains(&booking.to_string());
+                let by_offer = offered_ids.contains(booking);
+                assert!(by_buyer ^ by_offer, "{label}: held by {booking}, buyer {by_buyer}, offer {by_offer}");
+            }
+        }
+        // Every offer holds one seat for one waiting fan, and the entries say so.
+        let entries: Vec<(String, Option<Uuid>)> =
+            sqlx::query_as("SELECT state, booking_id FROM bookings_demo.waitlist WHERE event_id = $1")
+                .bind(&event)
+                .fetch_all(state.pg())
+                .await
+                .unwrap();
+        let offered_entries: Vec<Uuid> =
+            entries.iter().filter(|(s, _)| s == "OFFERED").filter_map(|(_, b)| *b).collect();
+        assert_eq!(offered_entries.len(), offers.len(), "{entries:?}");
+        assert!(offered_entries.iter().all(|b| offered_ids.contains(b)));
+        assert_eq!(offers.len() + bought.len(), seats.iter().filter(|(l, _)| released.contains(&l.as_str())).count());
+        // Redis agrees with PostgreSQL on who holds each released seat.
+        let board = redis_board(&state, &event).await;
+        for (label, (booking, _)) in seats.iter().filter(|(l, _)| released.contains(&l.as_str())) {
+            let held = board.get(label).map(String::as_str).unwrap_or("");
+            assert!(held.contains(&booking.to_string()), "{label}: redis has {held:?}, postgres {booking}");
+        }
+    });
+}
+
+#[test]
+fn a_cancelled_seat_reaches_the_waiting_fan_by_mail_through_the_running_consumers() {
+    run(async {
+        let base = gateway_url().await;
+        let state = state().await;
+        let (event, holders) = sold_out(&state, 2, &[&["A1", "A2"]]).await;
+        let (token, email) = fan(&state).await;
+        let client = http_client();
+        let url = format!("{base}/events/{event}/waitlist");
+        let joined =
+            client.post(&url).header("authorization", &token).json(&json!({ "seats": 2 })).send().await.unwrap();
+        assert_eq!(joined.status(), 201);
+
+        let (holder, booking) = &holders[0];
+        let cancelled = client
+            .put(format!("{base}/bookings/{booking}/cancel"))
+            .header("authorization", holder)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status(), 200);
+
+        let entry_now = || async {
+            let entry: Value =
+                client.get(&url).header("authorization", &token).send().await.unwrap().json().await.unwrap();
+            entry["data"].clone()
+        };
+        eventually(30, "the offer reaches the waiting fan", || async { entry_now().await["state"] == "OFFERED" }).await;
+        let offer = entry_now().await;
+        let inbox = inbox_settles_at(&email, 1).await;
+        let text = inbox[0]["text"].as_str().unwrap();
+        let offered_booking = offer["bookingId"].as_str().unwrap();
+        assert!(inbox[0]["subject"].as_str().unwrap().contains("held for you"), "{}", inbox[0]["subject"]);
+        for expected in ["Seat A1", "Seat A2", offered_booking, "waiting list"] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+
+        let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
+        let paid = client
+            .post(format!("{base}/bookings/{offered_booking}/pay"))
+            .header("authorization", &token)
+            .json(&card)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(paid.status(), 200);
+        let inbox = inbox_settles_at(&email, 2).await;
+        assert!(inbox.iter().any(|m| m["subject"].as_str().unwrap().starts_with("Your tickets")), "tickets mailed");
+    });
+}
