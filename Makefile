@@ -37,8 +37,12 @@ watch: ## every function under cargo lambda watch on :3000 (hot reload; dev only
 build:
 	cargo build --workspace --all-targets
 
+.PHONY: web
+web: ## build the web app into web/dist (served at / by the gateway)
+	@web/build.sh
+
 .PHONY: test
-test: stack ## start the stack, build, run every test (unit, handler, end-to-end, contract, browser, AWS, sam local)
+test: stack web ## start the stack, build, run every test (unit, handler, end-to-end, contract, browser, AWS, sam local)
 	cargo build --workspace --all-targets
 	$(TEST_ENV) target/debug/local-gateway setup --fresh
 	@mkdir -p .data

@@ -23,6 +23,8 @@ stop_started_here() {
 }
 trap stop_started_here EXIT
 
+web/build.sh
+
 echo "==> Building the gateway and the functions"
 cargo build --quiet -p local-gateway
 
@@ -31,11 +33,13 @@ target/debug/local-gateway setup
 
 cat <<INFO
 ==> Running
+  Web app       http://localhost:3000  (web/dist; \`make web\` rebuilds it)
   API           http://localhost:3000  (routes from template.yaml)
   PostgreSQL    127.0.0.1:5432  database ticketing
   Redis         127.0.0.1:6379
   Kafka (Tansu) 127.0.0.1:19092
   Mongo (nx)    127.0.0.1:27017  database events_demo
+  Mail inbox    http://localhost:1080  (MailDev: every e-mail the notifier sends; SMTP 127.0.0.1:1025)
   JWT secret    ${JWT_SECRET:+from JWT_SECRET}${JWT_SECRET:-the public local default (APP_ENV=local only)}
   Logs          JSON on this terminal; Ctrl-C stops everything started here
 INFO

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks in a real browser (Debian's Chromium driven by playwright-core; no
 # browser download), run by `make test` after the Rust tests, with the stack
-# running and the workspace built: the gateway on a free port, pages served
-# from two other origins.
+# running and the workspace and web app built: the gateway on a free port,
+# pages served from two other origins (CORS), then the web app itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -23,3 +23,4 @@ gateway_pid=$!
 trap 'kill $gateway_pid 2>/dev/null || true; wait $gateway_pid 2>/dev/null || true' EXIT
 for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$gateway_port") 2>/dev/null && break; sleep 0.1; done
 node tests/browser/cors.mjs "http://127.0.0.1:$gateway_port" "$allowed_port" "$other_port"
+node tests/browser/app.mjs "http://127.0.0.1:$gateway_port"

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod emulator;
 pub mod routes;
 pub mod server;
+pub mod web;
 
 use std::{path::Path, sync::Arc};
 
@@ -23,7 +24,7 @@ pub async fn start(template: &Path, state: Arc<State>, listener: TcpListener) ->
     emulator::start(&specs, state.clone(), schedule_interval()).await?;
     let router = routes::Router::new(routes::routes(&text)?);
     let cors = cors::Cors::from_template(&text, template_parameter)?;
-    let gateway = Arc::new(server::Gateway::new(router, state, cors)?);
+    let gateway = Arc::new(server::Gateway::new(router, state, cors)?.with_web(web::WebRoot::from_env()));
     gateway.serve(listener).await
 }
 

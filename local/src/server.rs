@@ -21,6 +21,7 @@ use crate::{
     cors::Cors,
     dispatch,
     routes::{Match, Router},
+    web::WebRoot,
 };
 
 pub struct Gateway {
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub state: Arc<State>,
     /// The HttpApi's CorsConfiguration, if the template has one.
     pub cors: Option<Cors>,
+    /// The built web app, served at `/` where no route matches.
+    pub web: Option<WebRoot>,
 }
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
@@ -43,7 +46,12 @@ impl Gateway {
                 route.function
             );
         }
-        Ok(Gateway { router, state, cors })
+        Ok(Gateway { router, state, cors, web: None })
+    }
+
+    pub fn with_web(mut self, web: Option<WebRoot>) -> Gateway {
+        self.web = web;
+        self
     }
 
     /// Accepts connections until the listener fails; each connection is
@@ -105,7 +113,13 @@ impl Gateway {
         let path = req.uri().path().to_owned();
         let (route, params) = match self.router.find(req.method(), &path) {
             Match::Found { route, params } => (route.clone(), params),
-            Match::NotFound => return to_http(error_response(&ApiError::NotFound("Route not found".into()))),
+            Match::NotFound => {
+                let page = match (&self.web, req.method()) {
+                    (Some(web), &Method::GET | &Method::HEAD) => web.file(&path).await,
+                    _ => None,
+                };
+                return page.unwrap_or_else(|| to_http(error_response(&ApiError::NotFound("Route not found".into()))));
+            }
             Match::MethodNotAllowed { allowed } => {
                 let mut response = to_http(error_response(&ApiError::MethodNotAllowed(format!(
                     "{} is not supported on this route",
