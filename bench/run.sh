@@ -51,7 +51,9 @@ target/release/local-gateway serve --port "$PORT" >.data/bench-gateway.log 2>&1 
 wait_port "$PORT" 50
 
 # BENCH_ONLY=bookings: the floors and the booking rows alone (about a
-# minute); BENCH_ONLY=rush: the floors and the on-sale rush (about three).
+# minute); BENCH_ONLY=rush: the floors and the on-sale rush (about three);
+# BENCH_ONLY=gates: door check-in; BENCH_ONLY=mail: the notifier's
+# throughput and lag into MailDev.
 # Either skips cargo lambda watch and Artillery.
 if [[ -z "${BENCH_ONLY:-}" ]]; then
   # The same requests under `cargo lambda watch` (make watch), for the

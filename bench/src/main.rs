@@ -14,6 +14,7 @@
 mod chart;
 mod checkin;
 mod cold_start;
+mod inbox;
 mod rush;
 mod storms;
 
@@ -336,7 +337,8 @@ async fn run(base: &str) -> anyhow::Result<()> {
     // floors and door check-in.
     let only_rush = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "rush");
     let only_gates = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "gates");
-    if !only_bookings && !only_rush && !only_gates {
+    let only_mail = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "mail");
+    if !only_bookings && !only_rush && !only_gates && !only_mail {
         seat_map(&mut report, &http, &seats_url, phase).await?;
     }
 
@@ -413,6 +415,10 @@ async fn run(base: &str) -> anyhow::Result<()> {
     }
     if only_gates {
         let sound = checkin::gates(&mut report, base, &state, &admin).await?;
+        return finish(&report, sound);
+    }
+    if only_mail {
+        let sound = inbox::inbox(&mut report, base, &state, &admin).await?;
         return finish(&report, sound);
     }
 
@@ -575,6 +581,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
     // --- the on-sale rush and the gates -----------------------------------
     let rush_sound = only_bookings || rush::rush(&mut report, base, &state, &admin).await?;
     let gates_sound = only_bookings || checkin::gates(&mut report, base, &state, &admin).await?;
+    let mail_sound = only_bookings || inbox::inbox(&mut report, base, &state, &admin).await?;
 
     // --- cold starts ------------------------------------------------------
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -601,7 +608,7 @@ async fn run(base: &str) -> anyhow::Result<()> {
         ));
     }
 
-    finish(&report, oversold == 0 && rush_sound && gates_sound)
+    finish(&report, oversold == 0 && rush_sound && gates_sound && mail_sound)
 }
 
 /// Writes bench/out (report.md, latency.png); fails if `sound` is false.
