@@ -44,6 +44,47 @@ async fn received(http: &reqwest::Client, run: &str) -> anyhow::Result<Vec<(Stri
         .collect())
 }
 
+/// The mail server's own pace: 400 messages the size of a two-ticket
+/// confirmation, sent straight through the notifier's mailer (SMTP to
+/// MailDev) 16 at a time, as the consumer sends them.
+async fn smtp_floor(report: &mut Report, state: &State, run: &str) -> anyhow::Result<()> {
+    use shared::notifier::{Attachment, Mail};
+    let mailer = shared::mail::from_config(&state.config).await?;
+    let mailer = mailer.as_ref();
+    let qr = format!("<svg>{}</svg>", "<path d=\"M0 0h1v1H0z\"/>".repeat(900));
+    let mail = |i: u64| Mail {
+        key: format!("floor.{run}.{i}"),
+        to_name: "Floor".into(),
+        to_email: format!("floor{i}@floor-{run}.bench.test"),
+        subject: "floor".into(),
+        html: format!("<p>{}</p>{qr}{qr}", "x".repeat(2000)),
+        text: "x".repeat(1500),
+        attachments: (0..2)
+            .map(|k| Attachment { file_name: format!("t{k}.svg"), content_type: "image/svg+xml", body: qr.clone().into_bytes() })
+            .collect(),
+    };
+    let started = std::time::Instant::now();
+    let mut micros = Vec::new();
+    let mut errors = 0;
+    for chunk in (0..400u64).collect::<Vec<_>>().chunks(16) {
+        let sends = chunk.iter().map(|&i| {
+            let mail = mail(i);
+            async move {
+                let t = std::time::Instant::now();
+                mailer.send(&mail).await.map(|_| t.elapsed().as_micros() as u64)
+            }
+        });
+        for sent in futures::future::join_all(sends).await {
+            match sent {
+                Ok(us) => micros.push(us),
+                Err(_) => errors += 1,
+            }
+        }
+    }
+    report.add(Stats::from("floor: SMTP send to MailDev (16 at a time)", micros, errors, started.elapsed().as_secs_f64()), None);
+    Ok(())
+}
+
 /// Books and pays at `BENCH_MAIL_RATE` fans a second (default 100) for 10
 /// seconds, then waits for every confirmation; false if one is missing or
 /// any fan got two.
@@ -70,6 +111,7 @@ pub async fn inbox(report: &mut Report, base: &str, state: &Arc<State>, admin: &
         tokens.push(state.jwt.issue(user.id, &user.email, Role::User, Tier::Regular)?);
     }
     let tokens = Arc::new(tokens);
+    smtp_floor(report, state, &run).await?;
     println!("notifier: {fans} fans book and pay at {rate}/s; every confirmation must reach MailDev once");
     let buy = {
         let (http, base, event, tokens) = (http.clone(), base.to_owned(), event.clone(), tokens.clone());
