@@ -60,7 +60,11 @@ async fn smtp_floor(report: &mut Report, state: &State, run: &str) -> anyhow::Re
         html: format!("<p>{}</p>{qr}{qr}", "x".repeat(2000)),
         text: "x".repeat(1500),
         attachments: (0..2)
-            .map(|k| Attachment { file_name: format!("t{k}.svg"), content_type: "image/svg+xml", body: qr.clone().into_bytes() })
+            .map(|k| Attachment {
+                file_name: format!("t{k}.svg"),
+                content_type: "image/svg+xml",
+                body: qr.clone().into_bytes(),
+            })
             .collect(),
     };
     let started = std::time::Instant::now();
@@ -81,7 +85,10 @@ async fn smtp_floor(report: &mut Report, state: &State, run: &str) -> anyhow::Re
             }
         }
     }
-    report.add(Stats::from("floor: SMTP send to MailDev (16 at a time)", micros, errors, started.elapsed().as_secs_f64()), None);
+    report.add(
+        Stats::from("floor: SMTP send to MailDev (16 at a time)", micros, errors, started.elapsed().as_secs_f64()),
+        None,
+    );
     Ok(())
 }
 
