@@ -177,8 +177,11 @@ fn returned_seats_go_to_the_first_fan_in_line_whose_request_fits() {
         assert_eq!((offered["state"].as_str(), offered["bookingStatus"].as_str()), (Some("OFFERED"), Some("PENDING")));
         assert_eq!(offered["bookingId"], offers[0].to_string());
         assert_eq!(entry_of(&state, &event, &pair).await["position"], 1);
-        // The offered seats are the fan's own booking, held in PostgreSQL.
+        // The offered seats are the fan's own booking, held in PostgreSQL
+        // and in Redis (so the seat map and the next buyer see them taken).
         assert_eq!(owners(&state, &event).await["A4"], (offers[0], user_of(&single, &state)));
+        let board = redis_board(&state, &event).await;
+        assert!(board.get("A4").is_some_and(|hold| hold.contains(&offers[0].to_string())), "{board:?}");
 
         // Three back: the pair gets two side by side, the late fan the third.
         let (token, booking) = &holders[0];
@@ -257,18 +260,20 @@ fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is
             buyers.push(fan(&state).await.0);
         }
 
-        // The cancel, thirty buyers each after one of the six seats, and
-        // five offerer runs for the same release (a redelivery and
-        // concurrent batches), all at once.
+        // The cancel, thirty buyers each after one of the first three
+        // released seats, and five offerer runs for the same release (a
+        // redelivery and concurrent batches), all at once. The other three
+        // seats nobody races for: they must go to the waiting fans.
         let (token, booking) = &holders[0];
         let released: Vec<&str> = labels[..6].to_vec();
+        let (contested, uncontested) = released.split_at(3);
         let cancel_then_offer = async {
             cancel(&state, token, booking).await;
             let runs = (0..5).map(|_| returned(&state, &event, booking, &released));
             futures::future::join_all(runs).await.concat()
         };
         let buys = buyers.iter().enumerate().map(|(i, buyer)| {
-            let seat = format!("{event}_{}", released[i % released.len()]);
+            let seat = format!("{event}_{}", contested[i % contested.len()]);
             let body = json!({ "eventId": event, "seatIds": [seat] });
             booking_call(&state, "POST", "/bookings", None, buyer, Some(body))
         });
@@ -290,6 +295,10 @@ fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is
                 let by_offer = offered_ids.contains(booking);
                 assert!(by_buyer ^ by_offer, "{label}: held by {booking}, buyer {by_buyer}, offer {by_offer}");
             }
+        }
+        for label in uncontested {
+            let (booking, _) = seats.get(*label).unwrap_or_else(|| panic!("{label} was offered to nobody"));
+            assert!(offered_ids.contains(booking), "{label} went to {booking}, not to an offer");
         }
         // Every offer holds one seat for one waiting fan, and the entries say so.
         let entries: Vec<(String, Option<Uuid>)> =
