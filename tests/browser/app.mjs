@@ -8,6 +8,7 @@
 // - a second browser watching the same map sees those seats turn held
 //   without reloading (how long it took is printed);
 // - a declined card shows the card's reason;
+// - a sold-out event offers its waiting list, and the fan learns their place;
 // - a 5,000-seat map: time until every seat is drawn, and frame times while
 //   seats change under it.
 // Screenshots of the map, the tickets and the event form go to
@@ -148,10 +149,30 @@ try {
   await fan.waitForSelector("circle[data-seat=B1][data-status=held]");
   check("a held seat is not offered as a button", (await fan.getAttribute("circle[data-seat=B1]", "role")) === "img", String(heldRole));
 
-  // ---------------------------------------------------------- 5,000 seats
+  // ---------------------------------------------------------- sold out
   const login = await apiCall("POST", "/auth/login", {
     email: process.env.ADMIN_EMAIL ?? "admin@ticketing.local", password: process.env.ADMIN_PASSWORD ?? "admin-password-local",
   });
+  const tiny = await apiCall("POST", "/events", {
+    name: `Back Room ${unique}`, venue: { name: "Back Room" }, date: date.toISOString(), totalSeats: 2, price: 20,
+    description: "two seats", category: "test",
+  }, login.body?.data?.token);
+  const early = { email: `early-${unique}@example.test`, password: "a-long-password" };
+  await apiCall("POST", "/auth/register", { ...early, name: "Early Bird" });
+  const earlyToken = (await apiCall("POST", "/auth/login", early)).body?.data?.token;
+  const tinyId = tiny.body?.data?.id;
+  const soldOut = await apiCall("POST", "/bookings", { eventId: tinyId, seatIds: [`${tinyId}_A1`, `${tinyId}_A2`] }, earlyToken);
+  await fan.goto(`${base}/#/events/${encodeURIComponent(tinyId)}`);
+  await fan.waitForSelector("[data-testid=waitlist]", { timeout: 10_000 }).catch(() => null);
+  await fan.selectOption("select[aria-label='Seats wanted']", "1").catch(() => {});
+  await fan.click("button:has-text('Join the waiting list')").catch(() => {});
+  const place = await fan.waitForFunction(
+    () => document.querySelector("[data-testid=waitlist]")?.textContent.includes("number 1 in line"), null, { timeout: 10_000 },
+  ).then(() => true).catch(() => false);
+  check("a sold-out event offers its waiting list and the fan learns their place", soldOut.status === 201 && place,
+    `booking ${soldOut.status}, ${await fan.textContent("[data-testid=waitlist]").catch(() => "no waiting-list box")}`);
+
+  // ---------------------------------------------------------- 5,000 seats
   const big = await apiCall("POST", "/events", {
     name: `Stadium ${unique}`, venue: { name: "Big Stadium" }, date: date.toISOString(), totalSeats: 5000, price: 50,
     description: "5,000 seats", category: "test",

@@ -28,6 +28,10 @@ export interface Booking {
   expiresAt: string; createdAt: string; failureReason?: string;
   seats: { id: string; label: string; section: string; tier: Tier; price: number }[];
 }
+export interface WaitlistEntry {
+  eventId: string; seats: number; state: "WAITING" | "OFFERED" | "LEFT" | "PASSED"; position?: number;
+  bookingId?: string; offerExpiresAt?: string; bookingStatus?: BookingStatus;
+}
 export interface Ticket { ticketId: string; seatId: string; label: string; section: string; code: string; qrSvg: string }
 
 export class ApiError extends Error {
@@ -106,6 +110,9 @@ export const api = {
   cancel: (id: string) => call<Booking>("PUT", `/bookings/${encodeURIComponent(id)}/cancel`),
   tickets: (id: string) => call<{ tickets: Ticket[] }>("GET", `/bookings/${encodeURIComponent(id)}/tickets`),
   createEvent: (body: unknown) => call<EventInfo>("POST", "/events", body),
+  waitlist: (id: string) => call<WaitlistEntry>("GET", `/events/${encodeURIComponent(id)}/waitlist`),
+  joinWaitlist: (id: string, seats: number) => call<WaitlistEntry>("POST", `/events/${encodeURIComponent(id)}/waitlist`, { seats }),
+  leaveWaitlist: (id: string) => call<WaitlistEntry>("DELETE", `/events/${encodeURIComponent(id)}/waitlist`),
 };
 
 /// Polls the seat map with If-None-Match: while nothing changes the server

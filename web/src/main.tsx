@@ -7,7 +7,7 @@
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import {
-  api, ApiError, Booking, EventInfo, money, saveSession, Seat, SeatMap as SeatMapData, session, Session, Ticket,
+  api, ApiError, Booking, EventInfo, money, WaitlistEntry, saveSession, Seat, SeatMap as SeatMapData, session, Session, Ticket,
   watchSeats, when,
 } from "./api";
 import { SeatMap, TIER_COLOURS } from "./seatmap";
@@ -192,6 +192,7 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
       {map ? (
         <SeatMap seats={map.seats} currency={map.currency} selected={selected} mine={new Set()} onToggle={toggle} />
       ) : <p>Loading the seat map…</p>}
+      {map && map.availability.available === 0 && <Waitlist eventId={id} user={user} />}
       <div class="basket" aria-live="polite">
         <span>{chosen.length ? `${chosen.map((s) => s.label).join(", ")} · ${money(event.currency, total)}` : "Pick your seats on the map."}</span>
         <button disabled={!chosen.length || busy} onClick={book}>
@@ -199,6 +200,55 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
         </button>
       </div>
     </section>
+  );
+}
+
+/// A sold-out event's waiting list: join for 1-4 seats, see your place,
+/// and the held booking once seats come back to you.
+function Waitlist({ eventId, user }: { eventId: string; user: Session | null }) {
+  const [entry, setEntry] = useState<WaitlistEntry | null>(null);
+  const [seats, setSeats] = useState(2);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!user) return;
+    const load = () => api.waitlist(eventId).then(setEntry, () => setEntry(null));
+    load();
+    const timer = setInterval(load, 5000);
+    return () => clearInterval(timer);
+  }, [eventId, user]);
+  const act = async (call: () => Promise<WaitlistEntry>) => {
+    setError(null);
+    try {
+      setEntry(await call());
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  const live = entry && (entry.state === "WAITING" || entry.state === "OFFERED");
+  return (
+    <div class="waitlist" data-testid="waitlist">
+      <strong>Sold out.</strong>{" "}
+      {!user ? <a href={`#/login/events/${encodeURIComponent(eventId)}`}>Log in to join the waiting list.</a>
+        : entry?.state === "WAITING" ? (
+          <>
+            You are <strong>number {entry.position}</strong> in line for {entry.seats} seat{entry.seats === 1 ? "" : "s"}; we
+            e-mail you when seats come back.{" "}
+            <button class="link" onClick={() => act(() => api.leaveWaitlist(eventId))}>Leave the list</button>
+          </>
+        ) : entry?.state === "OFFERED" ? (
+          <>Seats came back and are held for you: <a href={`#/bookings/${entry.bookingId}`}>pay to claim them</a>.</>
+        ) : (
+          <>
+            Join the waiting list for{" "}
+            <select aria-label="Seats wanted" value={seats} onChange={(e) => setSeats(Number((e.target as HTMLSelectElement).value))}>
+              {[1, 2, 3, 4].map((n) => <option value={n}>{n}</option>)}
+            </select>{" "}
+            seat{seats === 1 ? "" : "s"}{" "}
+            <button onClick={() => act(() => api.joinWaitlist(eventId, seats))}>{live ? "Update" : "Join the waiting list"}</button>
+          </>
+        )}
+      <Alert error={error} />
+    </div>
   );
 }
 
