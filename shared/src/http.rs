@@ -73,7 +73,7 @@ impl Reply {
     pub fn conditional(mut self, req: &Request) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(&self.body);
-        let tag = format!("\"{}\"", hex_prefix(&digest, 16));
+        let tag = format!("\"{}\"", hex::encode(&digest[..8]));
         let unchanged = req
             .headers()
             .get_all(header::IF_NONE_MATCH)
@@ -90,16 +90,6 @@ impl Reply {
             Err(_) => self,
         }
     }
-}
-
-/// The first `chars` hex digits of `bytes`.
-fn hex_prefix(bytes: &[u8], chars: usize) -> String {
-    bytes
-        .iter()
-        .flat_map(|b| [b >> 4, b & 0xf])
-        .take(chars)
-        .map(|n| char::from_digit(n.into(), 16).unwrap_or('0'))
-        .collect()
 }
 
 /// Turns a handler result into the HTTP response; the only place where
