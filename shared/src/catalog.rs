@@ -213,6 +213,11 @@ impl LiveLayout {
         self.live.get(label).copied().unwrap_or(SeatStatus::Available)
     }
 
+    /// Seats available, held and booked right now.
+    pub fn availability(&self) -> Availability {
+        availability(&self.layout, &self.live)
+    }
+
     pub fn view(&self, filter: &SeatFilter) -> SeatMap<'_> {
         let event = &self.layout.event;
         let seats = self
@@ -234,12 +239,7 @@ impl LiveLayout {
                 status,
             })
             .collect();
-        SeatMap {
-            event_id: &event.id,
-            currency: &event.currency,
-            availability: availability(&self.layout, &self.live),
-            seats,
-        }
+        SeatMap { event_id: &event.id, currency: &event.currency, availability: self.availability(), seats }
     }
 }
 

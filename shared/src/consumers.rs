@@ -425,8 +425,8 @@ async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), Api
     Ok(())
 }
 
-/// booking.confirmed / cancelled / expired and seat.reservation_failed →
-/// one e-mail to the booking's owner per booking and kind (see notifier.rs
+/// booking.confirmed / cancelled / expired, seat.reservation_failed and
+/// waitlist.offered → one e-mail to the booking's owner per booking and kind (see notifier.rs
 /// for how redeliveries and concurrent batches send it once).
 pub async fn notify(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
     let notifier = state.notifier().await?;

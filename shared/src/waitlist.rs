@@ -24,7 +24,7 @@ use crate::{
     catalog,
     domain::{
         booking::select_seats,
-        event::{EventId, SeatStatus},
+        event::EventId,
         waitlist::{next_offer, Entry, EntryState, EntryView, JoinRequest},
     },
     error::ApiError,
@@ -64,9 +64,8 @@ impl Waitlist<'_> {
         if live.layout.event.date <= now {
             return Err(ApiError::conflict("This event has already taken place"));
         }
-        let available =
-            live.layout.seats.iter().filter(|seat| live.status_of(&seat.label) == SeatStatus::Available).count();
-        if available >= usize::from(seats) {
+        let available = live.availability().available;
+        if available >= u32::from(seats) {
             return Err(ApiError::Refused {
                 status: StatusCode::CONFLICT,
                 code: "SEATS_AVAILABLE",
