@@ -15,5 +15,7 @@ if [[ "$(cat node_modules/.lock-sum 2>/dev/null)" != "$lock_sum" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" >node_modules/.lock-sum
 fi
+echo "==> Type-checking the web app (tsc, strict)"
+node_modules/.bin/tsc -p .
 echo "==> Building the web app (web/dist)"
 node build.mjs

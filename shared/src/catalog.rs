@@ -203,6 +203,15 @@ pub struct SeatFilter {
     pub section: Option<String>,
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionAvailability<'a> {
+    pub name: &'a str,
+    pub tier: Tier,
+    #[serde(flatten)]
+    pub seats: Availability,
+}
+
 pub struct LiveLayout {
     pub layout: Arc<Layout>,
     pub live: LiveSeats,
@@ -216,6 +225,27 @@ impl LiveLayout {
     /// Seats available, held and booked right now.
     pub fn availability(&self) -> Availability {
         availability(&self.layout, &self.live)
+    }
+
+    /// The same counts per section, in the event's section order.
+    pub fn availability_by_section(&self) -> Vec<SectionAvailability<'_>> {
+        let event = &self.layout.event;
+        event
+            .sections
+            .iter()
+            .map(|section| {
+                let mut seats = Availability::default();
+                for seat in self.layout.seats.iter().filter(|seat| seat.section == section.name) {
+                    seats.total += 1;
+                    match self.status_of(&seat.label) {
+                        SeatStatus::Held => seats.held += 1,
+                        SeatStatus::Booked => seats.booked += 1,
+                        SeatStatus::Available => seats.available += 1,
+                    }
+                }
+                SectionAvailability { name: &section.name, tier: section.tier, seats }
+            })
+            .collect()
     }
 
     pub fn view(&self, filter: &SeatFilter) -> SeatMap<'_> {

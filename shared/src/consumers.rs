@@ -18,12 +18,18 @@ use serde::Serialize;
 
 use crate::{
     bookings::Bookings,
-    domain::{booking::BookingStatus, event::EventId, notice::NoticeKind},
+    domain::{
+        booking::BookingStatus,
+        event::EventId,
+        notice::NoticeKind,
+        sales::{SaleMove, SaleRecord},
+    },
     error::ApiError,
     kafka::{self, Envelope},
     repo::{
         mongo_events::{MongoEvents, SeatClaim, TakenSeat},
         pg_bookings::{BookingMessage, PgBookings},
+        pg_sales,
     },
     state::State,
 };
@@ -461,6 +467,35 @@ pub async fn offer_returned_seats(state: &State, event: KafkaEvent) -> Result<Ba
     .await
 }
 
+/// The booking topics → the per-event, per-minute sales counters behind the
+/// organisers' dashboard. Counted in the transaction that records each
+/// message as processed (see pg_sales.rs), so neither a redelivery nor two
+/// instances handed the same batch count a booking twice.
+pub async fn count_sales(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
+    let sales = state.sales();
+    consume(state, pg_sales::CONSUMER, event, |deliveries| async move {
+        let records: Vec<(uuid::Uuid, SaleRecord)> = deliveries
+            .into_iter()
+            .filter_map(|delivery| {
+                let kind = SaleMove::of_topic(&delivery.topic)?;
+                let Envelope { id, occurred_at, data, .. } = delivery.message;
+                let record = SaleRecord {
+                    event_id: data.event_id,
+                    kind,
+                    at: occurred_at,
+                    seats: data.seats.len() as u32,
+                    total_cents: data.total_cents.unwrap_or(0),
+                    refund_cents: data.refund_cents.unwrap_or(0),
+                };
+                Some((id, record))
+            })
+            .collect();
+        sales.count(&records).await?;
+        Ok(Vec::new())
+    })
+    .await
+}
+
 /// The scheduled sweep: expire overdue bookings, drive owed refunds, then
 /// publish again the outbox rows no consumer has applied in time.
 #[derive(Debug, Default, Serialize)]
@@ -546,9 +581,7 @@ mod tests {
             booking_id: booking,
             event_id: "concert".into(),
             seats: seats.iter().map(|s| s.to_string()).collect(),
-            user_id: None,
-            expires_at: None,
-            reason: None,
+            ..BookingMessage::default()
         };
         Delivery { topic: kafka::BOOKING_REQUESTED.into(), message: Envelope::new(kafka::BOOKING_REQUESTED, data) }
     }

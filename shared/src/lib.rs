@@ -2,6 +2,7 @@
 //! HTTP mapping, auth, domain types, storage adapters, Kafka and telemetry.
 
 pub mod accounts;
+pub mod analytics;
 pub mod auth;
 pub mod aws_access;
 pub mod bookings;

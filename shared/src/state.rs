@@ -24,6 +24,7 @@ use crate::{
         pg_checkins::PgCheckIns,
         pg_notices::PgNotices,
         pg_onsales::PgOnSales,
+        pg_sales::PgSales,
         pg_users::PgUsers,
         pg_waitlist::PgWaitlist,
         redis_conn::RedisConn,
@@ -155,6 +156,10 @@ impl State {
 
     pub fn publisher(&self) -> KafkaPublisher<'_> {
         KafkaPublisher { slot: &self.kafka, config: &self.config }
+    }
+
+    pub fn sales(&self) -> PgSales {
+        PgSales::new(self.pg.clone())
     }
 
     pub fn booking_store(&self) -> PgBookings {

@@ -21,7 +21,12 @@ For each Kafka setup (MSK with IAM auth, self-managed Kafka with SCRAM):
    call the Lambda service makes with the role (event source mappings, logs,
    tracing, network interfaces) is allowed by the deployed role, and every
    statement of the stack's own policies is needed by one of them;
-5. an update deploy (new code, a changed parameter) must reach
+5. the web app: a private bucket only the stack's CloudFront distribution
+   may read, and a distribution that sends every API route to the HTTP API
+   (the first matching behaviour, as CloudFront picks) and everything else
+   (/, index.html, /assets/*) to the bucket, with the seat map cached no
+   longer than its Cache-Control's second;
+6. an update deploy (new code, a changed parameter) must reach
    UPDATE_COMPLETE, and the checks hold again.
 
 What moto cannot show, and only a real account can: MSK, RDS Proxy,
@@ -310,6 +315,64 @@ class Rehearsal:
         failures.check("ApiUrl" in outputs and "execute-api" in outputs["ApiUrl"], f"{setup}: no ApiUrl output ({outputs})")
         return functions, ours, outputs
 
+    # ------------------------------------------------------------- web app
+    def check_web(self, setup: str, stack: str, outputs: dict[str, str], failures: Failures) -> int:
+        """The app's bucket is private and readable by this stack's
+        distribution only; the distribution sends every API route to the
+        API (the first matching behaviour, as CloudFront picks) and
+        everything else to the bucket. Returns how many paths were routed."""
+        cfn, cloudfront, s3 = self.client("cloudformation"), self.client("cloudfront"), self.client("s3")
+        resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                     for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+        bucket, distribution_id = resources.get("WebBucket"), resources.get("WebDistribution")
+        if not failures.check(bool(bucket and distribution_id), f"{setup}: no WebBucket or WebDistribution deployed"):
+            return 0
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        failures.check(all(block.values()) and len(block) == 4, f"{setup}: web bucket {bucket} is not fully private: {block}")
+        distribution = cloudfront.get_distribution(Id=distribution_id)["Distribution"]
+        distribution_arn = distribution["ARN"]
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        readers = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+        failures.check(
+            len(readers) == 1
+            and readers[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+            and as_list(readers[0]["Action"]) == ["s3:GetObject"]
+            and readers[0]["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution_arn,
+            f"{setup}: web bucket policy is not 'this distribution may read': {policy}")
+        config = distribution["DistributionConfig"]
+        origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+        api_id = outputs.get("ApiUrl", "").removeprefix("https://").split(".")[0]
+        failures.check(origins.get("web", {}).get("DomainName", "").startswith(f"{bucket}.s3.")
+                       and bool(origins.get("web", {}).get("OriginAccessControlId")),
+                       f"{setup}: the web origin is not {bucket} through origin access control: {origins.get('web')}")
+        failures.check(origins.get("api", {}).get("DomainName", "").startswith(f"{api_id}.execute-api."),
+                       f"{setup}: the api origin is not this stack's HTTP API {api_id}: {origins.get('api')}")
+        failures.check(config.get("DefaultRootObject") == "index.html", f"{setup}: / does not serve index.html")
+        behaviours = (config.get("CacheBehaviors") or {}).get("Items") or []
+
+        def origin_for(path: str) -> str:
+            for behaviour in behaviours:
+                if fnmatch.fnmatchcase(path, behaviour["PathPattern"]):
+                    return behaviour["TargetOriginId"]
+            return config["DefaultCacheBehavior"]["TargetOriginId"]
+
+        routes = self.client("apigatewayv2").get_routes(ApiId=api_id)["Items"]
+        paths = sorted({route["RouteKey"].split(" ", 1)[1].replace("{id}", "x1").replace("{token}", "t1")
+                        for route in routes if " " in route["RouteKey"]})
+        failures.check(len(paths) >= 15, f"{setup}: only {len(paths)} API routes found")
+        for path in paths:
+            failures.check(origin_for(path) == "api", f"{setup}: CloudFront sends API route {path} to {origin_for(path)!r}")
+        for path in ["/", "/index.html", "/assets/app-ABC123.js", "/assets/app-ABC123.css"]:
+            failures.check(origin_for(path) == "web", f"{setup}: CloudFront sends {path} to {origin_for(path)!r}, not the app")
+        seat_map = next((b for b in behaviours if b["PathPattern"] == "/events/*/seats"), None)
+        if failures.check(seat_map is not None, f"{setup}: no behaviour for the seat map"):
+            # moto has no cache policies; the shim kept what the template made.
+            ttl = int(moto_shims.CACHE_POLICIES.get(seat_map["CachePolicyId"], {}).get("MaxTTL", 31_536_000))
+            failures.check(ttl <= 1, f"{setup}: CloudFront may keep a seat map {ttl} s (its Cache-Control says 1)")
+        failures.check(outputs.get("WebUrl", "").startswith("https://") and distribution["DomainName"] in outputs.get("WebUrl", ""),
+                       f"{setup}: WebUrl output {outputs.get('WebUrl')!r} is not the distribution")
+        return len(paths) + 4
+
     # ----------------------------------------------------------- IAM parity
     def policies_of(self, role_arn: str) -> list[tuple[bool, dict]]:
         """(is the stack's own, statement) for every Allow statement of the role."""
@@ -490,9 +553,11 @@ def main():
                 transformed = rehearsal.deploy(stack, setup, parameters, code_key, update, failures)
                 functions, mappings, outputs = rehearsal.check_stack(setup, stack, transformed, failures)
                 checked = rehearsal.check_iam(setup, functions, mappings, msk_arn, failures)
+                routed = rehearsal.check_web(setup, stack, outputs, failures)
                 verb = "updated" if update else "created"
                 print(f"  {setup}: stack {verb}: {len(functions)} functions, {len(mappings)} Kafka mappings, "
-                      f"{checked} role grants checked; ApiUrl {outputs.get('ApiUrl')}")
+                      f"{checked} role grants checked, {routed} paths routed by CloudFront; "
+                      f"ApiUrl {outputs.get('ApiUrl')}, WebUrl {outputs.get('WebUrl')}")
             if len(failures.items) == before:
                 print(f"  {setup}: deploy, update and IAM parity hold")
     finally:

@@ -8,10 +8,12 @@
 // - a second browser watching the same map sees those seats turn held
 //   without reloading (how long it took is printed);
 // - a declined card shows the card's reason;
+// - the organiser's sales dashboard shows a purchase arrive without a reload;
 // - a sold-out event offers its waiting list, and the fan learns their place;
+// - an on-sale with a queue: the fan joins, is let in and books with the pass;
 // - a 5,000-seat map: time until every seat is drawn, and frame times while
 //   seats change under it.
-// Screenshots of the map, the tickets and the event form go to
+// Screenshots of the map, the tickets, the event form and the dashboard go to
 // docs/screenshots/ (the README shows them).
 //
 //   node app.mjs <gateway base URL>
@@ -149,6 +151,35 @@ try {
   await fan.waitForSelector("circle[data-seat=B1][data-status=held]");
   check("a held seat is not offered as a button", (await fan.getAttribute("circle[data-seat=B1]", "role")) === "img", String(heldRole));
 
+  // ---------------------------------------------------------- dashboard
+  // The organiser opens the event's sales dashboard from its page and
+  // watches a purchase arrive without reloading: seats from the live board,
+  // revenue and conversion from the analytics consumer.
+  await organiser.click("text=Sales dashboard");
+  await organiser.waitForSelector("[data-stat=seatsSold] dd");
+  const tile = (name) => organiser.textContent(`[data-stat=${name}] dd`).then((t) => t.trim()).catch(() => "");
+  const soldBefore = await tile("seatsSold");
+  const buyerCredentials = { email: `buyer-${unique}@example.test`, password: "a-long-password" };
+  await apiCall("POST", "/auth/register", { ...buyerCredentials, name: "Second Buyer" });
+  const buyerToken = (await apiCall("POST", "/auth/login", buyerCredentials)).body?.data?.token;
+  const purchase = await apiCall("POST", "/bookings", { eventId, seatIds: [`${eventId}_C1`, `${eventId}_C2`] }, buyerToken);
+  const bought = Date.now();
+  await apiCall("POST", `/bookings/${purchase.body?.data?.id}/pay`,
+    { paymentMethod: { type: "card", cardNumber: "4242 4242 4242 4242" } }, buyerToken);
+  // Two Stalls seats at $120 paid by the fan, two Circle seats at $40 now;
+  // the declined booking holds B1 unpaid: 2 of 3 bookings paid.
+  const dashboardSettled = await organiser.waitForFunction(() => {
+    const text = (name) => document.querySelector(`[data-stat=${name}] dd`)?.textContent.trim();
+    return text("seatsSold") === "4 / 30" && text("revenue") === "$320.00" && text("conversion") === "67%";
+  }, null, { timeout: 20_000 }).then(() => true).catch(() => false);
+  const dashboardLag = Date.now() - bought;
+  const bars = await organiser.locator(".chart rect").count();
+  check(`the organiser's dashboard shows the sale without reloading (${dashboardLag} ms after the payment)`,
+    soldBefore === "2 / 30" && dashboardSettled && bars > 0,
+    `before ${soldBefore}; now sold ${await tile("seatsSold")}, revenue ${await tile("revenue")}, ` +
+    `paid ${await tile("conversion")}, ${bars} bars`);
+  await organiser.screenshot({ path: `${shots}dashboard.png`, fullPage: true });
+
   // ---------------------------------------------------------- sold out
   const login = await apiCall("POST", "/auth/login", {
     email: process.env.ADMIN_EMAIL ?? "admin@ticketing.local", password: process.env.ADMIN_PASSWORD ?? "admin-password-local",
@@ -171,6 +202,36 @@ try {
   ).then(() => true).catch(() => false);
   check("a sold-out event offers its waiting list and the fan learns their place", soldOut.status === 201 && place,
     `booking ${soldOut.status}, ${await fan.textContent("[data-testid=waitlist]").catch(() => "no waiting-list box")}`);
+
+  // ---------------------------------------------------------- waiting room
+  // An on-sale with a queue: the fan joins from the event page, waits on the
+  // queue page until let in, and books with the pass the page kept.
+  const queued = await apiCall("POST", "/events", {
+    name: `Queue Night ${unique}`, venue: { name: "Queue Hall" }, date: date.toISOString(), totalSeats: 10, price: 25,
+    description: "an on-sale with a waiting room", category: "test",
+  }, login.body?.data?.token);
+  const queuedId = queued.body?.data?.id;
+  const sale = await apiCall("PUT", `/events/${queuedId}/onsale`, {
+    opensAt: new Date(Date.now() - 60_000).toISOString(), queueEnabled: true, admissionPerMinute: 600,
+  }, login.body?.data?.token);
+  await fan.goto(`${base}/#/events/${encodeURIComponent(queuedId)}`);
+  await fan.waitForSelector("[data-testid=queue-box] button:has-text('Join the queue')", { timeout: 10_000 });
+  await fan.click("[data-testid=queue-box] button:has-text('Join the queue')");
+  await fan.waitForURL(/#\/queue\/.+/, { timeout: 10_000 });
+  const admitted = await fan.waitForSelector("[data-testid=queue-admitted]", { timeout: 30_000 }).then(() => true).catch(() => false);
+  await fan.screenshot({ path: `${shots}queue.png` });
+  let queuedBooking = "not tried";
+  if (admitted) {
+    await fan.click("text=Pick your seats");
+    await fan.waitForSelector("circle[data-seat=A3][data-status=available]");
+    await fan.click("circle[data-seat=A3]");
+    await fan.click("button:has-text('Hold 1 seat')");
+    queuedBooking = await fan.waitForURL(/#\/bookings\/.+/, { timeout: 10_000 }).then(() => "booked").catch(async () =>
+      await fan.textContent(".alert").catch(() => "no booking, no message"));
+  }
+  check("a fan waits in the on-sale's queue, is let in and books with the pass",
+    sale.status === 200 && admitted && queuedBooking === "booked",
+    `on-sale ${sale.status}, admitted ${admitted}, booking: ${queuedBooking}`);
 
   // ---------------------------------------------------------- 5,000 seats
   const big = await apiCall("POST", "/events", {

@@ -32,6 +32,27 @@ export interface WaitlistEntry {
   eventId: string; seats: number; state: "WAITING" | "OFFERED" | "LEFT" | "PASSED"; position?: number;
   bookingId?: string; offerExpiresAt?: string; bookingStatus?: BookingStatus;
 }
+export interface SalesCounts {
+  requested: number; seatsRequested: number; confirmed: number; seatsSold: number; grossCents: number;
+  cancelled: number; seatsCancelled: number; refundedCents: number; expired: number; failed: number;
+  firstRequestAt?: string; lastSaleAt?: string;
+}
+export interface MinuteStats extends SalesCounts { minute: string }
+export interface EventStats {
+  eventId: string; name: string; currency: string; seats: Availability;
+  sections: (Availability & { name: string; tier: Tier })[];
+  totals: SalesCounts; conversion: number | null; netCents: number; soldOutAt: string | null;
+  timeToSellOutSecs: number | null; admitted: number; minutes: MinuteStats[]; nextFrom: string | null; generatedAt: string;
+}
+export interface Line {
+  eventId: string; opensAt: string; queueEnabled: boolean; admissionPerMinute: number; admittedThrough: number;
+  inLine: number; soldOut: boolean;
+}
+export interface QueuePlace {
+  token: string; eventId: string; state: "preQueue" | "waiting" | "admitted" | "soldOut" | "lapsed";
+  position?: number | null; ahead?: number | null; estimatedWaitSeconds?: number | null; opensAt: string; soldOut: boolean;
+  admissionPass?: string | null; passExpiresAt?: string | null; retryAfterSeconds: number;
+}
 export interface Ticket { ticketId: string; seatId: string; label: string; section: string; code: string; qrSvg: string }
 
 export class ApiError extends Error {
@@ -87,6 +108,10 @@ function explain(status: number, error: { code?: string; message?: string; detai
       const parts = Object.entries(fields).map(([field, problem]) => `${field} ${problem}`);
       return parts.length ? parts.join("; ") : message;
     }
+    case "ADMISSION_PASS_REQUIRED":
+      return "This on-sale has a waiting room: join the queue above and book when it is your turn.";
+    case "ADMISSION_PASS_EXPIRED":
+      return "Your turn in the waiting room has passed. Join the queue again.";
     case "TOO_MANY_REQUESTS":
       return `${message} Please wait a moment and try again.`;
     case "SERVICE_UNAVAILABLE":
@@ -102,7 +127,8 @@ export const api = {
   login: (email: string, password: string) => call<Session>("POST", "/auth/login", { email, password }),
   events: (query: string) => call<EventPage>("GET", `/events?${query}`),
   event: (id: string) => call<EventInfo>("GET", `/events/${encodeURIComponent(id)}`),
-  book: (eventId: string, seatIds: string[]) => call<Booking>("POST", "/bookings", { eventId, seatIds }),
+  book: (eventId: string, seatIds: string[], admissionPass?: string) =>
+    call<Booking>("POST", "/bookings", { eventId, seatIds, ...(admissionPass ? { admissionPass } : {}) }),
   booking: (id: string) => call<Booking>("GET", `/bookings/${encodeURIComponent(id)}`),
   bookings: () => call<{ bookings: Booking[] } | Booking[]>("GET", "/bookings?limit=50"),
   pay: (id: string, cardNumber: string) =>
@@ -112,6 +138,11 @@ export const api = {
   createEvent: (body: unknown) => call<EventInfo>("POST", "/events", body),
   waitlist: (id: string) => call<WaitlistEntry>("GET", `/events/${encodeURIComponent(id)}/waitlist`),
   joinWaitlist: (id: string, seats: number) => call<WaitlistEntry>("POST", `/events/${encodeURIComponent(id)}/waitlist`, { seats }),
+  line: (id: string) => call<Line>("GET", `/events/${encodeURIComponent(id)}/queue`),
+  joinQueue: (id: string) => call<QueuePlace>("POST", `/events/${encodeURIComponent(id)}/queue`),
+  queuePlace: (token: string) => call<QueuePlace>("GET", `/queue/${encodeURIComponent(token)}`),
+  stats: (id: string, from: string, limit: number) =>
+    call<EventStats>("GET", `/admin/events/${encodeURIComponent(id)}/stats?from=${encodeURIComponent(from)}&limit=${limit}`),
   leaveWaitlist: (id: string) => call<WaitlistEntry>("DELETE", `/events/${encodeURIComponent(id)}/waitlist`),
 };
 

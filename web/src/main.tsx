@@ -1,5 +1,6 @@
 // The box office web app: events, the live seat map, checkout with a hold
-// countdown, your bookings and tickets, and an organiser's event form.
+// countdown, your bookings and tickets, the on-sale waiting room, and for
+// organisers the event form and each event's live sales dashboard.
 // Routes live in the URL's hash (#/events/…), so the server only ever
 // serves index.html at / and the hashed assets: no route of the API can be
 // shadowed by a page.
@@ -10,6 +11,8 @@ import {
   api, ApiError, Booking, EventInfo, money, WaitlistEntry, saveSession, Seat, SeatMap as SeatMapData, session, Session, Ticket,
   watchSeats, when,
 } from "./api";
+import { Dashboard } from "./dashboard";
+import { admissionPass, QueueBox, QueuePage, useLine } from "./queue";
 import { SeatMap, TIER_COLOURS } from "./seatmap";
 import "./style.css";
 
@@ -51,11 +54,14 @@ function App() {
     case "bookings":
       page = route[1] ? <BookingPage id={route[1]} /> : <MyBookings />;
       break;
+    case "queue":
+      page = route[1] && route[2] ? <QueuePage eventId={route[1]} token={route[2]} /> : <p>Page not found.</p>;
+      break;
     case "login":
       page = <Login onSignedIn={signedIn} next={route.slice(1).join("/") || "events"} />;
       break;
     case "admin":
-      page = <NewEventForm />;
+      page = route[1] === "events" && route[2] ? <Dashboard id={route[2]} /> : <NewEventForm />;
       break;
     default:
       page = <p>Page not found. <a href="#/events">See what's on</a>.</p>;
@@ -129,6 +135,7 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const line = useLine(id);
   useEffect(() => {
     api.event(id).then(setEvent, (e) => setError(message(e)));
     return watchSeats(id, setMap, (e) => setError(e.message));
@@ -161,7 +168,7 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
     if (!user) return go(`login/events/${encodeURIComponent(id)}`);
     setBusy(true);
     try {
-      const booking = await api.book(id, [...selected]);
+      const booking = await api.book(id, [...selected], admissionPass(id));
       go(`bookings/${booking.id}`);
     } catch (e) {
       setError(message(e));
@@ -176,6 +183,7 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
       <p class="meta">{when(event.date)} · {event.venue.name}{event.venue.city ? `, ${event.venue.city}` : ""}
         {event.artist ? ` · ${event.artist.name}` : ""}</p>
       {event.description && <p>{event.description}</p>}
+      {user?.user.role === "admin" && <p><a href={`#/admin/events/${encodeURIComponent(id)}`}>Sales dashboard</a></p>}
       <ul class="legend" aria-label="Prices">
         {event.sections.map((s) => (
           <li key={s.name}><span class="dot" style={{ background: TIER_COLOURS[s.tier] }} />{s.name}: {money(event.currency, s.priceCents)}</li>
@@ -192,6 +200,7 @@ function EventPage({ id, user }: { id: string; user: Session | null }) {
       {map ? (
         <SeatMap seats={map.seats} currency={map.currency} selected={selected} mine={new Set()} onToggle={toggle} />
       ) : <p>Loading the seat map…</p>}
+      {line && <QueueBox eventId={id} line={line} user={user} />}
       {map && map.availability.available === 0 && <Waitlist eventId={id} user={user} />}
       <div class="basket" aria-live="polite">
         <span>{chosen.length ? `${chosen.map((s) => s.label).join(", ")} · ${money(event.currency, total)}` : "Pick your seats on the map."}</span>

@@ -3,6 +3,7 @@ pub mod event;
 pub mod money;
 pub mod notice;
 pub mod onsale;
+pub mod sales;
 pub mod ticket;
 pub mod user;
 pub mod waitlist;

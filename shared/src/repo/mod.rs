@@ -227,6 +227,7 @@ pub trait NoticeLedger: Send + Sync {
     ) -> Result<(), ApiError>;
 }
 
+pub mod pg_sales;
 pub mod pg_waitlist;
 
 use crate::domain::waitlist::Entry;

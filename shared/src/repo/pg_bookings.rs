@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// The payload of every booking lifecycle message.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct BookingMessage {
     pub booking_id: Uuid,
@@ -45,6 +45,13 @@ pub struct BookingMessage {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The booking's total, for sales analytics (absent in messages older
+    /// than them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cents: Option<i64>,
+    /// On booking.cancelled of a paid booking: what is owed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_cents: Option<i64>,
 }
 
 impl BookingMessage {
@@ -56,6 +63,8 @@ impl BookingMessage {
             user_id: Some(booking.user_id),
             expires_at: Some(booking.expires_at),
             reason: booking.failure_reason.clone(),
+            total_cents: Some(booking.total.0),
+            refund_cents: None,
         }
     }
 }
@@ -250,6 +259,8 @@ pub(super) fn requested_message(
         user_id: Some(user),
         expires_at: Some(expires_at),
         reason: None,
+        total_cents: Some(selection.total.0),
+        refund_cents: None,
     }
 }
 
@@ -657,7 +668,11 @@ impl PgBookings {
             .execute(&mut *tx)
             .await?;
         let cancelled = booking_from_row(&updated, booking.seats.clone())?;
-        let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CANCELLED, &BookingMessage::of(&cancelled)).await?];
+        let message = BookingMessage {
+            refund_cents: refund.as_ref().map(|owed| owed.refund.amount.0),
+            ..BookingMessage::of(&cancelled)
+        };
+        let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CANCELLED, &message).await?];
         let detail = refund
             .as_ref()
             .map(|owed| serde_json::json!({ "refundOf": owed.payment, "amountCents": owed.refund.amount.0 }));

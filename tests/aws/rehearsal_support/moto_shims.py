@@ -18,6 +18,14 @@ that service, with the checks the real API makes that matter to us:
   and ManagedPolicyArns moto's models drop are applied after their create
 - Kafka event source mappings   -> stored like any mapping, after the Lambda
   API's own validation (one topic, an existing MSK cluster, a consumer group)
+- The web app's pieces: AWS::S3::BucketPolicy -> s3 put_bucket_policy (with
+  moto's policy checks); a bucket's PublicAccessBlockConfiguration, which
+  moto's bucket model drops -> put_public_access_block;
+  AWS::CloudFront::OriginAccessControl and ::Distribution -> the cloudfront
+  backend (the template's lists turned into the API's Quantity/Items shape;
+  each origin keeps its OriginAccessControlId, which moto's Origin drops);
+  AWS::CloudFront::CachePolicy, which moto lacks altogether -> kept in
+  CACHE_POLICIES for the rehearsal to read
 
 And two things moto cannot do without Docker, answered by the rehearsal
 itself: invoking a function (the Migrations custom resource's request is
@@ -42,6 +50,8 @@ from moto.utilities.utils import get_partition
 from moto.kafka.models import kafka_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
+from moto.cloudfront.models import cloudfront_backends
+from moto.s3 import models as s3_models
 
 CUSTOM_RESOURCE_REQUESTS: list[dict[str, Any]] = []
 _requests_lock = threading.Lock()
@@ -410,3 +420,112 @@ lambda_models.LambdaFunction.invoke = _invoke
 # The model map is cached on first use: make sure it includes the shims.
 parsing.get_model_map.cache_clear()
 parsing.get_name_type_map.cache_clear()
+
+
+# ------------------------------------------------------------------ web app
+CACHE_POLICIES: dict[str, dict[str, Any]] = {}
+
+
+def _s3_backend(account_id: str, region_name: str):
+    return s3_models.s3_backends[account_id][get_partition(region_name)]
+
+
+_bucket_create = s3_models.FakeBucket.create_from_cloudformation_json.__func__
+
+
+def _bucket_create_with_access_block(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    bucket = _bucket_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    block = _props(cloudformation_json).get("PublicAccessBlockConfiguration")
+    if block:
+        _s3_backend(account_id, region_name).put_public_access_block(bucket.name, block)
+    return bucket
+
+
+s3_models.FakeBucket.create_from_cloudformation_json = classmethod(_bucket_create_with_access_block)
+
+
+class BucketPolicyShim(Shim, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = _props(cloudformation_json)
+        _s3_backend(account_id, region_name).put_bucket_policy(props["Bucket"], json.dumps(props["PolicyDocument"]).encode())
+        shim = cls()
+        shim.physical_id = f"{props['Bucket']}-policy"
+        return shim
+
+
+def _cloudfront(account_id: str, region_name: str):
+    return cloudfront_backends[account_id][get_partition(region_name)]
+
+
+class OriginAccessControlShim(Shim, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::OriginAccessControl"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        config = _props(cloudformation_json)["OriginAccessControlConfig"]
+        control = _cloudfront(account_id, region_name).create_origin_access_control(config)
+        shim = cls()
+        shim.physical_id = control.id
+        shim.attributes = {"Id": control.id}
+        return shim
+
+
+class CachePolicyShim(Shim, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::CachePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        config = _props(cloudformation_json)["CachePolicyConfig"]
+        policy_id = str(mock_random.uuid4())
+        CACHE_POLICIES[policy_id] = config
+        shim = cls()
+        shim.physical_id = policy_id
+        shim.attributes = {"Id": policy_id}
+        return shim
+
+
+def _items(values: list[Any]) -> dict[str, Any]:
+    return {"Quantity": len(values), "Items": values}
+
+
+def _behaviour(config: dict[str, Any]) -> dict[str, Any]:
+    shaped = dict(config)
+    shaped["AllowedMethods"] = _items(config.get("AllowedMethods", ["GET", "HEAD"]))
+    return shaped
+
+
+class DistributionShim(Shim, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::Distribution"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        template = _props(cloudformation_json)["DistributionConfig"]
+        config = dict(template)
+        config["CallerReference"] = f"{resource_name}-{mock_random.uuid4()}"
+        config["Origins"] = _items([dict(o) for o in template["Origins"]])
+        for origin in config["Origins"]["Items"]:
+            if "CustomOriginConfig" in origin:
+                custom = dict(origin["CustomOriginConfig"])
+                custom["OriginSslProtocols"] = _items(custom.pop("OriginSSLProtocols", []))
+                origin["CustomOriginConfig"] = custom
+        config["DefaultCacheBehavior"] = _behaviour(template["DefaultCacheBehavior"])
+        config["CacheBehaviors"] = _items([_behaviour(b) for b in template.get("CacheBehaviors", [])])
+        config["IsIPV6Enabled"] = template.get("IPV6Enabled", True)
+        distribution, _, _ = _cloudfront(account_id, region_name).create_distribution(config, [])
+        for origin, given in zip(distribution.distribution_config.Origins["Items"], template["Origins"]):
+            origin.origin_access_control_id = given.get("OriginAccessControlId", "")
+        shim = cls()
+        shim.physical_id = distribution.distribution_id
+        shim.attributes = {"Id": distribution.distribution_id, "DomainName": distribution.domain_name}
+        return shim

@@ -367,6 +367,27 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
         cases.push(case(format!("join with {name}"), "POST", format!("/events/{event}/queue"), Some(token), ""));
     }
     cases.push(case("on-sale of an unknown event", "PUT", "/events/no-such-event/onsale", Some(&admin), valid_sale));
+    // The organisers' sales figures: admin only, bounded paging.
+    let stats = format!("/admin/events/{event}/stats");
+    for query in [
+        "?limit=0",
+        "?limit=-1",
+        "?limit=99999999999999999999",
+        "?limit=1e3",
+        "?from=%27%20OR%201%3D1%20--",
+        "?from=9999-99-99T99:99:99Z",
+        "?from=2027-06-01",
+    ] {
+        cases.push(case(format!("stats {query}"), "GET", format!("{stats}{query}"), Some(&admin), ""));
+    }
+    cases.push(case("stats as a fan", "GET", stats.clone(), Some(user), ""));
+    cases.push(case("stats without a token", "GET", stats.clone(), None, ""));
+    for (name, token) in &forged_tokens(state) {
+        cases.push(case(format!("stats with {name}"), "GET", stats.clone(), Some(token), ""));
+    }
+    cases.push(case("stats of a malformed id", "GET", "/admin/events/%24gt/stats", Some(&admin), ""));
+    cases.push(case("stats of an unknown event", "GET", "/admin/events/no-such-event/stats", Some(&admin), ""));
+    cases.push(case("stats by POST", "POST", stats, Some(&admin), "{}"));
     cases.push(case("join an event with no on-sale", "POST", format!("/events/{event}/queue"), Some(user), ""));
     cases.push(case("line of an event with no on-sale", "GET", format!("/events/{event}/queue"), None, ""));
     cases.push(case("line of a malformed id", "GET", "/events/%24gt/queue", None, ""));

@@ -16,6 +16,7 @@ mod limits;
 mod notifications;
 mod parity;
 mod payments;
+mod sales;
 mod tickets;
 mod waiting_room;
 mod waitlist;

@@ -31,9 +31,7 @@ fn delivery(
         booking_id,
         event_id: "00000000-0000-0000-0000-000000000000".to_owned(),
         seats: Vec::new(),
-        user_id: None,
-        expires_at: None,
-        reason: None,
+        ..BookingMessage::default()
     };
     let mut message = Envelope::new(topic, data);
     message.id = Uuid::new_v5(&booking_id, topic.as_bytes());
