@@ -322,8 +322,9 @@ class Rehearsal:
         API (the first matching behaviour, as CloudFront picks) and
         everything else to the bucket. Returns how many paths were routed."""
         cfn, cloudfront, s3 = self.client("cloudformation"), self.client("cloudfront"), self.client("s3")
-        resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                     for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+        # moto lists a few entries without ids (the stack itself among them).
+        resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId")
+                     for r in cfn.describe_stack_resources(StackName=stack)["StackResources"] if "LogicalResourceId" in r}
         bucket, distribution_id = resources.get("WebBucket"), resources.get("WebDistribution")
         if not failures.check(bool(bucket and distribution_id), f"{setup}: no WebBucket or WebDistribution deployed"):
             return 0
