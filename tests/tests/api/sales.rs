@@ -285,7 +285,7 @@ fn the_endpoint_is_for_admins_validates_and_pages_the_minutes() {
             assert_eq!(status, 403, "{who}: {body}");
             assert!(body["data"].is_null(), "{who} sees no figures: {body}");
         }
-        let (status, body) = get_stats(&base, &EventId::generate().to_string(), "", &admin).await;
+        let (status, body) = get_stats(&base, EventId::generate().as_ref(), "", &admin).await;
         assert_eq!(status, 404, "{body}");
         for query in ["?limit=0", "?limit=1441", "?limit=ten", "?from=yesterday"] {
             let (status, body) = get_stats(&base, &event, query, &admin).await;
