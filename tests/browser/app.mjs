@@ -211,11 +211,28 @@ try {
     description: "an on-sale with a waiting room", category: "test",
   }, login.body?.data?.token);
   const queuedId = queued.body?.data?.id;
-  // One fan let in every two seconds, six others in line first: the fan
-  // waits, sees their place, and is let in without touching the page.
-  const sale = await apiCall("PUT", `/events/${queuedId}/onsale`, {
-    opensAt: new Date(Date.now() - 1_000).toISOString(), queueEnabled: true, admissionPerMinute: 30,
-  }, login.body?.data?.token);
+  // The organiser sets the on-sale on the event's dashboard: a queue
+  // without a rate is refused beside the field; then one fan let in every
+  // two seconds, from a second ago.
+  await organiser.goto(`${base}/#/admin/events/${encodeURIComponent(queuedId)}`);
+  await organiser.waitForSelector("[data-testid=onsale-form]");
+  const opensAt = await organiser.evaluate(() => {
+    const at = new Date(Date.now() - 1_000);
+    return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+  });
+  await organiser.fill("input[name=opensAt]", opensAt);
+  await organiser.check("input[name=queueEnabled]");
+  await organiser.click("button:has-text('Save the on-sale')");
+  const rateError = await organiser.waitForSelector("label:has(input[name=admissionPerMinute]) .field-error", { timeout: 10_000 })
+    .then((e) => e.textContent()).catch(() => "");
+  await organiser.fill("input[name=admissionPerMinute]", "30");
+  await organiser.click("button:has-text('Save the on-sale')");
+  const saved = await organiser.waitForSelector("[data-testid=onsale-saved]", { timeout: 10_000 }).then((e) => e.textContent()).catch(() => "");
+  check("an organiser sets a queued on-sale on the dashboard, told first which field is missing",
+    rateError !== "" && /30 a minute/.test(saved), `field error ${JSON.stringify(rateError)}, saved ${JSON.stringify(saved)}`);
+  const sale = { status: saved ? 200 : 0 };
+  // Six fans in line first: the fan waits, sees their place, and is let in
+  // without touching the page.
   for (let i = 0; i < 6; i++) {
     const early = { email: `queue-${i}-${unique}@example.test`, password: "a-long-password" };
     await apiCall("POST", "/auth/register", { ...early, name: `Early ${i}` });

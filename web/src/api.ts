@@ -48,6 +48,10 @@ export interface Line {
   eventId: string; opensAt: string; queueEnabled: boolean; admissionPerMinute: number; admittedThrough: number;
   inLine: number; soldOut: boolean;
 }
+export interface OnSale {
+  eventId: string; opensAt: string; queueEnabled: boolean; admissionPerMinute: number; passTtlSeconds: number;
+  maxSeatsPerUser?: number | null;
+}
 export interface QueuePlace {
   token: string; eventId: string; state: "preQueue" | "waiting" | "admitted" | "soldOut" | "lapsed";
   position?: number | null; ahead?: number | null; estimatedWaitSeconds?: number | null; opensAt: string; soldOut: boolean;
@@ -138,6 +142,7 @@ export const api = {
   createEvent: (body: unknown) => call<EventInfo>("POST", "/events", body),
   waitlist: (id: string) => call<WaitlistEntry>("GET", `/events/${encodeURIComponent(id)}/waitlist`),
   joinWaitlist: (id: string, seats: number) => call<WaitlistEntry>("POST", `/events/${encodeURIComponent(id)}/waitlist`, { seats }),
+  setOnSale: (id: string, body: unknown) => call<OnSale>("PUT", `/events/${encodeURIComponent(id)}/onsale`, body),
   line: (id: string) => call<Line>("GET", `/events/${encodeURIComponent(id)}/queue`),
   joinQueue: (id: string) => call<QueuePlace>("POST", `/events/${encodeURIComponent(id)}/queue`),
   queuePlace: (token: string) => call<QueuePlace>("GET", `/queue/${encodeURIComponent(token)}`),

@@ -4,7 +4,7 @@
 // analytics consumer's per-minute counters, a second or so behind.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, EventStats, MinuteStats, money } from "./api";
+import { api, ApiError, EventStats, MinuteStats, money, OnSale } from "./api";
 
 const REFRESH_MS = 2000;
 /// The chart's window: the last hour, one bar group per minute.
@@ -75,6 +75,7 @@ export function Dashboard({ id }: { id: string }) {
       </table>
       <h2>Per minute, last hour</h2>
       <MinuteChart minutes={stats.minutes} />
+      <OnSaleForm eventId={stats.eventId} />
     </section>
   );
 }
@@ -141,4 +142,67 @@ function MinuteChart({ minutes }: { minutes: MinuteStats[] }) {
       </table>
     </figure>
   );
+}
+
+/// The event's on-sale: when it opens and whether fans queue first. The
+/// API checks every field; its problems are shown beside each one.
+function OnSaleForm({ eventId }: { eventId: string }) {
+  const [form, setForm] = useState({ opensAt: "", queueEnabled: false, admissionPerMinute: "", passTtlSeconds: "", maxSeatsPerUser: "" });
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState<OnSale | null>(null);
+  useEffect(() => {
+    // The current settings, if the event has an on-sale (its public line).
+    api.line(eventId).then((line) => setForm((f) => ({
+      ...f, opensAt: localInput(line.opensAt), queueEnabled: line.queueEnabled,
+      admissionPerMinute: line.queueEnabled ? String(line.admissionPerMinute) : "",
+    })), () => {});
+  }, [eventId]);
+  const number = (raw: string) => (raw.trim() === "" ? null : Number(raw));
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setError(null);
+    setFieldErrors({});
+    setSaved(null);
+    try {
+      setSaved(await api.setOnSale(eventId, {
+        opensAt: form.opensAt ? new Date(form.opensAt).toISOString() : "",
+        queueEnabled: form.queueEnabled,
+        admissionPerMinute: number(form.admissionPerMinute),
+        passTtlSeconds: number(form.passTtlSeconds),
+        maxSeatsPerUser: number(form.maxSeatsPerUser),
+      }));
+    } catch (err) {
+      if (err instanceof ApiError && err.details?.fields) setFieldErrors(err.details.fields);
+      setError(err instanceof ApiError ? err.message : "The on-sale could not be saved.");
+    }
+  };
+  const text = (name: "opensAt" | "admissionPerMinute" | "passTtlSeconds" | "maxSeatsPerUser") => (e: Event) =>
+    setForm({ ...form, [name]: (e.target as HTMLInputElement).value });
+  const problem = (name: string) => fieldErrors[name] && <span class="field-error" role="alert">{fieldErrors[name]}</span>;
+  return (
+    <form class="onsale narrow" onSubmit={submit} noValidate data-testid="onsale-form">
+      <h2>On-sale</h2>
+      <label>Opens at<input type="datetime-local" name="opensAt" value={form.opensAt} onInput={text("opensAt")} />{problem("opensAt")}</label>
+      <label class="check"><input type="checkbox" name="queueEnabled" checked={form.queueEnabled}
+        onChange={(e) => setForm({ ...form, queueEnabled: (e.target as HTMLInputElement).checked })} /> Fans wait in a queue first</label>
+      {form.queueEnabled && (
+        <>
+          <label>Fans let in per minute<input name="admissionPerMinute" inputMode="numeric" value={form.admissionPerMinute} onInput={text("admissionPerMinute")} />{problem("admissionPerMinute")}</label>
+          <label>Time to book once let in (seconds)<input name="passTtlSeconds" inputMode="numeric" placeholder="180" value={form.passTtlSeconds} onInput={text("passTtlSeconds")} />{problem("passTtlSeconds")}</label>
+        </>
+      )}
+      <label>Seats per fan (blank: the event's limit)<input name="maxSeatsPerUser" inputMode="numeric" value={form.maxSeatsPerUser} onInput={text("maxSeatsPerUser")} />{problem("maxSeatsPerUser")}</label>
+      {error && <p class="alert" role="alert">{error}</p>}
+      {saved && <p class="ok" role="status" data-testid="onsale-saved">Saved: opens {new Date(saved.opensAt).toLocaleString("en-GB")}
+        {saved.queueEnabled ? `, a queue letting in ${saved.admissionPerMinute} a minute` : ", no queue"}.</p>}
+      <button type="submit">Save the on-sale</button>
+    </form>
+  );
+}
+
+/// An instant as a datetime-local input wants it: local time, minutes.
+function localInput(iso: string): string {
+  const at = new Date(iso);
+  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
