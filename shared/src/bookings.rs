@@ -21,7 +21,8 @@ use crate::{
     payments::{PayRequest, PaymentProvider},
     repo::{
         pg_bookings::{
-            CancelOutcome, CreateConflict, OutboxRow, OwedRefund, PayOutcome, PaymentStart, PgBookings, SeatOwner,
+            CancelOutcome, CreateConflict, CreateOutcome, OutboxRow, OwedRefund, PayOutcome, PaymentStart, PgBookings,
+            SeatOwner,
         },
         EventCatalog, SeatHolds,
     },
@@ -81,30 +82,29 @@ impl Bookings<'_> {
         if !taken.is_empty() {
             return Err(seat_conflict(&event_id, &taken));
         }
-        let created = self.store.create(id, user.sub, &selection, &layout.event.currency, expires_at).await;
-        let (booking, outbox) = match created {
-            Ok(Ok(done)) => done,
-            failure => {
-                if let Err(err) = self.holds.release(&event_id, &owner, &labels).await {
-                    tracing::warn!(error = %err, "could not release the hold of a booking that was not created");
-                }
-                return Err(match failure {
-                    Ok(Err(CreateConflict::OpenBookingExists)) => {
-                        ApiError::conflict("You already have an unpaid booking for this event; pay or cancel it first")
-                    }
-                    Ok(Err(CreateConflict::SeatsTaken(owners))) => {
-                        self.restore_holds(&event_id, &owners).await;
-                        let labels: Vec<String> = owners.into_iter().map(|owner| owner.label).collect();
-                        seat_conflict(&event_id, &labels)
-                    }
-                    Err(err) => err,
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                });
+        let outcome = self.store.create(id, user.sub, &selection, &layout.event.currency, expires_at).await;
+        if !matches!(outcome, Ok(CreateOutcome::Created { .. })) {
+            if let Err(err) = self.holds.release(&event_id, &owner, &labels).await {
+                tracing::warn!(error = %err, "could not release the hold of a booking that was not created");
             }
-        };
-        tracing::info!(booking.id = %booking.id, event.id = %event_id, seats = labels.len(), "booking created");
-        self.relay(&outbox).await;
-        Ok(booking)
+        }
+        match outcome? {
+            CreateOutcome::Created { booking, outbox } => {
+                tracing::info!(booking.id = %booking.id, event.id = %event_id, seats = labels.len(), "booking created");
+                self.relay(&outbox).await;
+                Ok(booking)
+            }
+            CreateOutcome::Refused(CreateConflict::OpenBookingExists) => {
+                Err(ApiError::conflict("You already have an unpaid booking for this event; pay or cancel it first"))
+            }
+            CreateOutcome::Refused(CreateConflict::SeatsTaken(owners)) => {
+                // After our own hold is gone: the owners PostgreSQL names get
+                // theirs back where the Redis screen had lost them.
+                self.restore_holds(&event_id, &owners).await;
+                let labels: Vec<String> = owners.into_iter().map(|owner| owner.label).collect();
+                Err(seat_conflict(&event_id, &labels))
+            }
+        }
     }
 
     /// Box-office limits, checked before any seat is held: a user holds or

@@ -26,9 +26,10 @@ use crate::{
     },
     error::ApiError,
     kafka::{self, Envelope},
+    messages::BookingMessage,
     repo::{
         mongo_events::{MongoEvents, SeatClaim, TakenSeat},
-        pg_bookings::{BookingMessage, PgBookings},
+        pg_bookings::PgBookings,
         pg_sales,
     },
     state::State,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod idempotency;
 pub mod kafka;
 pub mod mail;
+pub mod messages;
 pub mod msk;
 pub mod notifier;
 pub mod payments;

@@ -11,7 +11,8 @@ use shared::{
     consumers::{kafka_event, RawRecord},
     domain::notice::NoticeKind,
     kafka::Envelope,
-    repo::{pg_bookings::BookingMessage, pg_notices::PgNotices, NoticeClaim, NoticeEnd, NoticeLedger},
+    messages::BookingMessage,
+    repo::{pg_notices::PgNotices, NoticeClaim, NoticeEnd, NoticeLedger},
 };
 use uuid::Uuid;
 

@@ -13,7 +13,7 @@ use shared::{
     consumers::{kafka_event, RawRecord},
     domain::{event::EventId, user::Role},
     kafka::{self, Envelope},
-    repo::pg_bookings::BookingMessage,
+    messages::BookingMessage,
 };
 use uuid::Uuid;
 

@@ -15,9 +15,21 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::{postgres::PgRow, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
+
+mod idempotency_keys;
+mod outbox;
+mod payments;
+mod processed;
+
+pub use idempotency_keys::IdempotencyClaim;
+pub use outbox::OutboxRow;
+pub(crate) use outbox::{enqueue, outbox_row};
+pub use payments::{OwedRefund, PayOutcome, PaymentStart};
+
+use outbox::audit;
+use payments::owe_refund_of_booking;
 
 use super::pg_users::is_unique_violation;
 use crate::{
@@ -28,53 +40,16 @@ use crate::{
         user::Tier,
     },
     error::ApiError,
-    kafka::{self, Envelope},
-    payments::{Charge, Refund},
+    kafka,
+    messages::BookingMessage,
 };
 
-/// The payload of every booking lifecycle message.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct BookingMessage {
-    pub booking_id: Uuid,
-    pub event_id: String,
-    pub seats: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The booking's total, for sales analytics (absent in messages older
-    /// than them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_cents: Option<i64>,
-    /// On booking.cancelled of a paid booking: what is owed back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refund_cents: Option<i64>,
-}
-
-impl BookingMessage {
-    pub fn of(booking: &Booking) -> Self {
-        BookingMessage {
-            booking_id: booking.id,
-            event_id: booking.event_id.to_string(),
-            seats: booking.labels(),
-            user_id: Some(booking.user_id),
-            expires_at: Some(booking.expires_at),
-            reason: booking.failure_reason.clone(),
-            total_cents: Some(booking.total.0),
-            refund_cents: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    pub id: Uuid,
-    pub topic: String,
-    pub key: String,
-    pub payload: Value,
+/// What became of a new booking: created (with the outbox rows to relay,
+/// its own and those of blockers it expired), or refused by a unique index.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created { booking: Booking, outbox: Vec<OutboxRow> },
+    Refused(CreateConflict),
 }
 
 /// Why a booking could not be created.
@@ -102,18 +77,6 @@ pub struct SeatOwner {
     pub booking: Uuid,
     pub status: BookingStatus,
     pub expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug)]
-pub enum IdempotencyClaim {
-    /// First use of the key: go ahead, then `complete_key`.
-    Claimed,
-    /// The same request was completed before: replay its response.
-    Replay { status: u16, body: Vec<u8> },
-    /// The key was used for a different request.
-    Mismatch,
-    /// The first request with this key is still running (within its lease).
-    InProgress,
 }
 
 const OPEN: &str = "('PENDING', 'RESERVED')";
@@ -185,13 +148,6 @@ async fn with_seats(executor: impl sqlx::PgExecutor<'_>, rows: Vec<PgRow>) -> Re
         .collect()
 }
 
-/// How often the sweeper publishes a message again that no consumer applies
-/// (a consumer that dead-letters it every time) before leaving it be. With
-/// the 60 s default wait that is ten minutes, a whole hold. The partial
-/// index `outbox_to_relay` (migrations) repeats this number.
-const MAX_RELAY_ATTEMPTS: i32 = 10;
-
-/// The outbox row announcing `message` on `topic`, keyed by event.
 /// Inserts a PENDING booking, its seats, its `booking.requested` message and
 /// its audit row in one statement: on the pool it is atomic by itself; the
 /// waiting list runs it inside the transaction that records its offer.
@@ -264,56 +220,6 @@ pub(super) fn requested_message(
     }
 }
 
-pub(super) fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
-    let envelope = Envelope::new(topic, message);
-    Ok(OutboxRow {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: message.event_id.clone(),
-        payload: serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.into()))?,
-    })
-}
-
-pub(super) async fn enqueue(
-    tx: &mut Transaction<'_, Postgres>,
-    topic: &str,
-    message: &BookingMessage,
-) -> Result<OutboxRow, ApiError> {
-    let row = outbox_row(topic, message)?;
-    sqlx::query("INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($1, $2, $3, $4)")
-        .bind(row.id)
-        .bind(&row.topic)
-        .bind(&row.key)
-        .bind(&row.payload)
-        .execute(&mut **tx)
-        .await?;
-    Ok(row)
-}
-
-async fn audit(
-    tx: &mut Transaction<'_, Postgres>,
-    booking: Uuid,
-    actor: &str,
-    action: &str,
-    from: Option<BookingStatus>,
-    to: BookingStatus,
-    detail: Option<Value>,
-) -> Result<(), ApiError> {
-    sqlx::query(
-        "INSERT INTO bookings_demo.audit_log (booking_id, actor, action, from_status, to_status, detail)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(booking)
-    .bind(actor)
-    .bind(action)
-    .bind(from.map(BookingStatus::as_str))
-    .bind(to.as_str())
-    .bind(detail)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Moves bookings that are in one of `from` to the final status `to`:
 /// seats released, message queued (if any), audited. Returns the bookings
 /// it changed and the outbox ids it wrote.
@@ -381,36 +287,6 @@ async fn lock_own(tx: &mut Transaction<'_, Postgres>, user: Uuid, id: Uuid) -> R
     Ok(with_seats(&mut **tx, row.into_iter().collect()).await?.pop())
 }
 
-/// Whether a pay may call the provider (`begin_payment`).
-#[derive(Debug)]
-pub enum PaymentStart {
-    Started {
-        booking: Booking,
-        payment: Uuid,
-    },
-    NotFound,
-    AlreadyPaid,
-    /// Another pay of this booking is waiting for the provider.
-    InProgress,
-    NotPayable(BookingStatus),
-}
-
-/// What the provider's answer made of a pay (`finish_payment`).
-#[derive(Debug)]
-pub enum PayOutcome {
-    Confirmed {
-        booking: Booking,
-        outbox: Vec<OutboxRow>,
-    },
-    Declined(&'static str),
-    ProviderUnavailable,
-    /// Approved, but the booking had closed meanwhile: the charge is owed back.
-    ChargedTooLate {
-        status: BookingStatus,
-        refund: OwedRefund,
-    },
-}
-
 impl PgBookings {
     pub fn new(pool: PgPool) -> Self {
         PgBookings { pool }
@@ -432,30 +308,31 @@ impl PgBookings {
         selection: &SeatSelection,
         currency: &str,
         expires_at: DateTime<Utc>,
-    ) -> Result<Result<(Booking, Vec<OutboxRow>), CreateConflict>, ApiError> {
+    ) -> Result<CreateOutcome, ApiError> {
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
         let requested = outbox_row(kafka::BOOKING_REQUESTED, &requested_message(id, user, selection, expires_at))?;
         let mut outbox = Vec::new();
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             match insert_booking(&self.pool, id, user, selection, currency, expires_at, &requested).await {
                 Ok(booking) => {
                     outbox.push(requested);
-                    return Ok(Ok((booking, outbox)));
-                }
-                Err(err) if is_unique_violation(&err) && attempt == 0 => {
-                    let (expired, rows) = self.expire_blockers(user, &selection.event_id, &labels).await?;
-                    outbox.extend(rows);
-                    if expired == 0 {
-                        return Ok(Err(self.conflict_of(&err, &selection.event_id, &labels).await?));
-                    }
+                    return Ok(CreateOutcome::Created { booking, outbox });
                 }
                 Err(err) if is_unique_violation(&err) => {
-                    return Ok(Err(self.conflict_of(&err, &selection.event_id, &labels).await?));
+                    if !retried {
+                        let (expired, rows) = self.expire_blockers(user, &selection.event_id, &labels).await?;
+                        outbox.extend(rows);
+                        if expired > 0 {
+                            retried = true;
+                            continue;
+                        }
+                    }
+                    return Ok(CreateOutcome::Refused(self.conflict_of(&err, &selection.event_id, &labels).await?));
                 }
                 Err(err) => return Err(err.into()),
             }
         }
-        unreachable!("the second attempt always returns")
     }
 
     /// Expires open bookings past their deadline that hold any of `labels`
@@ -681,176 +558,6 @@ impl PgBookings {
         Ok(CancelOutcome::Cancelled { booking: cancelled, outbox, refund })
     }
 
-    /// A pay's first step, under the booking's row lock: the booking must be
-    /// payable and have no charge yet; then a PROCESSING payment is recorded
-    /// and committed, so a second pay finds it (the unique index
-    /// `one_charge_per_booking` is the backstop) and the provider is called
-    /// with no lock held.
-    pub async fn begin_payment(&self, user: Uuid, id: Uuid, card_last4: &str) -> Result<PaymentStart, ApiError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(booking) = lock_own(&mut tx, user, id).await? else {
-            return Ok(PaymentStart::NotFound);
-        };
-        match booking.status.effective(booking.expires_at, Utc::now()) {
-            BookingStatus::Confirmed => return Ok(PaymentStart::AlreadyPaid),
-            BookingStatus::Pending | BookingStatus::Reserved => {}
-            other => return Ok(PaymentStart::NotPayable(other)),
-        }
-        let charged: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM bookings_demo.payments
-             WHERE booking_id = $1 AND status IN ('PROCESSING', 'SUCCEEDED', 'REFUND_PENDING', 'REFUNDED')",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match charged.as_deref() {
-            None => {}
-            Some("PROCESSING") => return Ok(PaymentStart::InProgress),
-            Some(_) => return Ok(PaymentStart::AlreadyPaid),
-        }
-        let payment = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO bookings_demo.payments (id, booking_id, user_id, amount_cents, currency, status, card_last4)
-             VALUES ($1, $2, $3, $4, $5, 'PROCESSING', $6)",
-        )
-        .bind(payment)
-        .bind(id)
-        .bind(user)
-        .bind(booking.total.0)
-        .bind(&booking.currency)
-        .bind(card_last4)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(PaymentStart::Started { booking, payment })
-    }
-
-    /// A pay's last step, with the provider's answer for `payment`. An
-    /// approved charge confirms the booking if it is still payable; if it
-    /// lapsed, was cancelled or failed while the provider was deciding, the
-    /// money is owed back (returned for the caller to refund).
-    pub async fn finish_payment(
-        &self,
-        booking: &Booking,
-        payment: Uuid,
-        charge: Charge,
-    ) -> Result<PayOutcome, ApiError> {
-        let fail = |status: &'static str, code: &'static str| {
-            sqlx::query("UPDATE bookings_demo.payments SET status = $2, failure_code = $3 WHERE id = $1")
-                .bind(payment)
-                .bind(status)
-                .bind(code)
-        };
-        let reference = match charge {
-            Charge::Declined { code } => {
-                fail("DECLINED", code).execute(&self.pool).await?;
-                return Ok(PayOutcome::Declined(code));
-            }
-            Charge::Unavailable => {
-                fail("FAILED", "provider_unavailable").execute(&self.pool).await?;
-                return Ok(PayOutcome::ProviderUnavailable);
-            }
-            Charge::Approved { reference } => reference,
-        };
-        let mut tx = self.pool.begin().await?;
-        let Some(current) = lock_own(&mut tx, booking.user_id, booking.id).await? else {
-            return Err(ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id)));
-        };
-        let status = current.status.effective(current.expires_at, Utc::now());
-        if !status.is_open() {
-            let refund = owe_refund(&mut tx, payment, Some(&reference), "charged after the booking closed").await?;
-            tx.commit().await?;
-            return Ok(PayOutcome::ChargedTooLate { status, refund });
-        }
-        sqlx::query("UPDATE bookings_demo.payments SET status = 'SUCCEEDED', provider_ref = $2 WHERE id = $1")
-            .bind(payment)
-            .bind(&reference)
-            .execute(&mut *tx)
-            .await?;
-        let updated = sqlx::query(&format!(
-            "UPDATE bookings_demo.bookings SET status = 'CONFIRMED', updated_at = now() WHERE id = $1
-             RETURNING {BOOKING_COLUMNS}"
-        ))
-        .bind(booking.id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let confirmed = booking_from_row(&updated, current.seats.clone())?;
-        let outbox = vec![enqueue(&mut tx, kafka::BOOKING_CONFIRMED, &BookingMessage::of(&confirmed)).await?];
-        let detail = serde_json::json!({ "payment": payment, "reference": reference });
-        let actor = booking.user_id.to_string();
-        audit(&mut tx, booking.id, &actor, "pay", Some(current.status), BookingStatus::Confirmed, Some(detail)).await?;
-        tx.commit().await?;
-        Ok(PayOutcome::Confirmed { booking: confirmed, outbox })
-    }
-
-    /// Refunds that are owed and due, each leased for `lease` so no other
-    /// sweeper takes it while the provider is called. Charges stuck in
-    /// PROCESSING for longer than `abandoned_after` (the process died while
-    /// the provider decided) become owed refunds first: the money may have
-    /// been taken, and a refund of a charge that never happened is a no-op
-    /// for the provider, which knows both by the same key.
-    pub async fn claim_due_refunds(
-        &self,
-        limit: u32,
-        lease: Duration,
-        abandoned_after: Duration,
-    ) -> Result<Vec<OwedRefund>, ApiError> {
-        sqlx::query(
-            "UPDATE bookings_demo.payments
-                SET status = 'REFUND_PENDING', refund_due_at = now(), failure_code = 'outcome_lost'
-              WHERE status = 'PROCESSING' AND created_at <= now() - make_interval(secs => $1)",
-        )
-        .bind(abandoned_after.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        let rows: Vec<(Uuid, Uuid, Option<String>, i64)> = sqlx::query_as(
-            "UPDATE bookings_demo.payments SET refund_due_at = now() + make_interval(secs => $2)
-              WHERE id IN (SELECT id FROM bookings_demo.payments
-                            WHERE status = 'REFUND_PENDING' AND refund_due_at <= now()
-                            ORDER BY refund_due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-              RETURNING id, booking_id, provider_ref, amount_cents",
-        )
-        .bind(i64::from(limit))
-        .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(payment, booking, reference, cents)| OwedRefund {
-                payment,
-                refund: Refund { booking, reference, amount: Cents(cents) },
-            })
-            .collect())
-    }
-
-    /// The provider confirmed the refund.
-    pub async fn refund_done(&self, payment: Uuid) -> Result<(), ApiError> {
-        sqlx::query(
-            "UPDATE bookings_demo.payments SET status = 'REFUNDED', refunded_at = now(), refund_error = NULL
-             WHERE id = $1 AND status = 'REFUND_PENDING'",
-        )
-        .bind(payment)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The provider refused or could not be reached: try again after a
-    /// back-off that doubles with each attempt (capped at an hour).
-    pub async fn refund_failed(&self, payment: Uuid, error: &str) -> Result<(), ApiError> {
-        sqlx::query(
-            "UPDATE bookings_demo.payments
-                SET refund_attempts = refund_attempts + 1, refund_error = $2,
-                    refund_due_at = now() + make_interval(secs => least(3600, 5 * power(2, least(refund_attempts, 10))))
-              WHERE id = $1 AND status = 'REFUND_PENDING'",
-        )
-        .bind(payment)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// seat.reserved for a batch of bookings: PENDING → RESERVED, audited,
     /// in one statement (one round trip and one commit per batch). Anything
     /// else (already reserved, paid, cancelled, expired) is left alone, which
@@ -927,146 +634,6 @@ impl PgBookings {
         tx.commit().await?;
         Ok(expired)
     }
-
-    /// Outbox rows no consumer has applied yet, oldest first, that have gone
-    /// `quiet_for` without being sent again (or since they were written) and
-    /// have been sent again fewer than `MAX_RELAY_ATTEMPTS` times.
-    pub async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
-        // The limit is a literal so the planner can use the partial index
-        // `outbox_to_relay`, whose predicate is the same.
-        let rows = sqlx::query(&format!(
-            "SELECT id, topic, message_key, payload FROM bookings_demo.outbox
-             WHERE delivered_at IS NULL AND relay_attempts < {MAX_RELAY_ATTEMPTS}
-               AND coalesce(relayed_at, created_at) <= now() - make_interval(secs => $1)
-             ORDER BY seq LIMIT $2"
-        ))
-        .bind(quiet_for.as_secs_f64())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxRow {
-                    id: row.try_get("id")?,
-                    topic: row.try_get("topic")?,
-                    key: row.try_get("message_key")?,
-                    payload: row.try_get("payload")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Records the sweeper's attempt, so the rows wait `quiet_for` again.
-    /// Returns the rows this attempt was the last for (topic and id), which
-    /// now need a person.
-    pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<Vec<(String, Uuid)>, ApiError> {
-        Ok(sqlx::query_as(&format!(
-            "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1
-             WHERE id = ANY($1) RETURNING topic, id, relay_attempts >= {MAX_RELAY_ATTEMPTS} AS given_up"
-        ))
-        .persistent(false)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .filter_map(|(topic, id, given_up): (String, Uuid, bool)| given_up.then_some((topic, id)))
-        .collect())
-    }
-
-    /// Which of `messages` this consumer has already processed.
-    pub async fn processed_among(&self, consumer: &str, messages: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT message_id FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = ANY($2)",
-        )
-        .persistent(false)
-        .bind(consumer)
-        .bind(messages)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Marks `messages` processed by `consumer` and, for those that came
-    /// from the outbox, delivered (one statement: both or neither).
-    pub async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
-        sqlx::query(
-            "WITH delivered AS (
-                UPDATE bookings_demo.outbox SET delivered_at = now() WHERE id = ANY($2) AND delivered_at IS NULL
-             )
-             INSERT INTO bookings_demo.processed_messages (consumer, message_id)
-             SELECT $1, * FROM UNNEST($2::uuid[]) ON CONFLICT DO NOTHING",
-        )
-        .persistent(false)
-        .bind(consumer)
-        .bind(messages)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Claims an Idempotency-Key for this user and request: a new key, or
-    /// one whose earlier claim for the same request has gone unanswered for
-    /// longer than `lease` (that request died; this one takes over).
-    pub async fn claim_key(
-        &self,
-        user: Uuid,
-        key: &str,
-        request_hash: &str,
-        lease: Duration,
-    ) -> Result<IdempotencyClaim, ApiError> {
-        let claimed = sqlx::query(
-            "INSERT INTO bookings_demo.idempotency_keys AS k (user_id, key, request_hash) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id, key) DO UPDATE SET claimed_at = now()
-              WHERE k.status_code IS NULL AND k.request_hash = EXCLUDED.request_hash
-                AND k.claimed_at <= now() - make_interval(secs => $4)",
-        )
-        .bind(user)
-        .bind(key)
-        .bind(request_hash)
-        .bind(lease.as_secs_f64())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if claimed == 1 {
-            return Ok(IdempotencyClaim::Claimed);
-        }
-        let (hash, status, body): (String, Option<i32>, Option<Vec<u8>>) = sqlx::query_as(
-            "SELECT request_hash, status_code, response FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2",
-        )
-        .bind(user)
-        .bind(key)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(match (hash == request_hash, status, body) {
-            (false, _, _) => IdempotencyClaim::Mismatch,
-            (true, Some(status), Some(body)) => IdempotencyClaim::Replay { status: status as u16, body },
-            _ => IdempotencyClaim::InProgress,
-        })
-    }
-
-    pub async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError> {
-        sqlx::query(
-            "UPDATE bookings_demo.idempotency_keys SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2",
-        )
-        .bind(user)
-        .bind(key)
-        .bind(i32::from(status))
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Forgets a claim whose request failed in a way worth retrying (5xx).
-    pub async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError> {
-        sqlx::query(
-            "DELETE FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL",
-        )
-        .bind(user)
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
 }
 
 #[derive(Debug)]
@@ -1082,57 +649,4 @@ pub struct FailOutcome {
     pub booking: Option<Booking>,
     pub outbox: Vec<OutboxRow>,
     pub refund: Option<OwedRefund>,
-}
-
-/// A refund recorded as owed (REFUND_PENDING) and leased to whoever got it
-/// back, who asks the provider and then calls `refund_done` or
-/// `refund_failed`. The sweeper takes over one whose caller died.
-#[derive(Debug, Clone)]
-pub struct OwedRefund {
-    pub payment: Uuid,
-    pub refund: Refund,
-}
-
-/// How long the caller that recorded a refund has to carry it out before
-/// the sweeper may try it too.
-const REFUND_LEASE_SECS: f64 = 30.0;
-
-/// Marks `payment` (charged with `reference`) as owed back.
-async fn owe_refund(
-    tx: &mut Transaction<'_, Postgres>,
-    payment: Uuid,
-    reference: Option<&str>,
-    why: &str,
-) -> Result<OwedRefund, ApiError> {
-    let (booking, reference, cents): (Uuid, Option<String>, i64) = sqlx::query_as(
-        "UPDATE bookings_demo.payments
-            SET status = 'REFUND_PENDING', provider_ref = COALESCE($2, provider_ref), refund_error = NULL,
-                failure_code = $3, refund_due_at = now() + make_interval(secs => $4)
-          WHERE id = $1 RETURNING booking_id, provider_ref, amount_cents",
-    )
-    .bind(payment)
-    .bind(reference)
-    .bind(why)
-    .bind(REFUND_LEASE_SECS)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(OwedRefund { payment, refund: Refund { booking, reference, amount: Cents(cents) } })
-}
-
-/// The booking's successful payment, now owed back; `None` if it has none.
-async fn owe_refund_of_booking(
-    tx: &mut Transaction<'_, Postgres>,
-    booking: Uuid,
-    why: &str,
-) -> Result<Option<OwedRefund>, ApiError> {
-    let paid: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM bookings_demo.payments WHERE booking_id = $1 AND status = 'SUCCEEDED' FOR UPDATE",
-    )
-    .bind(booking)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match paid {
-        Some(payment) => Ok(Some(owe_refund(tx, payment, None, why).await?)),
-        None => Ok(None),
-    }
 }

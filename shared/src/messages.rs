@@ -1,0 +1,44 @@
+//! What the booking topics carry: one payload for every booking lifecycle
+//! message, inside the `kafka::Envelope` that names its type.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::booking::Booking;
+
+/// The payload of every booking lifecycle message.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingMessage {
+    pub booking_id: Uuid,
+    pub event_id: String,
+    pub seats: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The booking's total, for sales analytics (absent in messages older
+    /// than them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cents: Option<i64>,
+    /// On booking.cancelled of a paid booking: what is owed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_cents: Option<i64>,
+}
+
+impl BookingMessage {
+    pub fn of(booking: &Booking) -> Self {
+        BookingMessage {
+            booking_id: booking.id,
+            event_id: booking.event_id.to_string(),
+            seats: booking.labels(),
+            user_id: Some(booking.user_id),
+            expires_at: Some(booking.expires_at),
+            reason: booking.failure_reason.clone(),
+            total_cents: Some(booking.total.0),
+            refund_cents: None,
+        }
+    }
+}
