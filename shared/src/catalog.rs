@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     domain::{
-        event::{Availability, Event, EventId, EventView, NewEventRequest, Seat, SeatStatus},
+        event::{Availability, Event, EventId, EventView, NewEventRequest, SeatStatus},
         money::Major,
         user::Tier,
     },
@@ -22,14 +22,11 @@ use crate::{
     repo::{EventCatalog, EventQuery, LiveSeats, SeatBoard},
 };
 
+pub use crate::domain::event::Layout;
+
 /// Enough for every event a real venue sells at once; past it the cache
 /// starts over rather than grow without bound.
 const MAX_CACHED_LAYOUTS: usize = 10_000;
-
-pub struct Layout {
-    pub event: Event,
-    pub seats: Vec<Seat>,
-}
 
 #[derive(Default)]
 pub struct LayoutCache {

@@ -18,7 +18,7 @@ use super::{
     money::{Cents, Major},
     user::Tier,
 };
-use crate::{catalog::Layout, error::ApiError};
+use crate::{domain::event::Layout, error::ApiError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "UPPERCASE")]
@@ -65,9 +65,16 @@ impl BookingStatus {
     }
 }
 
+/// A text that names no booking status. The domain's own error: a caller
+/// decides whether that is a client's mistake (a query filter, a 400) or a
+/// fault (a corrupt stored value, a 500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a booking status (PENDING, RESERVED, CONFIRMED, CANCELLED, EXPIRED, FAILED)")]
+pub struct UnknownStatus(pub String);
+
 impl std::str::FromStr for BookingStatus {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<Self, ApiError> {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
         match s.to_uppercase().as_str() {
             "PENDING" => Ok(BookingStatus::Pending),
             "RESERVED" => Ok(BookingStatus::Reserved),
@@ -75,10 +82,7 @@ impl std::str::FromStr for BookingStatus {
             "CANCELLED" => Ok(BookingStatus::Cancelled),
             "EXPIRED" => Ok(BookingStatus::Expired),
             "FAILED" => Ok(BookingStatus::Failed),
-            _ => Err(ApiError::validation(
-                "status",
-                "must be one of PENDING, RESERVED, CONFIRMED, CANCELLED, EXPIRED, FAILED",
-            )),
+            _ => Err(UnknownStatus(s.to_owned())),
         }
     }
 }
@@ -274,6 +278,13 @@ impl BookingView {
 mod tests {
     use super::*;
     use crate::domain::event::NewEventRequest;
+
+    #[test]
+    fn statuses_parse_in_any_case_and_an_unknown_one_is_the_domain_s_error() {
+        assert_eq!("confirmed".parse::<BookingStatus>(), Ok(BookingStatus::Confirmed));
+        assert_eq!("PENDING".parse::<BookingStatus>(), Ok(BookingStatus::Pending));
+        assert_eq!("SOLD".parse::<BookingStatus>(), Err(UnknownStatus("SOLD".into())));
+    }
 
     fn layout() -> Layout {
         let event = serde_json::from_value::<NewEventRequest>(serde_json::json!({

@@ -123,6 +123,13 @@ impl Section {
     }
 }
 
+/// An event with its seats laid out: what booking and the seat map work
+/// from (events never change once created, so this is cached).
+pub struct Layout {
+    pub event: Event,
+    pub seats: Vec<Seat>,
+}
+
 /// An event as stored; immutable once created (bookings change seats, not
 /// events), which is what makes caching its layout per instance safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
