@@ -50,7 +50,7 @@ pub async fn login(
     request: LoginRequest,
     client: &str,
 ) -> Result<LoginSuccess, ApiError> {
-    let mut check = crate::domain::user::FieldCheck::default();
+    let mut check = crate::domain::fields::FieldCheck::default();
     let email = check.required("email", request.email.as_deref(), Email::parse);
     let password = check.required("password", request.password.as_deref(), |p| {
         if p.is_empty() {

@@ -10,8 +10,8 @@ use crate::{
     catalog::{self, SectionAvailability},
     domain::{
         event::{Availability, EventId},
+        fields::FieldCheck,
         sales::{minute_of, SalesCounts, SalesFigures},
-        user::FieldCheck,
     },
     error::ApiError,
     repo::pg_sales::PgSales,

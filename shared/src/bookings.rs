@@ -358,7 +358,7 @@ fn not_payable(status: BookingStatus) -> ApiError {
 
 /// `GET /bookings` query: `status`, `limit`, `page`.
 pub fn parse_list_query(param: impl Fn(&str) -> Option<String>) -> Result<(Option<BookingStatus>, u32, u32), ApiError> {
-    let mut check = crate::domain::user::FieldCheck::default();
+    let mut check = crate::domain::fields::FieldCheck::default();
     let status = param("status").map(|s| s.parse::<BookingStatus>());
     let status = match status {
         Some(Err(_)) => {
@@ -368,7 +368,7 @@ pub fn parse_list_query(param: impl Fn(&str) -> Option<String>) -> Result<(Optio
         Some(Ok(s)) => Some(s),
         None => None,
     };
-    let (limit, page) = crate::http::paging(&mut check, &param);
+    let (limit, page) = crate::domain::fields::paging(&mut check, &param);
     check.finish()?;
     Ok((status, limit, page))
 }

@@ -73,8 +73,8 @@ fn availability_of(event: &Event, live: &LiveSeats) -> Availability {
 
 /// Query-string parameters of `GET /events`, parsed and bounded.
 pub fn parse_event_query(param: impl Fn(&str) -> Option<String>) -> Result<(EventQuery, u32), ApiError> {
-    let mut check = crate::domain::user::FieldCheck::default();
-    let (limit, page) = crate::http::paging(&mut check, &param);
+    let mut check = crate::domain::fields::FieldCheck::default();
+    let (limit, page) = crate::domain::fields::paging(&mut check, &param);
     let date = |raw: &str| -> Result<DateTime<Utc>, &'static str> {
         if let Ok(date) = DateTime::parse_from_rfc3339(raw) {
             return Ok(date.with_timezone(&Utc));

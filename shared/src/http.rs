@@ -213,24 +213,6 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::NotFound("Route not found".into()))
 }
 
-/// `limit` (1–100, default 20) and `page` (1-based, default 1) of a list
-/// endpoint; problems are recorded in `check`.
-pub fn paging(check: &mut crate::domain::user::FieldCheck, param: &impl Fn(&str) -> Option<String>) -> (u32, u32) {
-    let limit = check
-        .optional("limit", param("limit").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100"),
-        })
-        .unwrap_or(20);
-    let page = check
-        .optional("page", param("page").as_deref(), |raw| match raw.parse::<u32>() {
-            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-            _ => Err("must be an integer from 1 to 100000"),
-        })
-        .unwrap_or(1);
-    (limit, page)
-}
-
 /// The single value of a query parameter, if present and non-empty.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref()

@@ -77,7 +77,7 @@ impl CardNumber {
 
 impl PayRequest {
     pub fn card(self) -> Result<CardNumber, ApiError> {
-        let mut check = crate::domain::user::FieldCheck::default();
+        let mut check = crate::domain::fields::FieldCheck::default();
         let Some(method) = self.payment_method else {
             return Err(ApiError::validation("paymentMethod", "is required"));
         };

@@ -35,7 +35,7 @@ pub async fn ensure_database(config: &Config) -> anyhow::Result<()> {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
         if let Err(err) = sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut admin).await {
             // Two setups racing: the other one created it.
-            if !crate::repo::pg_users::is_unique_violation(&err) && !err.to_string().contains("already exists") {
+            if !crate::repo::is_unique_violation(&err) && !err.to_string().contains("already exists") {
                 return Err(err.into());
             }
         }

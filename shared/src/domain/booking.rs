@@ -119,7 +119,7 @@ pub struct SeatSelection {
 impl CreateBookingRequest {
     /// First pass, before the layout is loaded: shapes and limits.
     pub fn event_and_seats(self, max_seats: usize) -> Result<(EventId, Vec<String>), ApiError> {
-        let mut check = super::user::FieldCheck::default();
+        let mut check = super::fields::FieldCheck::default();
         let event_id = match self.event_id.as_deref() {
             None => {
                 check.fail("eventId", "is required");

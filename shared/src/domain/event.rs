@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    fields::FieldCheck,
     money::{Cents, Major},
-    user::{FieldCheck, Tier},
+    user::Tier,
 };
 use crate::error::ApiError;
 

@@ -1,5 +1,6 @@
 pub mod booking;
 pub mod event;
+pub mod fields;
 pub mod money;
 pub mod notice;
 pub mod onsale;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{event::EventId, user::FieldCheck};
+use super::{event::EventId, fields::FieldCheck};
 use crate::error::ApiError;
 
 /// The longest a waiting fan is told to wait between two status reads. A

@@ -51,7 +51,7 @@ const MAX_GATE_CHARS: usize = 64;
 
 impl CheckInRequest {
     pub fn parse(self) -> Result<Scan, ApiError> {
-        let mut check = super::user::FieldCheck::default();
+        let mut check = super::fields::FieldCheck::default();
         let code = check.required("code", self.code.as_deref().map(str::trim), |code| {
             if code.is_empty() || code.len() > MAX_CODE_CHARS {
                 Err("must be the code of a ticket")

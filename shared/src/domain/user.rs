@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, FieldErrors};
+use super::fields::FieldCheck;
+use crate::error::ApiError;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Long enough for any passphrase, short enough that nobody can make us hash
@@ -134,55 +135,6 @@ pub struct NewUser {
     pub phone: Option<String>,
     pub tier: Tier,
     pub role: Role,
-}
-
-/// Collects one message per bad field instead of stopping at the first.
-#[derive(Default)]
-pub struct FieldCheck(FieldErrors);
-
-impl FieldCheck {
-    /// Runs `parse` on a required field; records "is required" or its error.
-    pub fn required<T>(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        parse: impl FnOnce(&str) -> Result<T, &'static str>,
-    ) -> Option<T> {
-        match value {
-            None => {
-                self.fail(field, "is required");
-                None
-            }
-            Some(raw) => self.optional(field, Some(raw), parse),
-        }
-    }
-
-    pub fn optional<T>(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        parse: impl FnOnce(&str) -> Result<T, &'static str>,
-    ) -> Option<T> {
-        match parse(value?) {
-            Ok(parsed) => Some(parsed),
-            Err(problem) => {
-                self.fail(field, problem);
-                None
-            }
-        }
-    }
-
-    pub fn fail(&mut self, field: &str, problem: &str) {
-        self.0.entry(field.to_owned()).or_insert_with(|| problem.to_owned());
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
 }
 
 impl TryFrom<RegisterRequest> for NewUser {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{booking::BookingStatus, user::FieldCheck};
+use super::{booking::BookingStatus, fields::FieldCheck};
 use crate::error::ApiError;
 
 /// Seats one entry may ask for: a household, not a reseller.

@@ -2,18 +2,42 @@
 //! Redis and Mongo versions live beside them, and unit tests use in-memory
 //! fakes. Row ↔ domain conversion stays inside each adapter.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::user::{Email, NewUser, User},
+    domain::{
+        event::{Event, EventId, SeatStatus},
+        onsale::{LineSnapshot, OnSale, QueueSnapshot, QueueToken},
+        user::{Email, NewUser, User},
+        waitlist::Entry,
+    },
     error::ApiError,
 };
 
+pub mod mongo_events;
+pub mod pg_bookings;
+pub mod pg_checkins;
+pub mod pg_notices;
+pub mod pg_onsales;
+pub mod pg_sales;
 pub mod pg_users;
+pub mod pg_waitlist;
 pub mod redis_conn;
+pub mod redis_queue;
+pub mod redis_seats;
 pub mod redis_throttle;
+
+/// PostgreSQL's code for a unique constraint violation: how every adapter
+/// learns that an index (one open booking per fan, one active booking per
+/// seat, one live waiting-list entry, one account per e-mail) said no.
+const UNIQUE_VIOLATION: &str = "23505";
+
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}
 
 /// A stored user with the hash needed to check a password.
 #[derive(Debug, Clone)]
@@ -51,16 +75,6 @@ pub trait RateLimiter: Send + Sync {
     /// than `per_minute` requests to `route` this minute; 0 means no limit.
     async fn check(&self, route: &str, client: &str, per_minute: u32) -> Result<(), ApiError>;
 }
-
-pub mod mongo_events;
-pub mod pg_bookings;
-pub mod redis_seats;
-
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
-
-use crate::domain::event::{Event, EventId, SeatStatus};
 
 /// A page of the event list, with typed filters only.
 #[derive(Debug, Clone, Default)]
@@ -111,12 +125,6 @@ pub trait SeatHolds: Send + Sync {
     /// Marks the seats booked by `booking`; returns labels booked by others.
     async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError>;
 }
-
-pub mod pg_checkins;
-pub mod pg_onsales;
-pub mod redis_queue;
-
-use crate::domain::onsale::{LineSnapshot, OnSale, QueueSnapshot, QueueToken};
 
 /// Door check-ins: admits a ticket once.
 #[async_trait]
@@ -178,8 +186,6 @@ pub trait QueueStore: Send + Sync {
     async fn line(&self, rules: &LineRules, event: &EventId) -> Result<LineSnapshot, ApiError>;
 }
 
-pub mod pg_notices;
-
 /// A delivery's answer when it asks to send a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeClaim {
@@ -226,11 +232,6 @@ pub trait NoticeLedger: Send + Sync {
         end: NoticeEnd<'_>,
     ) -> Result<(), ApiError>;
 }
-
-pub mod pg_sales;
-pub mod pg_waitlist;
-
-use crate::domain::waitlist::Entry;
 
 /// One offer to make: `entry`'s fan gets `selection` as booking `booking`,
 /// held until `expires_at` (the claim window).

@@ -5,14 +5,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{UserCredentials, UserStore};
+use super::{is_unique_violation, UserCredentials, UserStore};
 use crate::{
     domain::user::{Email, NewUser, Role, Tier, User},
     error::ApiError,
 };
-
-/// Postgres' code for a unique constraint violation.
-pub const UNIQUE_VIOLATION: &str = "23505";
 
 pub struct PgUsers {
     pool: PgPool,
@@ -51,10 +48,6 @@ impl From<UserRow> for UserCredentials {
             password_hash: row.password_hash,
         }
     }
-}
-
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
 }
 
 #[async_trait]

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
+    is_unique_violation,
     pg_bookings::{enqueue, insert_booking, outbox_row, requested_message, PgBookings},
-    pg_users::is_unique_violation,
     Offer, OfferMade, WaitlistStore,
 };
 use crate::{

@@ -31,7 +31,7 @@ pub use payments::{OwedRefund, PayOutcome, PaymentStart};
 use outbox::audit;
 use payments::owe_refund_of_booking;
 
-use super::pg_users::is_unique_violation;
+use super::is_unique_violation;
 use crate::{
     domain::{
         booking::{BookedSeat, Booking, BookingStatus, SeatSelection},
