@@ -3,15 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export CARGO_TERM_COLOR ?= never
 
-# Settings for the test run: a database and Mongo database of its own (each
-# test process also makes its own Kafka topics), so tests never touch what `make dev` serves, and a cheaper (still
-# argon2id) password hash so storms of registrations stay fast. Every test client is 127.0.0.1, so the per-address
-# limits are off here; the tests of those limits turn them on in a state of their own.
-TEST_ENV := APP_ENV=local \
-	DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/ticketing_test \
-	MONGO_DATABASE=events_test MONGO_COLLECTION_PREFIX=test_ REDIS_URL=redis://127.0.0.1:6379/1 \
-	ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 RUST_LOG=warn \
-	BOOKINGS_PER_IP_PER_MINUTE=0 REGISTRATIONS_PER_IP_PER_MINUTE=0 LOGIN_IP_MAX_ATTEMPTS=1000000
+# Settings for the test run, written once in tests/test.env (the Rust tests
+# read the same file).
+TEST_ENV := $(shell grep -v '^\#' tests/test.env)
 
 .PHONY: help
 help: ## list the targets

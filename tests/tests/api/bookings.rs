@@ -1,13 +1,13 @@
 use std::{collections::HashMap, sync::Arc};
 
-use futures::{future::join_all, TryStreamExt};
-use mongodb::bson::doc;
+use futures::future::join_all;
 use serde_json::{json, Value};
-use shared::{domain::user::Role, repo::mongo_events::SeatDoc};
+use shared::domain::user::Role;
 use uuid::Uuid;
 
 use crate::common::{
-    create_event, eventually, gateway_url, http_client, redis_board, run, state, state_with, token_for, State,
+    create_event, eventually, gateway_url, http_client, redis_board, run, seat_docs, state, state_with, token_for,
+    State,
 };
 
 struct Api {
@@ -56,10 +56,6 @@ impl Api {
 
 fn user(state: &State) -> String {
     token_for(state, Uuid::new_v4(), Role::User)
-}
-
-async fn seat_docs(state: &State, event: &str) -> Vec<SeatDoc> {
-    state.events().seats().find(doc! { "eventId": event }).await.unwrap().try_collect().await.unwrap()
 }
 
 /// (seat label, booking id) of every active booking seat of the event.

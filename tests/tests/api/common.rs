@@ -29,24 +29,14 @@ pub fn run<F: Future>(test: F) -> F::Output {
 static TOPIC_PREFIX: LazyLock<String> =
     LazyLock::new(|| format!("test.{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]));
 
-/// The environment with test defaults: a database, Mongo database and topic
-/// prefix of their own, and a cheap argon2id cost. `make test` sets the same.
+/// The environment with test defaults (tests/test.env, which `make test`
+/// reads too) under anything set already, and a topic prefix of this
+/// process's own.
 pub fn test_vars() -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = std::env::vars().collect();
     vars.insert("TOPIC_PREFIX".to_owned(), TOPIC_PREFIX.clone());
-    for (key, value) in [
-        ("APP_ENV", "local"),
-        ("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ticketing_test"),
-        ("MONGO_DATABASE", "events_test"),
-        ("MONGO_COLLECTION_PREFIX", "test_"),
-        ("REDIS_URL", "redis://127.0.0.1:6379/1"),
-        ("ARGON2_MEMORY_KIB", "1024"),
-        ("ARGON2_ITERATIONS", "1"),
-        // One address sends every test's traffic: per-address limits off.
-        ("BOOKINGS_PER_IP_PER_MINUTE", "0"),
-        ("REGISTRATIONS_PER_IP_PER_MINUTE", "0"),
-        ("LOGIN_IP_MAX_ATTEMPTS", "1000000"),
-    ] {
+    let defaults = include_str!("../../test.env").lines().filter(|line| !line.starts_with('#'));
+    for (key, value) in defaults.filter_map(|line| line.split_once('=')) {
         vars.entry(key.to_owned()).or_insert_with(|| value.to_owned());
     }
     vars
@@ -179,6 +169,18 @@ pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Ro
     format!("Bearer {}", state.jwt.issue(user, "someone@example.test", role, tier).expect("token"))
 }
 
+/// Calls an HTTP function's handler in-process, found by its binary name
+/// through the gateway's own dispatch (`local_gateway::dispatch`), with the
+/// route's path parameters set as API Gateway sets them.
+pub async fn call_function(state: &State, function: &str, req: Request, params: &[(&str, &str)]) -> Response<Body> {
+    let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let req = lambda_http::RequestExt::with_path_parameters(req, params);
+    local_gateway::dispatch::invoke_http(function, state, req)
+        .await
+        .unwrap_or_else(|| panic!("no HTTP function named {function}"))
+        .expect("handlers answer every request")
+}
+
 /// Calls a booking handler in-process: POST without an id creates, POST
 /// with an id pays, anything else with an id cancels (the path only labels
 /// the request; the id is the path parameter).
@@ -190,17 +192,14 @@ pub async fn booking_call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
-    if let Some(id) = id {
-        let params = HashMap::from([("id".to_owned(), id.to_owned())]);
-        req = lambda_http::RequestExt::with_path_parameters(req, params);
-    }
-    let response = match (method, id) {
-        ("POST", None) => bookings_create::handle(state, req).await,
-        ("POST", Some(_)) => bookings_pay::handle(state, req).await,
-        _ => bookings_cancel::handle(state, req).await,
+    let req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
+    let function = match (method, id) {
+        ("POST", None) => "bookings-create",
+        ("POST", Some(_)) => "bookings-pay",
+        _ => "bookings-cancel",
     };
-    read(response.unwrap())
+    let params: Vec<(&str, &str)> = id.map(|id| ("id", id)).into_iter().collect();
+    read(call_function(state, function, req, &params).await)
 }
 
 /// A new event with `seats` seats (rows of ten, $30 each), `days` ahead.
@@ -307,4 +306,11 @@ pub async fn redis_board(state: &State, event: &str) -> HashMap<String, String> 
     let mut redis = state.redis().await.unwrap();
     let key = shared::repo::redis_seats::board_key(&shared::domain::event::EventId::parse(event).unwrap());
     redis::cmd("HGETALL").arg(key).query_async(&mut redis).await.unwrap()
+}
+
+/// Every seat document of the event in the Mongo read model.
+pub async fn seat_docs(state: &State, event: &str) -> Vec<shared::repo::mongo_events::SeatDoc> {
+    use futures::TryStreamExt;
+    let filter = mongodb::bson::doc! { "eventId": event };
+    state.events().seats().find(filter).await.unwrap().try_collect().await.unwrap()
 }

@@ -12,8 +12,8 @@ use shared::{
 use uuid::Uuid;
 
 use crate::common::{
-    api_request, booking_call as call, create_event, eventually, gateway_url, isolated, read, run, state, token_for,
-    State,
+    api_request, booking_call as call, create_event, eventually, gateway_url, isolated, read, run, seat_docs, state,
+    token_for, State,
 };
 
 fn fixture(name: &str) -> KafkaEvent {
@@ -164,14 +164,9 @@ async fn status_of(state: &State, booking: &str) -> String {
         .unwrap()
 }
 
-async fn seat_docs(state: &State, event: &str) -> Vec<(SeatStatus, Option<String>)> {
-    let mut docs = Vec::new();
-    let mut cursor = state.events().seats().find(doc! { "eventId": event }).await.unwrap();
-    while cursor.advance().await.unwrap() {
-        let seat = cursor.deserialize_current().unwrap();
-        docs.push((seat.status, seat.booking_id));
-    }
-    docs
+/// (status, holder) of every seat of the event in the read model.
+async fn seat_states(state: &State, event: &str) -> Vec<(SeatStatus, Option<String>)> {
+    seat_docs(state, event).await.into_iter().map(|seat| (seat.status, seat.booking_id)).collect()
 }
 
 #[test]
@@ -200,7 +195,7 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         deliver(&state, &event, &twice).await;
 
         assert_eq!(status_of(&state, &paid).await, "CONFIRMED");
-        let docs = seat_docs(&state, &event).await;
+        let docs = seat_states(&state, &event).await;
         let booked_by_payer =
             docs.iter().filter(|(s, b)| *s == SeatStatus::Booked && b.as_deref() == Some(paid.as_str())).count();
         assert_eq!(booked_by_payer, 2, "{docs:?}");
@@ -233,7 +228,7 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         twice.extend(messages.iter().cloned());
         deliver(&state, &event, &twice).await;
 
-        let docs = seat_docs(&state, &event).await;
+        let docs = seat_states(&state, &event).await;
         assert!(
             !docs.iter().any(|(_, b)| b.as_deref() == Some(cancelled.as_str())),
             "no seat is left held for the cancelled booking: {docs:?}"
@@ -283,7 +278,7 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
         let report = seat_reserver::handle(&state, batch).await.unwrap();
         assert_eq!(report.processed, 2);
 
-        let docs = seat_docs(&state, &event).await;
+        let docs = seat_states(&state, &event).await;
         let held_by_buyer =
             docs.iter().filter(|(s, b)| *s == SeatStatus::Held && b.as_deref() == Some(buyer.as_str())).count();
         assert_eq!(held_by_buyer, 1, "{docs:?}");
@@ -418,7 +413,7 @@ fn a_seat_still_held_for_a_closed_booking_goes_to_the_buyer_postgres_accepted() 
             let holder = booked["data"]["id"].as_str().unwrap().to_owned();
             let request = messages_of(&state, &holder).await.remove(0);
             deliver(&state, &event, &[request]).await;
-            assert!(seat_docs(&state, &event).await.contains(&(SeatStatus::Held, Some(holder.clone()))));
+            assert!(seat_states(&state, &event).await.contains(&(SeatStatus::Held, Some(holder.clone()))));
             match close {
                 "cancel" => assert_eq!(call(&state, "PUT", "/cancel", Some(&holder), &first, None).await.0, 200),
                 _ => tokio::time::sleep(hold + std::time::Duration::from_millis(200)).await,
@@ -430,7 +425,7 @@ fn a_seat_still_held_for_a_closed_booking_goes_to_the_buyer_postgres_accepted() 
             let request = messages_of(&state, &buyer).await.remove(0);
             deliver(&state, &event, &[request]).await;
 
-            let docs = seat_docs(&state, &event).await;
+            let docs = seat_states(&state, &event).await;
             assert!(
                 docs.contains(&(SeatStatus::Held, Some(buyer.clone()))),
                 "{close}: the buyer holds the seat: {docs:?}"

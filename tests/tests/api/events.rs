@@ -12,7 +12,9 @@ use shared::{
     seed,
 };
 
-use crate::common::{api_request, book, create_event, fan, gateway_url, http_client, read, run, state, State};
+use crate::common::{
+    api_request, book, call_function, create_event, eventually, fan, gateway_url, http_client, read, run, state, State,
+};
 
 async fn seeded() -> std::sync::Arc<State> {
     let state = state().await;
@@ -26,21 +28,10 @@ fn token(state: &State, role: Role) -> String {
 }
 
 async fn get(state: &State, function: &str, path: &str, query: &str, id: Option<&str>) -> (u16, Value) {
-    let mut req = api_request("GET", path, None, &[]);
-    let mut params = std::collections::HashMap::new();
-    if let Some(id) = id {
-        params.insert("id".to_owned(), id.to_owned());
-    }
-    req = lambda_http::RequestExt::with_path_parameters(req, params);
     let query: std::collections::HashMap<String, String> = form_urlencoded(query).into_iter().collect();
-    req = lambda_http::RequestExt::with_query_string_parameters(req, query);
-    let response = match function {
-        "events-list" => events_list::handle(state, req).await,
-        "events-get" => events_get::handle(state, req).await,
-        "events-seats" => events_seats::handle(state, req).await,
-        other => panic!("unknown function {other}"),
-    };
-    read(response.unwrap())
+    let req = lambda_http::RequestExt::with_query_string_parameters(api_request("GET", path, None, &[]), query);
+    let params: Vec<(&str, &str)> = id.map(|id| ("id", id)).into_iter().collect();
+    read(call_function(state, function, req, &params).await)
 }
 
 fn form_urlencoded(query: &str) -> Vec<(String, String)> {
@@ -237,7 +228,7 @@ fn a_hold_shows_on_the_seat_map_and_its_release_frees_the_seat() {
             let (_, body) = get(&state, "events-seats", "/s", "section=General", Some(&id)).await;
             body["data"]["seats"][0]["status"].as_str().unwrap().to_owned()
         };
-        poll_until(|| status_of(state.clone(), id.clone()), "held").await;
+        eventually(10, "A1 shown held", || async { status_of(state.clone(), id.clone()).await == "held" }).await;
         // Someone else cannot take a held seat, all-or-nothing.
         let other = uuid::Uuid::new_v4().to_string();
         let taken = board.hold(&event, &other, &["A2".into(), "A3".into()], expires).await.unwrap();
@@ -247,7 +238,8 @@ fn a_hold_shows_on_the_seat_map_and_its_release_frees_the_seat() {
         // Release checks the owner.
         assert_eq!(board.release(&event, &other, &labels).await.unwrap(), 0);
         assert_eq!(board.release(&event, &booking, &labels).await.unwrap(), 2);
-        poll_until(|| status_of(state.clone(), id.clone()), "available").await;
+        eventually(10, "A1 shown available", || async { status_of(state.clone(), id.clone()).await == "available" })
+            .await;
     });
 }
 
@@ -266,22 +258,6 @@ fn an_expired_hold_reads_as_available_without_any_cleanup() {
         assert_eq!(map["data"]["availability"]["available"], 20);
         assert!(board.hold(&event, "b-next", &["A1".into()], expires + 60_000).await.unwrap().is_empty());
     });
-}
-
-async fn poll_until<F, Fut>(mut read: F, expected: &str)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = String>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = read().await;
-        if status == expected {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "status stayed {status}, expected {expected}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[test]

@@ -14,15 +14,7 @@ use crate::common::*;
 async fn call(function: &str, method: &str, params: &[(&str, &str)], token: &str, body: Option<Value>) -> (u16, Value) {
     let state = state().await;
     let req = api_request(method, "/x", body.as_ref(), &[("authorization", token)]);
-    let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let req = lambda_http::RequestExt::with_path_parameters(req, params);
-    let response = match function {
-        "bookings-tickets" => bookings_tickets::handle(&state, req).await,
-        "events-checkin" => events_checkin::handle(&state, req).await,
-        "users-role" => users_role::handle(&state, req).await,
-        other => panic!("not a ticket function: {other}"),
-    };
-    read(response.unwrap())
+    read(call_function(&state, function, req, params).await)
 }
 
 /// A paid booking of `seats` seats on a new event: (event, booking, owner's token).

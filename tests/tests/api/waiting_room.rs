@@ -239,17 +239,8 @@ async fn call(
     if let Some(token) = token {
         headers.push(("authorization", token));
     }
-    let mut req = api_request(method, path, body.as_ref(), &headers);
-    let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    req = lambda_http::RequestExt::with_path_parameters(req, params);
-    let response = match function {
-        "events-onsale" => events_onsale::handle(&state, req).await,
-        "queue-join" => queue_join::handle(&state, req).await,
-        "queue-status" => queue_status::handle(&state, req).await,
-        "queue-line" => queue_line::handle(&state, req).await,
-        other => panic!("not a waiting-room function: {other}"),
-    }
-    .unwrap();
+    let req = api_request(method, path, body.as_ref(), &headers);
+    let response = call_function(&state, function, req, params).await;
     let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     let (status, body) = read(response);
     (status, body, retry_after)

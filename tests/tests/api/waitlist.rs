@@ -22,13 +22,12 @@ async fn waitlist_call(
     let path = format!("/events/{event}/waitlist");
     let headers: Vec<(&str, &str)> = token.map(|t| vec![("authorization", t)]).unwrap_or_default();
     let req = api_request(method, &path, body.as_ref(), &headers);
-    let req = lambda_http::RequestExt::with_path_parameters(req, HashMap::from([("id".to_owned(), event.to_owned())]));
-    let response = match method {
-        "POST" => waitlist_join::handle(state, req).await,
-        "GET" => waitlist_place::handle(state, req).await,
-        _ => waitlist_leave::handle(state, req).await,
+    let function = match method {
+        "POST" => "waitlist-join",
+        "GET" => "waitlist-place",
+        _ => "waitlist-leave",
     };
-    read(response.expect("handler"))
+    read(call_function(state, function, req, &[("id", event)]).await)
 }
 
 async fn join(state: &State, event: &str, token: &str, seats: u8) -> Value {
