@@ -257,7 +257,6 @@ mod tests {
     use super::*;
     use crate::domain::{
         booking::{BookedSeat, Booking, BookingStatus},
-        event::EventId,
         money::Cents,
         notice::{EventSummary, MailedTicket, Payment, Recipient},
         user::Tier,
@@ -325,21 +324,15 @@ mod tests {
                 recipient: Recipient { email: "fan@example.com".into(), name: "Ann <script>".into() },
                 booking: Booking {
                     id: booking,
-                    user_id: Uuid::nil(),
-                    event_id: EventId::parse("evt-1").unwrap(),
-                    status: self.0,
-                    total: Cents(15_000),
-                    currency: "USD".into(),
-                    expires_at: now,
-                    created_at: now,
-                    updated_at: now,
-                    failure_reason: None,
-                    seats: vec![BookedSeat {
-                        label: "A-1".into(),
-                        section: "Floor & <b>".into(),
-                        tier: Tier::Regular,
-                        price: Cents(15_000),
-                    }],
+                    ..Booking::sample(
+                        self.0,
+                        vec![BookedSeat {
+                            label: "A-1".into(),
+                            section: "Floor & <b>".into(),
+                            tier: Tier::Regular,
+                            price: Cents(15_000),
+                        }],
+                    )
                 },
                 event: EventSummary { name: "Rock \"Night\"".into(), date: now, venue: "Hall".into() },
                 payment: Payment::Paid(Cents(15_000)),

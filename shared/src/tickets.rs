@@ -160,24 +160,16 @@ mod tests {
     }
 
     fn booking() -> Booking {
-        let now = chrono::Utc::now();
+        let seat = BookedSeat {
+            label: "A1".into(),
+            section: "VIP".into(),
+            tier: crate::domain::user::Tier::Vip,
+            price: crate::domain::money::Cents(100),
+        };
         Booking {
-            id: Uuid::new_v4(),
             user_id: Uuid::new_v4(),
             event_id: EventId::parse("eras").unwrap(),
-            status: BookingStatus::Confirmed,
-            total: crate::domain::money::Cents(100),
-            currency: "USD".into(),
-            expires_at: now,
-            created_at: now,
-            updated_at: now,
-            failure_reason: None,
-            seats: vec![BookedSeat {
-                label: "A1".into(),
-                section: "VIP".into(),
-                tier: crate::domain::user::Tier::Vip,
-                price: crate::domain::money::Cents(100),
-            }],
+            ..Booking::sample(BookingStatus::Confirmed, vec![seat])
         }
     }
 

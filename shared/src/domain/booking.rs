@@ -210,6 +210,29 @@ pub struct Booking {
     pub seats: Vec<BookedSeat>,
 }
 
+#[cfg(test)]
+impl Booking {
+    /// A booking of `seats` for unit tests, in USD, due now; each test
+    /// changes the fields it is about.
+    pub(crate) fn sample(status: BookingStatus, seats: Vec<BookedSeat>) -> Booking {
+        let now = Utc::now();
+        let total = Cents(seats.iter().map(|seat| seat.price.0).sum());
+        Booking {
+            id: Uuid::new_v4(),
+            user_id: Uuid::nil(),
+            event_id: EventId::parse("evt-1").expect("a valid id"),
+            status,
+            total,
+            currency: "USD".into(),
+            expires_at: now,
+            created_at: now,
+            updated_at: now,
+            failure_reason: None,
+            seats,
+        }
+    }
+}
+
 impl Booking {
     pub fn labels(&self) -> Vec<String> {
         self.seats.iter().map(|s| s.label.clone()).collect()

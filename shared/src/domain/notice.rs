@@ -214,7 +214,7 @@ pub fn ticket_file_name(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{booking::BookedSeat, event::EventId, user::Tier};
+    use crate::domain::{booking::BookedSeat, user::Tier};
 
     fn facts(kind: NoticeKind, status: BookingStatus, payment: Payment) -> NoticeFacts {
         let now = Utc::now();
@@ -222,22 +222,16 @@ mod tests {
             kind,
             recipient: Recipient { email: "fan@example.com".into(), name: "Fan".into() },
             booking: Booking {
-                id: Uuid::nil(),
-                user_id: Uuid::nil(),
-                event_id: EventId::parse("evt-1").unwrap(),
-                status,
                 total: Cents(29_998),
-                currency: "USD".into(),
-                expires_at: now,
-                created_at: now,
-                updated_at: now,
-                failure_reason: None,
-                seats: vec![BookedSeat {
-                    label: "A-1".into(),
-                    section: "Floor".into(),
-                    tier: Tier::Vip,
-                    price: Cents(14_999),
-                }],
+                ..Booking::sample(
+                    status,
+                    vec![BookedSeat {
+                        label: "A-1".into(),
+                        section: "Floor".into(),
+                        tier: Tier::Vip,
+                        price: Cents(14_999),
+                    }],
+                )
             },
             event: EventSummary { name: "Show".into(), date: now, venue: "Hall, Town".into() },
             payment,
