@@ -14,10 +14,7 @@ fn template() -> String {
 
 #[test]
 fn every_function_crate_is_in_the_template_and_back() {
-    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let crates = function_crates();
     let in_template: BTreeSet<String> =
         local_gateway::routes::functions(&template()).unwrap().into_iter().map(|f| f.binary).collect();
     assert_eq!(crates, in_template);
@@ -76,4 +73,39 @@ fn both_variants_of_each_consumer_read_the_same_topics() {
         assert_eq!(variants.len(), 2, "{consumer}: one MSK and one self-managed resource");
         assert_eq!(variants[0], variants[1], "{consumer}");
     }
+}
+
+/// The names in a manifest's dependency table that are function crates.
+fn function_dependencies(manifest: &str, table: &[&str]) -> BTreeSet<String> {
+    let manifest: toml_edit::DocumentMut = std::fs::read_to_string(root().join(manifest)).unwrap().parse().unwrap();
+    let mut item = manifest.as_item();
+    for key in table {
+        item = &item[*key];
+    }
+    let crates = function_crates();
+    item.as_table()
+        .expect("a dependency table")
+        .iter()
+        .map(|(name, _)| name.to_owned())
+        .filter(|n| crates.contains(n))
+        .collect()
+}
+
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Adding a function means its crate, template.yaml and the list in
+/// local/src/dispatch.rs; this names any manifest that was forgotten.
+#[test]
+fn every_function_crate_is_a_workspace_dependency_of_the_gateway() {
+    let crates = function_crates();
+    assert_eq!(function_dependencies("Cargo.toml", &["workspace", "dependencies"]), crates, "[workspace.dependencies]");
+    assert_eq!(function_dependencies("local/Cargo.toml", &["dependencies"]), crates, "local/Cargo.toml");
+    let dispatched: BTreeSet<String> =
+        crates.iter().filter(|name| local_gateway::dispatch::aws_access(name).is_some()).cloned().collect();
+    assert_eq!(dispatched, crates, "local/src/dispatch.rs functions! list");
 }
