@@ -103,6 +103,10 @@ fn twenty_gates_scanning_one_ticket_admit_it_exactly_once() {
             assert_eq!(body["error"]["details"]["gate"], gate, "every refusal names the gate that admitted it");
         }
         assert_eq!(checkins_of(ticket["ticketId"].as_str().unwrap()).await, 1);
+        // The organisers' dashboard counts the door once too.
+        let (status, stats) =
+            call("events-stats", "GET", &[("id", &event)], &token_for(&state, Uuid::new_v4(), Role::Admin), None).await;
+        assert_eq!((status, &stats["data"]["admitted"]), (200, &json!(1)), "{stats}");
     })
 }
 
