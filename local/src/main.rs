@@ -29,11 +29,11 @@ async fn main() -> anyhow::Result<()> {
 async fn setup(fresh: bool) -> anyhow::Result<()> {
     let config = shared::config::Config::from_env()?;
     if fresh {
-        shared::setup::drop_scratch_database(&config).await.context("dropping the scratch database")?;
-        shared::setup::drop_scratch_collections(&config).await.context("dropping the scratch collections")?;
+        shared::scratch::drop_scratch_database(&config).await.context("dropping the scratch database")?;
+        shared::scratch::drop_scratch_collections(&config).await.context("dropping the scratch collections")?;
         println!("  ✓ scratch database and collections dropped");
     }
-    shared::setup::ensure_database(&config).await.context("creating the database")?;
+    shared::scratch::ensure_database(&config).await.context("creating the database")?;
     let state = State::new(config).await?;
     shared::setup::migrate(&state).await.context("running migrations")?;
     println!("  ✓ postgres migrated");

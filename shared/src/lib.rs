@@ -23,6 +23,9 @@ pub mod payments;
 pub mod repo;
 pub mod runtime;
 pub mod secrets;
+#[cfg(feature = "dev")]
+pub mod scratch;
+#[cfg(feature = "dev")]
 pub mod seed;
 pub mod setup;
 pub mod state;

@@ -57,7 +57,7 @@ pub async fn state() -> Arc<State> {
                 shared::telemetry::init();
             }
             let config = test_config();
-            shared::setup::ensure_database(&config).await.expect("create test database");
+            shared::scratch::ensure_database(&config).await.expect("create test database");
             let state = State::new(config).await.expect("test state");
             shared::setup::migrate(&state).await.expect("migrate test database");
             shared::setup::create_topics(&state.config).await.expect("create test topics");

@@ -297,8 +297,8 @@ fn a_broker_restart_loses_no_booking_message_and_oversells_nothing() {
         let database = Secret::new("postgres://postgres:postgres@127.0.0.1:5432/ticketing_broker_fault_test");
         let mut own_database = crate::common::test_config();
         own_database.database_url = database.clone();
-        shared::setup::drop_scratch_database(&own_database).await.unwrap();
-        shared::setup::ensure_database(&own_database).await.unwrap();
+        shared::scratch::drop_scratch_database(&own_database).await.unwrap();
+        shared::scratch::ensure_database(&own_database).await.unwrap();
         let state = Arc::new(
             isolated(|c| {
                 c.database_url = database;
