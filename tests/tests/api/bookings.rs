@@ -672,8 +672,10 @@ fn one_sweep_expires_a_backlog_of_several_batches() {
             .execute(state.pg())
             .await
             .unwrap();
-        let report = shared::consumers::sweep(&state, std::time::Duration::from_secs(60)).await.unwrap();
-        assert!(report.expired >= 8, "{report:?}");
+        // Other tests sweep the same database in parallel and may take some
+        // of these; what must hold is that none is left open after this
+        // one call, however many batches that takes.
+        shared::consumers::sweep(&state, std::time::Duration::from_secs(60)).await.unwrap();
         let open: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'",
         )
