@@ -137,13 +137,25 @@ fn after_a_storm_the_counters_agree_with_postgres_and_the_seat_board() {
         let to_lapse: Vec<Uuid> =
             join_all(attempts).await.into_iter().flatten().map(|id| Uuid::parse_str(&id).unwrap()).collect();
         // The lapses: their deadlines moved into the past, then the sweep
-        // that runs every minute on AWS.
+        // that runs every minute on AWS, at once, so that no other test's
+        // sweep from private topics (tests share the database) takes them.
         sqlx::query("UPDATE bookings_demo.bookings SET expires_at = now() - interval '1 second' WHERE id = ANY($1)")
             .bind(&to_lapse)
             .execute(state.pg())
             .await
             .unwrap();
         shared::consumers::sweep(&state, std::time::Duration::from_secs(30)).await.unwrap();
+        eventually(60, "the sweeper expires the lapsed holds", || async {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'",
+            )
+            .bind(&to_lapse)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+            open == 0
+        })
+        .await;
 
         let expected = recomputed(&event).await;
         assert!(expected["confirmed"].as_i64().unwrap() >= 5, "the storm paid for bookings: {expected}");
