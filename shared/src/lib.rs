@@ -22,9 +22,9 @@ pub mod notifier;
 pub mod payments;
 pub mod repo;
 pub mod runtime;
-pub mod secrets;
 #[cfg(feature = "dev")]
 pub mod scratch;
+pub mod secrets;
 #[cfg(feature = "dev")]
 pub mod seed;
 pub mod setup;
