@@ -216,9 +216,12 @@ try {
   // two seconds, from a second ago.
   await organiser.goto(`${base}/#/admin/events/${encodeURIComponent(queuedId)}`);
   await organiser.waitForSelector("[data-testid=onsale-form]");
+  // A second ago, in the input's local format; Chromium writes a time on
+  // the minute without ":00" and Playwright checks the value reads back.
   const opensAt = await organiser.evaluate(() => {
     const at = new Date(Date.now() - 1_000);
-    return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    const local = new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    return local.endsWith(":00") ? local.slice(0, 16) : local;
   });
   await organiser.fill("input[name=opensAt]", opensAt);
   await organiser.check("input[name=queueEnabled]");
