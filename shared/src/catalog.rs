@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     domain::{
-        event::{Availability, Event, EventId, EventView, NewEventRequest, SeatStatus},
+        event::{Availability, Event, EventId, EventView, NewEventRequest, Seat, SeatStatus},
         money::Major,
         user::Tier,
     },
@@ -54,8 +54,14 @@ impl LayoutCache {
 }
 
 fn availability(layout: &Layout, live: &LiveSeats) -> Availability {
-    let mut counts = Availability { total: layout.seats.len() as u32, ..Availability::default() };
-    for seat in &layout.seats {
+    count_seats(&layout.seats, live)
+}
+
+/// Seats available, held and booked among `seats`.
+fn count_seats<'a>(seats: impl IntoIterator<Item = &'a Seat>, live: &LiveSeats) -> Availability {
+    let mut counts = Availability::default();
+    for seat in seats {
+        counts.total += 1;
         match live.get(&seat.label) {
             Some(SeatStatus::Held) => counts.held += 1,
             Some(SeatStatus::Booked) => counts.booked += 1,
@@ -231,16 +237,12 @@ impl LiveLayout {
             .sections
             .iter()
             .map(|section| {
-                let mut seats = Availability::default();
-                for seat in self.layout.seats.iter().filter(|seat| seat.section == section.name) {
-                    seats.total += 1;
-                    match self.status_of(&seat.label) {
-                        SeatStatus::Held => seats.held += 1,
-                        SeatStatus::Booked => seats.booked += 1,
-                        SeatStatus::Available => seats.available += 1,
-                    }
+                let in_section = self.layout.seats.iter().filter(|seat| seat.section == section.name);
+                SectionAvailability {
+                    name: &section.name,
+                    tier: section.tier,
+                    seats: count_seats(in_section, &self.live),
                 }
-                SectionAvailability { name: &section.name, tier: section.tier, seats }
             })
             .collect()
     }
