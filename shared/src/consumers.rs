@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::{
     bookings::Bookings,
     domain::{
-        booking::BookingStatus,
+        booking::{reservation_verdict, BookingStatus, ReservationVerdict},
         event::EventId,
         notice::NoticeKind,
         sales::{SaleMove, SaleRecord},
@@ -28,9 +28,8 @@ use crate::{
     kafka::{self, Envelope},
     messages::BookingMessage,
     repo::{
-        mongo_events::{MongoEvents, SeatClaim, TakenSeat},
-        pg_bookings::PgBookings,
-        pg_sales,
+        booking_ports::{BookingRepo, ProcessedLog},
+        pg_sales, SeatClaim, SeatReadModel, TakenSeat,
     },
     state::State,
 };
@@ -165,7 +164,7 @@ where
     F: FnOnce(Vec<Delivery>) -> Fut,
     Fut: Future<Output = Result<Vec<Answer>, ApiError>>,
 {
-    let store = state.booking_store();
+    let store = state.booking_repo();
     let mut report = BatchReport::default();
     let mut deliveries = Vec::new();
     for record in ordered(&event) {
@@ -226,48 +225,54 @@ pub async fn dead_letter(state: &State, record: &KafkaRecord, reason: &str) -> R
 /// whole wave, then one PostgreSQL read fetches the status of every booking
 /// whose hold succeeded, instead of a round trip of each per booking.
 pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchReport, ApiError> {
-    let events = state.events();
-    let store = state.booking_store();
+    let (events, store) = (state.events(), state.booking_repo());
     let (events, store) = (&events, &store);
-    consume(state, "seat-reserver", event, |deliveries| async move {
-        let mut answers = Vec::new();
-        for wave in waves(deliveries) {
-            let event_ids = wave
-                .iter()
-                .map(|delivery| EventId::parse(&delivery.message.data.event_id))
-                .collect::<Result<Vec<_>, _>>()?;
-            let bookings: Vec<String> = wave.iter().map(|d| d.message.data.booking_id.to_string()).collect();
-            let claims: Vec<SeatClaim> = wave
-                .iter()
-                .zip(&event_ids)
-                .zip(&bookings)
-                .map(|((delivery, event), booking)| SeatClaim { event, booking, labels: &delivery.message.data.seats })
-                .collect();
-            let taken = events.hold_seats(&claims).await?;
-            let taken = take_over_from_closed_holders(events, store, &claims, taken).await?;
-            // Read after the wave's holds: a cancel or expiry that committed
-            // before this point has either been projected already (so the
-            // hold would linger) or will be after it (and release it). The
-            // next wave may want these seats, so this wave settles first.
-            let held: Vec<uuid::Uuid> = wave
-                .iter()
-                .zip(&taken)
-                .filter(|(_, taken)| taken.is_empty())
-                .map(|(d, _)| d.message.data.booking_id)
-                .collect();
-            let statuses = store.effective_statuses(&held, chrono::Utc::now()).await?;
-            let taken = taken.into_iter().map(|seats| seats.into_iter().map(|seat| seat.label).collect());
-            let holds = wave.into_iter().zip(event_ids).zip(taken).map(|((d, e), t)| (d, e, t));
-            let settled = concurrently(holds.collect(), |(delivery, event_id, taken)| {
-                let status = statuses.get(&delivery.message.data.booking_id).copied();
-                settle_hold(events, delivery, event_id, taken, status)
-            })
-            .await?;
-            answers.extend(settled.into_iter().flatten());
-        }
-        Ok(answers)
-    })
-    .await
+    consume(state, "seat-reserver", event, |deliveries| reserve(events, store, deliveries)).await
+}
+
+/// The reserver's work on one batch of booking.requested, against the
+/// read model and the store of record: the answers to publish.
+pub async fn reserve(
+    events: &dyn SeatReadModel,
+    store: &dyn BookingRepo,
+    deliveries: Vec<Delivery>,
+) -> Result<Vec<Answer>, ApiError> {
+    let mut answers = Vec::new();
+    for wave in waves(deliveries) {
+        let event_ids = wave
+            .iter()
+            .map(|delivery| EventId::parse(&delivery.message.data.event_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bookings: Vec<String> = wave.iter().map(|d| d.message.data.booking_id.to_string()).collect();
+        let claims: Vec<SeatClaim> = wave
+            .iter()
+            .zip(&event_ids)
+            .zip(&bookings)
+            .map(|((delivery, event), booking)| SeatClaim { event, booking, labels: &delivery.message.data.seats })
+            .collect();
+        let taken = events.hold_seats(&claims).await?;
+        let taken = take_over_from_closed_holders(events, store, &claims, taken).await?;
+        // Read after the wave's holds: a cancel or expiry that committed
+        // before this point has either been projected already (so the
+        // hold would linger) or will be after it (and release it). The
+        // next wave may want these seats, so this wave settles first.
+        let held: Vec<uuid::Uuid> = wave
+            .iter()
+            .zip(&taken)
+            .filter(|(_, taken)| taken.is_empty())
+            .map(|(d, _)| d.message.data.booking_id)
+            .collect();
+        let statuses = store.effective_statuses(&held, chrono::Utc::now()).await?;
+        let taken = taken.into_iter().map(|seats| seats.into_iter().map(|seat| seat.label).collect());
+        let holds = wave.into_iter().zip(event_ids).zip(taken).map(|((d, e), t)| (d, e, t));
+        let settled = concurrently(holds.collect(), |(delivery, event_id, taken)| {
+            let status = statuses.get(&delivery.message.data.booking_id).copied();
+            settle_hold(events, delivery, event_id, taken, status)
+        })
+        .await?;
+        answers.extend(settled.into_iter().flatten());
+    }
+    Ok(answers)
 }
 
 /// PostgreSQL is the judge: a seat that the read model still gives to a
@@ -277,8 +282,8 @@ pub async fn reserve_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
 /// more, with one batched status read for the whole wave; a claim that meets
 /// an open or paid holder keeps its refusal.
 async fn take_over_from_closed_holders(
-    events: &MongoEvents,
-    store: &PgBookings,
+    events: &dyn SeatReadModel,
+    store: &dyn BookingRepo,
     claims: &[SeatClaim<'_>],
     mut taken: Vec<Vec<TakenSeat>>,
 ) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
@@ -329,7 +334,7 @@ async fn take_over_from_closed_holders(
 /// it. A booking that was paid meanwhile gets its seats booked; one that
 /// closed (or never committed) gets its hold released and no answer.
 async fn settle_hold(
-    events: &MongoEvents,
+    events: &dyn SeatReadModel,
     delivery: Delivery,
     event_id: EventId,
     taken: Vec<String>,
@@ -337,22 +342,19 @@ async fn settle_hold(
 ) -> Result<Option<Answer>, ApiError> {
     let data = delivery.message.data;
     let booking = data.booking_id.to_string();
-    if taken.is_empty() {
-        match status {
-            Some(BookingStatus::Confirmed) => {
-                events.book_seats(&event_id, &booking, &data.seats).await?;
-            }
-            Some(status) if status.is_open() => {}
-            _ => {
-                events.release_seats(&event_id, &booking, &data.seats).await?;
-                return Ok(None);
-            }
+    let (topic, reason) = match reservation_verdict(taken.is_empty(), status) {
+        ReservationVerdict::Reserved => (kafka::SEAT_RESERVED, None),
+        ReservationVerdict::Book => {
+            events.book_seats(&event_id, &booking, &data.seats).await?;
+            (kafka::SEAT_RESERVED, None)
         }
-    }
-    let (topic, reason) = if taken.is_empty() {
-        (kafka::SEAT_RESERVED, None)
-    } else {
-        (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
+        ReservationVerdict::Release => {
+            events.release_seats(&event_id, &booking, &data.seats).await?;
+            return Ok(None);
+        }
+        ReservationVerdict::Failed => {
+            (kafka::SEAT_RESERVATION_FAILED, Some(format!("seats already taken: {}", taken.join(", "))))
+        }
     };
     let reply = Envelope::new(topic, BookingMessage { reason, user_id: None, expires_at: None, ..data });
     Ok(Some(Answer { topic, key: reply.data.event_id.clone(), payload: reply.to_bytes()? }))
@@ -371,7 +373,7 @@ pub async fn apply_seat_outcome(state: &State, event: KafkaEvent) -> Result<Batc
         let (reserved, others): (Vec<Delivery>, Vec<Delivery>) =
             deliveries.into_iter().partition(|d| d.topic == kafka::SEAT_RESERVED);
         let ids: Vec<uuid::Uuid> = reserved.iter().map(|d| d.message.data.booking_id).collect();
-        bookings.store.mark_reserved(&ids).await?;
+        bookings.repo.mark_reserved(&ids).await?;
         let bookings = &bookings;
         // Boxed: the whole chain (PG, Redis, refund, relay) makes a future
         // type too deep for the compiler's layout limit.
@@ -390,7 +392,7 @@ async fn apply_reservation_failure(state: &State, bookings: &Bookings<'_>, deliv
     }
     let data = delivery.message.data;
     let reason = data.reason.as_deref().unwrap_or("seat reservation failed");
-    let outcome = bookings.store.mark_failed(data.booking_id, reason).await?;
+    let outcome = bookings.repo.mark_failed(data.booking_id, reason).await?;
     if let Some(booking) = &outcome.booking {
         bookings.release_holds(booking).await;
         tracing::warn!(booking.id = %booking.id, reason, "booking failed");
@@ -416,7 +418,7 @@ pub async fn project_seats(state: &State, event: KafkaEvent) -> Result<BatchRepo
     .await
 }
 
-async fn project_one(events: &MongoEvents, delivery: Delivery) -> Result<(), ApiError> {
+async fn project_one(events: &dyn SeatReadModel, delivery: Delivery) -> Result<(), ApiError> {
     let data = delivery.message.data;
     let event_id = EventId::parse(&data.event_id)?;
     let booking = data.booking_id.to_string();
@@ -617,5 +619,179 @@ mod tests {
         other.message.data.event_id = "festival".into();
         let waves = waves(vec![delivery(Uuid::now_v7(), &["A1"]), other]);
         assert_eq!(waves.len(), 1);
+    }
+
+    /// The reserver's decisions against the in-memory read model and store.
+    mod reserver {
+        use chrono::{Duration, Utc};
+        use uuid::Uuid;
+
+        use super::super::reserve;
+        use crate::{
+            bookings::suite::sample_event,
+            domain::{
+                booking::{select_seats, Booking},
+                event::{Event, Layout},
+            },
+            kafka::{self, Envelope},
+            messages::BookingMessage,
+            payments::Charge,
+            repo::{
+                booking_ports::{BookingRepo, CreateOutcome, PaymentRecords, PaymentStart},
+                memory::{MemoryBookings, MemorySeatModel, ModelSeat},
+            },
+        };
+
+        struct World {
+            event: Event,
+            model: MemorySeatModel,
+            store: MemoryBookings,
+        }
+
+        fn world() -> World {
+            let (event, model) = (sample_event(), MemorySeatModel::default());
+            model.put(&event);
+            World { event, model, store: MemoryBookings::default() }
+        }
+
+        impl World {
+            /// An open booking of `labels`, recorded as POST /bookings records it.
+            async fn book(&self, labels: &[&str]) -> Booking {
+                let layout = Layout { seats: self.event.seats(), event: self.event.clone() };
+                let ids: Vec<String> = labels.iter().map(|l| self.event.id.seat_id(l)).collect();
+                let selection = select_seats(&layout, &ids).unwrap();
+                let (id, expires) = (Uuid::now_v7(), Utc::now() + Duration::minutes(10));
+                match self.store.create(id, Uuid::new_v4(), &selection, "USD", expires).await.unwrap() {
+                    CreateOutcome::Created { booking, .. } => booking,
+                    CreateOutcome::Refused(why) => panic!("{why:?}"),
+                }
+            }
+
+            async fn pay(&self, booking: &Booking) {
+                let PaymentStart::Started { payment, .. } =
+                    self.store.begin_payment(booking.user_id, booking.id, "4242").await.unwrap()
+                else {
+                    panic!("not payable")
+                };
+                let charge = Charge::Approved { reference: "ch_1".into() };
+                self.store.finish_payment(booking, payment, charge).await.unwrap();
+            }
+
+            fn request(&self, booking: Uuid, labels: &[&str]) -> super::Delivery {
+                let data = BookingMessage {
+                    booking_id: booking,
+                    event_id: self.event.id.to_string(),
+                    seats: labels.iter().map(|s| s.to_string()).collect(),
+                    ..BookingMessage::default()
+                };
+                super::Delivery {
+                    topic: kafka::BOOKING_REQUESTED.into(),
+                    message: Envelope::new(kafka::BOOKING_REQUESTED, data),
+                }
+            }
+
+            /// Runs the reserver on `batch`: (topic, booking, reason) of each answer.
+            async fn reserve(&self, batch: Vec<super::Delivery>) -> Vec<(String, Uuid, Option<String>)> {
+                let answers = reserve(&self.model, &self.store, batch).await.unwrap();
+                let mut answered: Vec<(String, Uuid, Option<String>)> = answers
+                    .iter()
+                    .map(|answer| {
+                        let reply: Envelope<BookingMessage> = serde_json::from_slice(&answer.payload).unwrap();
+                        (answer.topic.to_owned(), reply.data.booking_id, reply.data.reason)
+                    })
+                    .collect();
+                answered.sort();
+                answered
+            }
+
+            fn seat(&self, label: &str) -> ModelSeat {
+                self.model.seat(&self.event.id, label).expect("a seat of the event")
+            }
+        }
+
+        fn reserved(booking: Uuid) -> (String, Uuid, Option<String>) {
+            (kafka::SEAT_RESERVED.to_owned(), booking, None)
+        }
+
+        #[tokio::test]
+        async fn free_seats_are_held_for_an_open_booking_and_a_redelivery_gets_the_same_answer() {
+            let w = world();
+            let booking = w.book(&["A1", "A2"]).await;
+            let request = || w.request(booking.id, &["A1", "A2"]);
+            assert_eq!(w.reserve(vec![request()]).await, vec![reserved(booking.id)]);
+            assert_eq!(w.seat("A2"), ModelSeat::Held(booking.id.to_string()));
+            assert_eq!(w.reserve(vec![request()]).await, vec![reserved(booking.id)]);
+            assert_eq!(w.seat("A1"), ModelSeat::Held(booking.id.to_string()));
+        }
+
+        #[tokio::test]
+        async fn a_seat_an_open_booking_holds_fails_the_whole_claim() {
+            let w = world();
+            let holder = w.book(&["A1"]).await;
+            w.reserve(vec![w.request(holder.id, &["A1"])]).await;
+            let late = Uuid::now_v7();
+            let answers = w.reserve(vec![w.request(late, &["A2", "A1"])]).await;
+            assert_eq!(answers.len(), 1);
+            assert_eq!((answers[0].0.as_str(), answers[0].1), (kafka::SEAT_RESERVATION_FAILED, late));
+            assert_eq!(answers[0].2.as_deref(), Some("seats already taken: A1"));
+            assert_eq!(w.seat("A2"), ModelSeat::Available, "all or none: A2 is not kept");
+            assert_eq!(w.seat("A1"), ModelSeat::Held(holder.id.to_string()));
+        }
+
+        #[tokio::test]
+        async fn two_claims_on_one_seat_in_one_batch_go_in_delivery_order() {
+            let w = world();
+            let first = w.book(&["B1"]).await;
+            let second = Uuid::now_v7();
+            let answers = w.reserve(vec![w.request(first.id, &["B1"]), w.request(second, &["B1"])]).await;
+            let failed = (kafka::SEAT_RESERVATION_FAILED.to_owned(), second, Some("seats already taken: B1".into()));
+            let mut expected = vec![reserved(first.id), failed];
+            expected.sort();
+            assert_eq!(answers, expected);
+        }
+
+        #[tokio::test]
+        async fn a_hold_of_a_booking_postgres_has_closed_gives_way() {
+            let w = world();
+            let gone = w.book(&["C1"]).await;
+            w.store.cancel(gone.user_id, gone.id).await.unwrap();
+            // Its release is still on its way through booking.cancelled.
+            w.model.set(&w.event.id, "C1", ModelSeat::Held(gone.id.to_string()));
+            let next = w.book(&["C1"]).await;
+            assert_eq!(w.reserve(vec![w.request(next.id, &["C1"])]).await, vec![reserved(next.id)]);
+            assert_eq!(w.seat("C1"), ModelSeat::Held(next.id.to_string()));
+        }
+
+        #[tokio::test]
+        async fn a_hold_of_a_paid_booking_never_gives_way() {
+            let w = world();
+            let paid = w.book(&["C2"]).await;
+            w.pay(&paid).await;
+            w.model.set(&w.event.id, "C2", ModelSeat::Booked(paid.id.to_string()));
+            let stale = Uuid::now_v7();
+            let answers = w.reserve(vec![w.request(stale, &["C2"])]).await;
+            assert_eq!(answers[0].0, kafka::SEAT_RESERVATION_FAILED);
+            assert_eq!(w.seat("C2"), ModelSeat::Booked(paid.id.to_string()));
+        }
+
+        #[tokio::test]
+        async fn a_booking_paid_before_its_hold_gets_its_seats_booked() {
+            let w = world();
+            let booking = w.book(&["D1", "D2"]).await;
+            w.pay(&booking).await;
+            assert_eq!(w.reserve(vec![w.request(booking.id, &["D1", "D2"])]).await, vec![reserved(booking.id)]);
+            assert_eq!(w.seat("D1"), ModelSeat::Booked(booking.id.to_string()));
+        }
+
+        #[tokio::test]
+        async fn a_closed_or_unknown_booking_is_released_and_not_answered() {
+            let w = world();
+            let cancelled = w.book(&["E1"]).await;
+            w.store.cancel(cancelled.user_id, cancelled.id).await.unwrap();
+            let never_written = Uuid::now_v7();
+            let batch = vec![w.request(cancelled.id, &["E1"]), w.request(never_written, &["E2"])];
+            assert_eq!(w.reserve(batch).await, vec![]);
+            assert_eq!((w.seat("E1"), w.seat("E2")), (ModelSeat::Available, ModelSeat::Available));
+        }
     }
 }

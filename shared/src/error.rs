@@ -1,17 +1,19 @@
 //! The one error type every handler returns, and its mapping to HTTP.
 //!
-//! Handlers and domain code use `?` and never build error bodies. The mapping
+//! Handlers and services use `?` and never build error bodies. The domain
+//! has error types of its own (`Invalid`, `NoSuchPlace`, `Unadmitted`,
+//! `UnknownStatus`), converted here, so it knows nothing of HTTP. The mapping
 //! to status code, error code and JSON envelope happens once, in
 //! [`crate::http::respond`]. Unexpected errors keep their cause chain for the
 //! log and show the client only a generic message.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::Value;
 
-/// Field name → what is wrong with it; sorted so responses are stable.
-pub type FieldErrors = BTreeMap<String, String>;
+pub use crate::domain::fields::FieldErrors;
+use crate::domain::{fields::Invalid, onsale::NoSuchPlace, ticket::Unadmitted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -160,6 +162,40 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
+/// The domain's refusals, as the API answers them.
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        ApiError::Validation(invalid.0)
+    }
+}
+
+impl From<NoSuchPlace> for ApiError {
+    fn from(_: NoSuchPlace) -> Self {
+        ApiError::NotFound(NoSuchPlace.to_string())
+    }
+}
+
+impl From<Unadmitted> for ApiError {
+    fn from(refusal: Unadmitted) -> Self {
+        let (code, message, details) = match refusal {
+            Unadmitted::AlreadyAdmitted { seat_id, at, gate } => (
+                "ALREADY_ADMITTED",
+                format!("Ticket for {seat_id} was already admitted at {} (gate {gate})", at.to_rfc3339()),
+                Some(serde_json::json!({ "checkedInAt": at, "gate": gate, "seatId": seat_id })),
+            ),
+            Unadmitted::Void { status } => (
+                "TICKET_VOID",
+                match status {
+                    Some(status) => format!("The booking of this ticket is {}; it admits no one", status.as_str()),
+                    None => "This ticket names no seat of its booking".to_owned(),
+                },
+                status.map(|s| serde_json::json!({ "bookingStatus": s.as_str() })),
+            ),
+        };
+        ApiError::Refused { status: StatusCode::CONFLICT, code, message, details }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +222,21 @@ mod tests {
             assert_eq!(err.status().as_u16(), status, "{err:?}");
             assert_eq!(err.code(), code);
         }
+    }
+
+    #[test]
+    fn the_domain_s_refusals_become_their_answers() {
+        let invalid = ApiError::from(Invalid::field("seatIds", "must list at least one seat"));
+        assert_eq!((invalid.status().as_u16(), invalid.code()), (400, "VALIDATION_ERROR"));
+        assert_eq!(ApiError::from(NoSuchPlace).status().as_u16(), 404);
+        let at = chrono::Utc::now();
+        let again = Unadmitted::AlreadyAdmitted { seat_id: "eras_A1".into(), at, gate: "south".into() };
+        let err = ApiError::from(again);
+        assert_eq!((err.status().as_u16(), err.code()), (409, "ALREADY_ADMITTED"));
+        assert_eq!(err.details().unwrap()["gate"], "south");
+        let void = Unadmitted::Void { status: Some(crate::domain::booking::BookingStatus::Cancelled) };
+        let err = ApiError::from(void);
+        assert_eq!((err.code(), err.details().unwrap()["bookingStatus"].as_str()), ("TICKET_VOID", Some("CANCELLED")));
     }
 
     #[test]

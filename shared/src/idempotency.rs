@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     error::ApiError,
     http::{error_body, Reply},
-    repo::pg_bookings::{IdempotencyClaim, PgBookings},
+    repo::booking_ports::{IdempotencyClaim, IdempotencyStore},
 };
 
 /// How long a retry waits for the first request with its key to finish.
@@ -28,7 +28,7 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 
 /// Runs `work` once per (user, key); without a key it simply runs it.
 pub async fn once<F, Fut>(
-    store: &PgBookings,
+    store: &dyn IdempotencyStore,
     lease: Duration,
     user: Uuid,
     key: Option<&str>,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::booking::Booking;
+use crate::domain::booking::{Booking, SeatSelection};
 
 /// The payload of every booking lifecycle message.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -38,6 +38,21 @@ impl BookingMessage {
             expires_at: Some(booking.expires_at),
             reason: booking.failure_reason.clone(),
             total_cents: Some(booking.total.0),
+            refund_cents: None,
+        }
+    }
+
+    /// What a new booking announces (booking.requested, and
+    /// waitlist.offered for an offer).
+    pub fn requested(id: Uuid, user: Uuid, selection: &SeatSelection, expires_at: DateTime<Utc>) -> Self {
+        BookingMessage {
+            booking_id: id,
+            event_id: selection.event_id.to_string(),
+            seats: selection.seats.iter().map(|s| s.label.clone()).collect(),
+            user_id: Some(user),
+            expires_at: Some(expires_at),
+            reason: None,
+            total_cents: Some(selection.total.0),
             refund_cents: None,
         }
     }

@@ -19,7 +19,7 @@ use crate::{
     catalog::LayoutCache,
     domain::notice::{ticket_file_name, EventSummary, MailedTicket, NoticeFacts, NoticeKind, NoticeView},
     error::ApiError,
-    repo::{pg_bookings::PgBookings, pg_notices::PgNotices, EventCatalog, NoticeClaim, NoticeEnd, NoticeLedger},
+    repo::{booking_ports::BookingRepo, pg_notices::PgNotices, EventCatalog, NoticeClaim, NoticeEnd, NoticeLedger},
     tickets::{self, TicketSigner},
 };
 
@@ -74,7 +74,7 @@ pub trait NoticeSource: Send + Sync {
 /// PostgreSQL, the event from the catalog, the tickets signed as the API
 /// signs them.
 pub struct StoredFacts<'a> {
-    pub bookings: PgBookings,
+    pub bookings: Box<dyn BookingRepo + 'a>,
     pub notices: PgNotices,
     pub catalog: Box<dyn EventCatalog + 'a>,
     pub layouts: &'a LayoutCache,

@@ -162,7 +162,9 @@ impl State {
         PgSales::new(self.pg.clone())
     }
 
-    pub fn booking_store(&self) -> PgBookings {
+    /// The bookings in PostgreSQL, for callers that only read or record
+    /// (the booking service wraps the same store with holds and relay).
+    pub fn booking_repo(&self) -> PgBookings {
         PgBookings::new(self.pg.clone())
     }
 
@@ -170,7 +172,7 @@ impl State {
     pub async fn bookings(&self) -> Result<Bookings<'_>, ApiError> {
         Ok(Bookings {
             config: &self.config,
-            store: self.booking_store(),
+            repo: Box::new(self.booking_repo()),
             holds: Box::new(self.seat_board().await?),
             publisher: Box::new(self.publisher()),
             catalog: Box::new(self.events()),
@@ -186,7 +188,7 @@ impl State {
                 .ticket_signer
                 .as_ref()
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("TICKET_SECRET is not set for this function")))?,
-            bookings: self.booking_store(),
+            bookings: Box::new(self.booking_repo()),
             checkins: Box::new(PgCheckIns::new(self.pg.clone())),
         })
     }
@@ -198,7 +200,7 @@ impl State {
             self.mailer.get_or_try_init(|| crate::mail::from_config(&self.config)).await.map_err(ApiError::Internal)?;
         Ok(Notifier {
             source: Box::new(StoredFacts {
-                bookings: self.booking_store(),
+                bookings: Box::new(self.booking_repo()),
                 notices: PgNotices::new(self.pg.clone()),
                 catalog: Box::new(self.events()),
                 layouts: &self.layouts,

@@ -19,7 +19,7 @@ use crate::{
         ticket::{judge, ticket_id, Admitted, CheckInRequest, TicketClaims, TicketView, TicketsView},
     },
     error::ApiError,
-    repo::{pg_bookings::PgBookings, CheckInStore},
+    repo::{booking_ports::BookingRepo, CheckInStore},
 };
 
 #[derive(Clone)]
@@ -101,7 +101,7 @@ pub fn issue(signer: &TicketSigner, booking: &Booking) -> Result<Vec<TicketView>
 
 pub struct Tickets<'a> {
     pub signer: &'a TicketSigner,
-    pub bookings: PgBookings,
+    pub bookings: Box<dyn BookingRepo + 'a>,
     pub checkins: Box<dyn CheckInStore + 'a>,
 }
 
@@ -146,7 +146,7 @@ impl Tickets<'_> {
         }
         let outcome = self.checkins.check_in(&claims, &scan.gate, staff.sub).await?;
         tracing::info!(ticket.id = %claims.tid, event.id = %event, gate = %scan.gate, outcome = ?outcome, "ticket scanned");
-        judge(&claims, event, &scan.gate, outcome)
+        Ok(judge(&claims, event, &scan.gate, outcome)?)
     }
 }
 

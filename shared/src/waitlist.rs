@@ -28,7 +28,7 @@ use crate::{
         waitlist::{next_offer, Entry, EntryState, EntryView, JoinRequest},
     },
     error::ApiError,
-    repo::{pg_bookings::CreateConflict, Offer, OfferMade, SeatBoard, WaitlistStore},
+    repo::{booking_ports::CreateConflict, Offer, OfferMade, SeatBoard, WaitlistStore},
 };
 
 /// How far down the line one run of the offerer looks for a request that
@@ -109,7 +109,7 @@ impl Waitlist<'_> {
             _ => None,
         };
         let status = match entry.booking_id {
-            Some(id) => self.bookings.store.find(id).await?.map(|booking| booking.status),
+            Some(id) => self.bookings.repo.find(id).await?.map(|booking| booking.status),
             None => None,
         };
         Ok(EntryView::of(entry, position, status))
@@ -135,7 +135,7 @@ impl Waitlist<'_> {
         if layout.event.date <= now || labels.is_empty() {
             return Ok(Vec::new());
         }
-        let owned: HashSet<String> = b.store.active_seats(event, labels).await?.into_iter().map(|o| o.label).collect();
+        let owned: HashSet<String> = b.repo.active_seats(event, labels).await?.into_iter().map(|o| o.label).collect();
         // Layout order, so a pair is offered seats side by side where the
         // returned ones are.
         let mut free: Vec<String> = layout

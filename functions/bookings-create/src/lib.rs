@@ -24,9 +24,16 @@ async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::Api
     let hash = idempotency::request_hash("POST", "/bookings", http::body_bytes(req, limit)?);
     let key = http::idempotency_key(req)?;
     let bookings = state.bookings().await?;
-    idempotency::once(&bookings.store, state.config.idempotency_lease, user.sub, key.as_deref(), &hash, || async {
-        let booking = bookings.create(&user, http::parse_json(req, limit)?, Utc::now()).await?;
-        http::Reply::created(&BookingView::new(&booking, Utc::now()))
-    })
+    idempotency::once(
+        &state.booking_repo(),
+        state.config.idempotency_lease,
+        user.sub,
+        key.as_deref(),
+        &hash,
+        || async {
+            let booking = bookings.create(&user, http::parse_json(req, limit)?, Utc::now()).await?;
+            http::Reply::created(&BookingView::new(&booking, Utc::now()))
+        },
+    )
     .await
 }

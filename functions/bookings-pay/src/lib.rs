@@ -22,9 +22,16 @@ async fn pay(state: &State, req: &Request) -> Result<http::Reply, shared::ApiErr
     let hash = idempotency::request_hash("POST", &format!("/bookings/{id}/pay"), http::body_bytes(req, limit)?);
     let key = http::idempotency_key(req)?;
     let bookings = state.bookings().await?;
-    idempotency::once(&bookings.store, state.config.idempotency_lease, user.sub, key.as_deref(), &hash, || async {
-        let booking = bookings.pay(&user, id, http::parse_json(req, limit)?, state.payments.as_ref()).await?;
-        http::Reply::ok(&BookingView::new(&booking, Utc::now()))
-    })
+    idempotency::once(
+        &state.booking_repo(),
+        state.config.idempotency_lease,
+        user.sub,
+        key.as_deref(),
+        &hash,
+        || async {
+            let booking = bookings.pay(&user, id, http::parse_json(req, limit)?, state.payments.as_ref()).await?;
+            http::Reply::ok(&BookingView::new(&booking, Utc::now()))
+        },
+    )
     .await
 }

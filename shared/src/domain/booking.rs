@@ -18,11 +18,10 @@ use super::{
     money::{Cents, Major},
     user::Tier,
 };
-use crate::{domain::event::Layout, error::ApiError};
+use super::{event::Layout, fields::Invalid};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum BookingStatus {
     Pending,
     Reserved,
@@ -118,7 +117,7 @@ pub struct SeatSelection {
 
 impl CreateBookingRequest {
     /// First pass, before the layout is loaded: shapes and limits.
-    pub fn event_and_seats(self, max_seats: usize) -> Result<(EventId, Vec<String>), ApiError> {
+    pub fn event_and_seats(self, max_seats: usize) -> Result<(EventId, Vec<String>), Invalid> {
         let mut check = super::fields::FieldCheck::default();
         let event_id = match self.event_id.as_deref() {
             None => {
@@ -154,7 +153,7 @@ impl CreateBookingRequest {
 /// Second pass, against the event's layout: every id is `<eventId>_<label>`
 /// of a seat that exists. Unknown seats and seats of another event are
 /// named in the error.
-pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelection, ApiError> {
+pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelection, Invalid> {
     let event = &layout.event;
     let prefix = format!("{}_", event.id);
     let mut seats = Vec::with_capacity(seat_ids.len());
@@ -173,15 +172,12 @@ pub fn select_seats(layout: &Layout, seat_ids: &[String]) -> Result<SeatSelectio
     }
     if !unknown.is_empty() {
         let shown: Vec<&str> = unknown.iter().take(10).map(|s| prefix_of(s, 80)).collect();
-        return Err(ApiError::validation(
-            "seatIds",
-            &format!("are not seats of event {}: {}", event.id, shown.join(", ")),
-        ));
+        return Err(Invalid::field("seatIds", &format!("are not seats of event {}: {}", event.id, shown.join(", "))));
     }
     let total = seats
         .iter()
         .try_fold(Cents(0), |sum, seat| sum.checked_add(seat.price))
-        .ok_or_else(|| ApiError::validation("seatIds", "total price is too large"))?;
+        .ok_or_else(|| Invalid::field("seatIds", "total price is too large"))?;
     Ok(SeatSelection { event_id: event.id.clone(), seats, total })
 }
 
@@ -236,6 +232,68 @@ impl Booking {
 impl Booking {
     pub fn labels(&self) -> Vec<String> {
         self.seats.iter().map(|s| s.label.clone()).collect()
+    }
+
+    /// What a cancel at `now` does to this booking. Open and paid bookings
+    /// can be cancelled (a paid one is refunded); cancelling twice changes
+    /// nothing; a lapsed or failed one is over.
+    pub fn on_cancel(&self, now: DateTime<Utc>) -> CancelVerdict {
+        match self.status.effective(self.expires_at, now) {
+            BookingStatus::Cancelled => CancelVerdict::AlreadyCancelled,
+            closed @ (BookingStatus::Expired | BookingStatus::Failed) => CancelVerdict::Closed(closed),
+            _ => CancelVerdict::Cancel { refund: self.status == BookingStatus::Confirmed },
+        }
+    }
+
+    /// Whether a pay at `now` may charge the card: only an open booking
+    /// whose hold has not lapsed.
+    pub fn on_pay(&self, now: DateTime<Utc>) -> PayVerdict {
+        match self.status.effective(self.expires_at, now) {
+            BookingStatus::Confirmed => PayVerdict::AlreadyPaid,
+            open if open.is_open() => PayVerdict::Charge,
+            closed => PayVerdict::Closed(closed),
+        }
+    }
+}
+
+/// See `Booking::on_cancel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelVerdict {
+    Cancel { refund: bool },
+    AlreadyCancelled,
+    Closed(BookingStatus),
+}
+
+/// See `Booking::on_pay`. A charge approved after the booking closed is
+/// owed back: the same verdict, asked again when the provider answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayVerdict {
+    Charge,
+    AlreadyPaid,
+    Closed(BookingStatus),
+}
+
+/// The seat reserver's verdict on one booking.requested, from whether its
+/// seats were free in the read model and, if they were, the booking's
+/// status in PostgreSQL read after the hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationVerdict {
+    /// Seats held for an open booking: answer seat.reserved.
+    Reserved,
+    /// Paid before the reserver got to it: book the seats, answer seat.reserved.
+    Book,
+    /// Closed or never committed: release the hold, answer nothing.
+    Release,
+    /// Someone else has a seat: answer seat.reservation_failed.
+    Failed,
+}
+
+pub fn reservation_verdict(seats_free: bool, status: Option<BookingStatus>) -> ReservationVerdict {
+    match (seats_free, status) {
+        (false, _) => ReservationVerdict::Failed,
+        (true, Some(BookingStatus::Confirmed)) => ReservationVerdict::Book,
+        (true, Some(status)) if status.is_open() => ReservationVerdict::Reserved,
+        (true, _) => ReservationVerdict::Release,
     }
 }
 
@@ -343,14 +401,14 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(request("ev-1", &many).event_and_seats(10).is_err());
         let err = request("ev-1", &["ev-1_A1", "ev-1_A1"]).event_and_seats(10).unwrap_err();
-        assert!(err.details().unwrap().to_string().contains("more than once"));
+        assert!(err.0["seatIds"].contains("more than once"), "{err}");
         assert!(request("{\"$gt\":\"\"}", &["x"]).event_and_seats(10).is_err());
     }
 
     #[test]
     fn unknown_seats_and_seats_of_other_events_are_named() {
         let err = select_seats(&layout(), &["ev-1_Z9".into(), "ev-2_A1".into(), "ev-1_A1".into()]).unwrap_err();
-        let text = err.details().unwrap().to_string();
+        let text = &err.0["seatIds"];
         assert!(text.contains("ev-1_Z9") && text.contains("ev-2_A1") && !text.contains("ev-1_A1,"), "{text}");
     }
 
@@ -358,9 +416,55 @@ mod tests {
     fn an_unknown_seat_id_of_multibyte_characters_is_a_400_not_a_panic() {
         let id = format!("a{}", "é".repeat(40)); // byte 80 falls inside an é
         let err = select_seats(&layout(), &[id]).unwrap_err();
-        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert!(err.0.contains_key("seatIds"), "{err}");
         assert_eq!(prefix_of("aé€🎫", 3), "aé€");
         assert_eq!(prefix_of("short", 80), "short");
+    }
+
+    #[test]
+    fn cancel_refunds_a_paid_booking_repeats_harmlessly_and_refuses_a_closed_one() {
+        let now = Utc::now();
+        let open = Booking {
+            expires_at: now + chrono::Duration::minutes(5),
+            ..Booking::sample(BookingStatus::Pending, vec![])
+        };
+        assert_eq!(open.on_cancel(now), CancelVerdict::Cancel { refund: false });
+        let paid = Booking { status: BookingStatus::Confirmed, ..open.clone() };
+        assert_eq!(paid.on_cancel(now), CancelVerdict::Cancel { refund: true });
+        let cancelled = Booking { status: BookingStatus::Cancelled, ..open.clone() };
+        assert_eq!(cancelled.on_cancel(now), CancelVerdict::AlreadyCancelled);
+        let lapsed = Booking { expires_at: now, ..open.clone() };
+        assert_eq!(lapsed.on_cancel(now), CancelVerdict::Closed(BookingStatus::Expired));
+        let failed = Booking { status: BookingStatus::Failed, ..open };
+        assert_eq!(failed.on_cancel(now), CancelVerdict::Closed(BookingStatus::Failed));
+    }
+
+    #[test]
+    fn only_an_open_booking_within_its_hold_may_be_charged() {
+        let now = Utc::now();
+        let open = Booking {
+            expires_at: now + chrono::Duration::minutes(5),
+            ..Booking::sample(BookingStatus::Reserved, vec![])
+        };
+        assert_eq!(open.on_pay(now), PayVerdict::Charge);
+        assert_eq!(Booking { status: BookingStatus::Confirmed, ..open.clone() }.on_pay(now), PayVerdict::AlreadyPaid);
+        assert_eq!(Booking { expires_at: now, ..open.clone() }.on_pay(now), PayVerdict::Closed(BookingStatus::Expired));
+        let cancelled = Booking { status: BookingStatus::Cancelled, ..open };
+        assert_eq!(cancelled.on_pay(now), PayVerdict::Closed(BookingStatus::Cancelled));
+    }
+
+    #[test]
+    fn the_reserver_answers_by_seats_and_by_what_postgres_says_of_the_booking() {
+        use ReservationVerdict::*;
+        assert_eq!(reservation_verdict(false, Some(BookingStatus::Pending)), Failed);
+        assert_eq!(reservation_verdict(false, None), Failed);
+        assert_eq!(reservation_verdict(true, Some(BookingStatus::Pending)), Reserved);
+        assert_eq!(reservation_verdict(true, Some(BookingStatus::Reserved)), Reserved);
+        assert_eq!(reservation_verdict(true, Some(BookingStatus::Confirmed)), Book);
+        for closed in [BookingStatus::Cancelled, BookingStatus::Expired, BookingStatus::Failed] {
+            assert_eq!(reservation_verdict(true, Some(closed)), Release, "{closed:?}");
+        }
+        assert_eq!(reservation_verdict(true, None), Release, "a booking that never committed");
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::{collections::HashSet, fmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::fields::Invalid;
 use super::{
     fields::FieldCheck,
     money::{Cents, Major},
     user::Tier,
 };
-use crate::error::ApiError;
 
 pub const MAX_SEATS_PER_EVENT: u32 = 10_000;
 /// Seats per generated row when an event has no sections (as the original).
@@ -26,14 +26,14 @@ const MAX_SECTIONS: usize = 50;
 pub struct EventId(String);
 
 impl EventId {
-    pub fn parse(raw: &str) -> Result<EventId, ApiError> {
+    pub fn parse(raw: &str) -> Result<EventId, Invalid> {
         let valid = (1..=64).contains(&raw.len())
             && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-');
         if valid {
             Ok(EventId(raw.to_owned()))
         } else {
-            Err(ApiError::validation("id", "is not a valid event id"))
+            Err(Invalid::field("id", "is not a valid event id"))
         }
     }
 
@@ -80,13 +80,13 @@ pub enum SeatStatus {
 }
 
 impl std::str::FromStr for SeatStatus {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<Self, ApiError> {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
         match s {
             "available" => Ok(SeatStatus::Available),
             "held" => Ok(SeatStatus::Held),
             "booked" => Ok(SeatStatus::Booked),
-            _ => Err(ApiError::validation("status", "must be one of available, held, booked")),
+            _ => Err(Invalid::field("status", "must be one of available, held, booked")),
         }
     }
 }
@@ -272,7 +272,7 @@ fn category(raw: &str) -> Result<String, &'static str> {
 impl NewEventRequest {
     /// Validates the request and builds the event it describes. `now` is
     /// passed in so "in the future" is testable.
-    pub fn into_event(self, id: EventId, now: DateTime<Utc>) -> Result<Event, ApiError> {
+    pub fn into_event(self, id: EventId, now: DateTime<Utc>) -> Result<Event, Invalid> {
         let mut check = FieldCheck::default();
         let name = check.required("name", self.name.as_deref(), text(200));
         let description = check.required("description", self.description.as_deref(), text(5000));
@@ -555,15 +555,12 @@ mod tests {
         "2026-11-25T12:00:00Z".parse().unwrap()
     }
 
-    fn build(body: serde_json::Value) -> Result<Event, ApiError> {
+    fn build(body: serde_json::Value) -> Result<Event, Invalid> {
         serde_json::from_value::<NewEventRequest>(body).unwrap().into_event(EventId::generate(), now())
     }
 
-    fn fields(err: ApiError) -> Vec<String> {
-        match err {
-            ApiError::Validation(fields) => fields.into_keys().collect(),
-            other => panic!("{other:?}"),
-        }
+    fn fields(err: Invalid) -> Vec<String> {
+        err.0.into_keys().collect()
     }
 
     fn base() -> serde_json::Value {

@@ -1,7 +1,22 @@
 //! Checking request fields: every problem is collected, one message per
-//! field, and reported together as a 400 that names each field.
+//! field, and reported together (the API answers a 400 that names each).
 
-use crate::error::{ApiError, FieldErrors};
+use std::collections::BTreeMap;
+
+/// Field name → what is wrong with it; sorted so answers are stable.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// The domain's refusal of input: which fields broke which rule. How that
+/// reaches a client (a 400 by field) is the HTTP layer's business.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fields: {0:?}")]
+pub struct Invalid(pub FieldErrors);
+
+impl Invalid {
+    pub fn field(field: &str, problem: &str) -> Self {
+        Invalid(FieldErrors::from([(field.to_owned(), problem.to_owned())]))
+    }
+}
 
 /// Collects one message per bad field instead of stopping at the first.
 #[derive(Default)]
@@ -43,11 +58,11 @@ impl FieldCheck {
         self.0.entry(field.to_owned()).or_insert_with(|| problem.to_owned());
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), Invalid> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0))
+            Err(Invalid(self.0))
         }
     }
 }

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{booking::BookingStatus, event::EventId};
-use crate::error::ApiError;
+use super::{booking::BookingStatus, event::EventId, fields::Invalid};
 
 /// Ticket ids are derived, not drawn: the same booking and seat give the
 /// same id on every request, so a ticket shown twice is one ticket.
@@ -50,7 +49,7 @@ const MAX_CODE_CHARS: usize = 2048;
 const MAX_GATE_CHARS: usize = 64;
 
 impl CheckInRequest {
-    pub fn parse(self) -> Result<Scan, ApiError> {
+    pub fn parse(self) -> Result<Scan, Invalid> {
         let mut check = super::fields::FieldCheck::default();
         let code = check.required("code", self.code.as_deref().map(str::trim), |code| {
             if code.is_empty() || code.len() > MAX_CODE_CHARS {
@@ -104,14 +103,23 @@ pub struct Admitted {
     pub checked_in_at: DateTime<Utc>,
 }
 
+/// Why a ticket with a good signature does not get in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unadmitted {
+    /// Scanned in before: at `at`, at `gate`.
+    AlreadyAdmitted { seat_id: String, at: DateTime<Utc>, gate: String },
+    /// Its booking is no longer paid (`status`), or it names no seat of its
+    /// booking (`None`).
+    Void { status: Option<BookingStatus> },
+}
+
 /// What a door scan answers, for a ticket whose signature was good.
 pub fn judge(
     claims: &TicketClaims,
     event: &EventId,
     gate: &str,
     outcome: CheckInOutcome,
-) -> Result<Admitted, ApiError> {
-    use http::StatusCode;
+) -> Result<Admitted, Unadmitted> {
     let seat_id = event.seat_id(&claims.seat);
     match outcome {
         CheckInOutcome::Admitted { at } => Ok(Admitted {
@@ -122,21 +130,8 @@ pub fn judge(
             gate: gate.to_owned(),
             checked_in_at: at,
         }),
-        CheckInOutcome::AlreadyAdmitted { at, gate } => Err(ApiError::Refused {
-            status: StatusCode::CONFLICT,
-            code: "ALREADY_ADMITTED",
-            message: format!("Ticket for {seat_id} was already admitted at {} (gate {gate})", at.to_rfc3339()),
-            details: Some(serde_json::json!({ "checkedInAt": at, "gate": gate, "seatId": seat_id })),
-        }),
-        CheckInOutcome::Void { status } => Err(ApiError::Refused {
-            status: StatusCode::CONFLICT,
-            code: "TICKET_VOID",
-            message: match status {
-                Some(status) => format!("The booking of this ticket is {}; it admits no one", status.as_str()),
-                None => "This ticket names no seat of its booking".to_owned(),
-            },
-            details: status.map(|s| serde_json::json!({ "bookingStatus": s.as_str() })),
-        }),
+        CheckInOutcome::AlreadyAdmitted { at, gate } => Err(Unadmitted::AlreadyAdmitted { seat_id, at, gate }),
+        CheckInOutcome::Void { status } => Err(Unadmitted::Void { status }),
     }
 }
 
@@ -188,12 +183,11 @@ mod tests {
     #[test]
     fn a_scan_needs_a_code_and_a_sane_gate() {
         let err = CheckInRequest { code: None, gate: Some("<script>".into()) }.parse().unwrap_err();
-        let fields = err.details().unwrap()["fields"].clone();
-        assert!(fields.get("code").is_some() && fields.get("gate").is_some(), "{fields}");
+        assert!(err.0.contains_key("code") && err.0.contains_key("gate"), "{err}");
         let scan = CheckInRequest { code: Some(" abc ".into()), gate: None }.parse().unwrap();
         assert_eq!(scan, Scan { code: "abc".into(), gate: "main".into() });
         let long = CheckInRequest { code: Some("x".repeat(3000)), gate: None }.parse().unwrap_err();
-        assert_eq!(long.code(), "VALIDATION_ERROR");
+        assert!(long.0.contains_key("code"), "{long}");
     }
 
     #[test]
@@ -204,10 +198,9 @@ mod tests {
         assert_eq!((admitted.status, admitted.seat_id.as_str()), ("admitted", "eras_A1"));
         let again = CheckInOutcome::AlreadyAdmitted { at, gate: "south".into() };
         let err = judge(&claims(), &event, "north", again).unwrap_err();
-        assert_eq!((err.status().as_u16(), err.code()), (409, "ALREADY_ADMITTED"));
-        assert_eq!(err.details().unwrap()["gate"], "south");
+        assert_eq!(err, Unadmitted::AlreadyAdmitted { seat_id: "eras_A1".into(), at, gate: "south".into() });
         let void = CheckInOutcome::Void { status: Some(BookingStatus::Cancelled) };
         let err = judge(&claims(), &event, "north", void).unwrap_err();
-        assert_eq!((err.code(), err.details().unwrap()["bookingStatus"].as_str()), ("TICKET_VOID", Some("CANCELLED")));
+        assert_eq!(err, Unadmitted::Void { status: Some(BookingStatus::Cancelled) });
     }
 }

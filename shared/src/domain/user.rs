@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::fields::FieldCheck;
-use crate::error::ApiError;
+use super::fields::{FieldCheck, Invalid};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Long enough for any passphrase, short enough that nobody can make us hash
@@ -17,9 +16,8 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     User,
     /// Door staff: checks tickets in, nothing else an admin may do.
@@ -27,9 +25,8 @@ pub enum Role {
     Admin,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Tier {
     #[default]
     Regular,
@@ -138,9 +135,9 @@ pub struct NewUser {
 }
 
 impl TryFrom<RegisterRequest> for NewUser {
-    type Error = ApiError;
+    type Error = Invalid;
 
-    fn try_from(req: RegisterRequest) -> Result<Self, ApiError> {
+    fn try_from(req: RegisterRequest) -> Result<Self, Invalid> {
         let mut check = FieldCheck::default();
         let email = check.required("email", req.email.as_deref(), Email::parse);
         let name = check.required("name", req.name.as_deref(), parse_name);
@@ -186,15 +183,12 @@ pub struct LoginRequest {
 mod tests {
     use super::*;
 
-    fn register(body: serde_json::Value) -> Result<NewUser, ApiError> {
+    fn register(body: serde_json::Value) -> Result<NewUser, Invalid> {
         NewUser::try_from(serde_json::from_value::<RegisterRequest>(body).unwrap())
     }
 
-    fn bad_fields(err: ApiError) -> Vec<String> {
-        match err {
-            ApiError::Validation(fields) => fields.into_keys().collect(),
-            other => panic!("expected validation error, got {other:?}"),
-        }
+    fn bad_fields(err: Invalid) -> Vec<String> {
+        err.0.into_keys().collect()
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Storage boundary. Domain code talks to these small traits; the PostgreSQL,
-//! Redis and Mongo versions live beside them, and unit tests use in-memory
-//! fakes. Row ↔ domain conversion stays inside each adapter.
+//! Storage boundary. The services talk to these small traits (the booking
+//! core's are in `booking_ports`); the PostgreSQL, Redis and Mongo versions
+//! live beside them, one file per store and job, and the in-memory fakes the
+//! unit tests use are in `memory` (tests and the `dev` feature only). Row ↔
+//! domain conversion stays inside each adapter.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -17,9 +19,13 @@ use crate::{
     error::ApiError,
 };
 
+pub mod booking_ports;
+#[cfg(any(test, feature = "dev"))]
+pub mod memory;
 pub mod mongo_events;
 pub mod pg_bookings;
 pub mod pg_checkins;
+mod pg_codec;
 pub mod pg_notices;
 pub mod pg_onsales;
 pub mod pg_sales;
@@ -124,6 +130,38 @@ pub trait SeatHolds: Send + Sync {
     async fn release(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u32, ApiError>;
     /// Marks the seats booked by `booking`; returns labels booked by others.
     async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError>;
+}
+
+/// One booking's request for its seats in the read model.
+pub struct SeatClaim<'a> {
+    pub event: &'a EventId,
+    pub booking: &'a str,
+    pub labels: &'a [String],
+}
+
+/// A seat a claim wanted that the read model gives to another booking
+/// (`holder`; `None` when the seat names nobody or does not exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenSeat {
+    pub label: String,
+    pub holder: Option<String>,
+}
+
+/// The seat read model the booking consumers keep (Mongo / DocumentDB):
+/// each seat available, held by a booking or booked by it. Every write is
+/// conditional on the seat's current owner, so a replayed message finds its
+/// work done and changes nothing.
+#[async_trait]
+pub trait SeatReadModel: Send + Sync {
+    /// Holds each claim's seats for its booking, all or none per claim;
+    /// claim by claim, the seats someone else has (empty: held). Seats a
+    /// claim's own booking holds already count as held.
+    async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError>;
+    /// Marks the seats booked by `booking`: its own holds, and seats still
+    /// available. Returns how many it booked.
+    async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError>;
+    /// Frees the seats `booking` holds or booked; others' seats are untouched.
+    async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError>;
 }
 
 /// Door check-ins: admits a ticket once.
@@ -248,12 +286,12 @@ pub struct Offer<'a> {
 #[derive(Debug)]
 pub enum OfferMade {
     /// The booking holds the seats for the fan; its messages are to relay.
-    Made { booking: crate::domain::booking::Booking, outbox: Vec<pg_bookings::OutboxRow> },
+    Made { booking: crate::domain::booking::Booking, outbox: Vec<booking_ports::OutboxRow> },
     /// The entry is no longer waiting (the fan left, or another offer won).
     EntryGone,
     /// PostgreSQL refused the booking: a seat went to someone else, or the
     /// fan already has an open booking for the event. Nothing was written.
-    Refused(pg_bookings::CreateConflict),
+    Refused(booking_ports::CreateConflict),
 }
 
 /// The waiting lists of sold-out events, one line per event, oldest first.

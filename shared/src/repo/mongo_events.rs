@@ -13,7 +13,7 @@ use mongodb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{EventCatalog, EventQuery};
+use super::{EventCatalog, EventQuery, SeatClaim, SeatReadModel, TakenSeat};
 use crate::{
     domain::{
         event::{Artist, Event, EventId, SeatStatus, Section, Venue},
@@ -265,29 +265,15 @@ fn escape_regex(text: &str) -> String {
     escaped
 }
 
-/// One booking's request for its seats in the read model.
-pub struct SeatClaim<'a> {
-    pub event: &'a EventId,
-    pub booking: &'a str,
-    pub labels: &'a [String],
-}
-
-/// A seat a claim wanted that the read model gives to another booking
-/// (`holder`; `None` when the seat document names nobody).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TakenSeat {
-    pub label: String,
-    pub holder: Option<String>,
+fn seat_ids(event: &EventId, labels: &[String]) -> Vec<String> {
+    labels.iter().map(|l| event.seat_id(l)).collect()
 }
 
 /// The seat read model's writes, made by the booking consumers. Each is
 /// conditional on the seat's current owner, so replaying a message finds
 /// its work already done and changes nothing.
-impl MongoEvents {
-    fn seat_ids(event: &EventId, labels: &[String]) -> Vec<String> {
-        labels.iter().map(|l| event.seat_id(l)).collect()
-    }
-
+#[async_trait]
+impl SeatReadModel for MongoEvents {
     /// Marks each claim's seats held by its booking, all or none per claim,
     /// and returns, claim by claim, the seats someone else has and who has
     /// them (empty: held).
@@ -303,7 +289,7 @@ impl MongoEvents {
     /// Filters are plain equalities on purpose: nx-27017 drops the `_id`
     /// condition when it sits beside an `$or`, and DocumentDB plans simple
     /// equality filters best anyway.
-    pub async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
+    async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -311,7 +297,7 @@ impl MongoEvents {
             .iter()
             .map(|claim| {
                 doc! {
-                    "q": { "_id": { "$in": Self::seat_ids(claim.event, claim.labels) }, "status": "available" },
+                    "q": { "_id": { "$in": seat_ids(claim.event, claim.labels) }, "status": "available" },
                     "u": { "$set": { "status": "held", "bookingId": claim.booking } },
                     "multi": true,
                 }
@@ -333,7 +319,7 @@ impl MongoEvents {
         }
         // Some seats were not available: held by their own booking already
         // (a redelivery) or by another. One read finds each seat's owner.
-        let ids: Vec<String> = claims.iter().flat_map(|claim| Self::seat_ids(claim.event, claim.labels)).collect();
+        let ids: Vec<String> = claims.iter().flat_map(|claim| seat_ids(claim.event, claim.labels)).collect();
         let owners: std::collections::HashMap<String, Option<String>> = self
             .seats
             .clone_with_type::<Document>()
@@ -371,10 +357,10 @@ impl MongoEvents {
     /// available if the hold message was not applied yet. Seat by seat, and
     /// retried, because the reserver may hold a seat between the two
     /// conditional updates (the topics are consumed independently).
-    pub async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+    async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
         let set = doc! { "$set": { "status": "booked", "bookingId": booking } };
         let mut booked = 0;
-        for id in Self::seat_ids(event, labels) {
+        for id in seat_ids(event, labels) {
             for _ in 0..3 {
                 let own = self.seats.update_one(doc! { "_id": &id, "bookingId": booking }, set.clone()).await?;
                 if own.matched_count == 1 {
@@ -392,11 +378,11 @@ impl MongoEvents {
     }
 
     /// Frees the seats `booking` holds or booked; others' seats are untouched.
-    pub async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+    async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
         let result = self
             .seats
             .update_many(
-                doc! { "_id": { "$in": Self::seat_ids(event, labels) }, "bookingId": booking },
+                doc! { "_id": { "$in": seat_ids(event, labels) }, "bookingId": booking },
                 doc! { "$set": { "status": "available", "bookingId": null } },
             )
             .await?;

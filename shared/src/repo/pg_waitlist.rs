@@ -9,8 +9,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
+    booking_ports::OutboxRow,
     is_unique_violation,
-    pg_bookings::{enqueue, insert_booking, outbox_row, requested_message, PgBookings},
+    pg_bookings::{enqueue, insert_booking, PgBookings},
     Offer, OfferMade, WaitlistStore,
 };
 use crate::{
@@ -20,6 +21,7 @@ use crate::{
     },
     error::ApiError,
     kafka,
+    messages::BookingMessage,
 };
 
 pub struct PgWaitlist {
@@ -156,8 +158,8 @@ impl WaitlistStore for PgWaitlist {
 
     async fn offer(&self, offer: &Offer<'_>) -> Result<OfferMade, ApiError> {
         let Offer { entry, booking, selection, currency, expires_at } = *offer;
-        let message = requested_message(booking, entry.user_id, selection, expires_at);
-        let requested = outbox_row(kafka::BOOKING_REQUESTED, &message)?;
+        let message = BookingMessage::requested(booking, entry.user_id, selection, expires_at);
+        let requested = OutboxRow::announcing(kafka::BOOKING_REQUESTED, &message)?;
         let mut tx = self.pool.begin().await?;
         let created =
             insert_booking(&mut *tx, booking, entry.user_id, selection, currency, expires_at, &requested).await;

@@ -2,7 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use shared::domain::user::Role;
+use shared::{domain::user::Role, repo::booking_ports::OutboxStore};
 use uuid::Uuid;
 
 use crate::common::{
@@ -509,7 +509,7 @@ fn a_message_the_broker_never_got_is_relayed_by_the_sweeper() {
 fn the_sweeper_gives_up_on_a_message_after_ten_attempts() {
     run(async {
         let state = state().await;
-        let store = state.booking_store();
+        let store = state.booking_repo();
         let mut ids = Vec::new();
         for attempts in [9, 10] {
             let id = Uuid::now_v7();

@@ -12,6 +12,7 @@ mod faults;
 mod gateway;
 mod health;
 mod hostile;
+mod lifecycle;
 mod limits;
 mod notifications;
 mod parity;

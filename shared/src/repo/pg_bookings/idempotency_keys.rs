@@ -5,26 +5,20 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use async_trait::async_trait;
+
 use super::PgBookings;
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    repo::booking_ports::{IdempotencyClaim, IdempotencyStore},
+};
 
-#[derive(Debug)]
-pub enum IdempotencyClaim {
-    /// First use of the key: go ahead, then `complete_key`.
-    Claimed,
-    /// The same request was completed before: replay its response.
-    Replay { status: u16, body: Vec<u8> },
-    /// The key was used for a different request.
-    Mismatch,
-    /// The first request with this key is still running (within its lease).
-    InProgress,
-}
-
-impl PgBookings {
+#[async_trait]
+impl IdempotencyStore for PgBookings {
     /// Claims an Idempotency-Key for this user and request: a new key, or
     /// one whose earlier claim for the same request has gone unanswered for
     /// longer than `lease` (that request died; this one takes over).
-    pub async fn claim_key(
+    async fn claim_key(
         &self,
         user: Uuid,
         key: &str,
@@ -61,7 +55,7 @@ impl PgBookings {
         })
     }
 
-    pub async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError> {
+    async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError> {
         sqlx::query(
             "UPDATE bookings_demo.idempotency_keys SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2",
         )
@@ -75,7 +69,7 @@ impl PgBookings {
     }
 
     /// Forgets a claim whose request failed in a way worth retrying (5xx).
-    pub async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError> {
+    async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError> {
         sqlx::query(
             "DELETE FROM bookings_demo.idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL",
         )

@@ -23,18 +23,21 @@ mod outbox;
 mod payments;
 mod processed;
 
-pub use idempotency_keys::IdempotencyClaim;
-pub use outbox::OutboxRow;
-pub(crate) use outbox::{enqueue, outbox_row};
-pub use payments::{OwedRefund, PayOutcome, PaymentStart};
+pub(crate) use outbox::enqueue;
 
+use async_trait::async_trait;
 use outbox::audit;
 use payments::owe_refund_of_booking;
 
-use super::is_unique_violation;
+use super::{
+    booking_ports::{
+        BookingRepo, CancelOutcome, CreateConflict, CreateOutcome, FailOutcome, OutboxRow, PurchaseHistory, SeatOwner,
+    },
+    is_unique_violation,
+};
 use crate::{
     domain::{
-        booking::{BookedSeat, Booking, BookingStatus, SeatSelection},
+        booking::{BookedSeat, Booking, BookingStatus, CancelVerdict, SeatSelection},
         event::EventId,
         money::Cents,
         user::Tier,
@@ -43,41 +46,6 @@ use crate::{
     kafka,
     messages::BookingMessage,
 };
-
-/// What became of a new booking: created (with the outbox rows to relay,
-/// its own and those of blockers it expired), or refused by a unique index.
-#[derive(Debug)]
-pub enum CreateOutcome {
-    Created { booking: Booking, outbox: Vec<OutboxRow> },
-    Refused(CreateConflict),
-}
-
-/// Why a booking could not be created.
-#[derive(Debug)]
-pub enum CreateConflict {
-    /// The user already has an open booking for this event.
-    OpenBookingExists,
-    /// These seats are in other active bookings (who holds each, so the
-    /// Redis screen can be repaired when it missed them).
-    SeatsTaken(Vec<SeatOwner>),
-}
-
-/// A user's past at one event, as the purchase limits need it.
-#[derive(Debug, Clone, Default)]
-pub struct PurchaseHistory {
-    pub seats_owned: u32,
-    pub recently_cancelled: Vec<String>,
-    pub last_cancel: Option<DateTime<Utc>>,
-}
-
-/// An active booking's claim on a seat, as PostgreSQL records it.
-#[derive(Debug, Clone)]
-pub struct SeatOwner {
-    pub label: String,
-    pub booking: Uuid,
-    pub status: BookingStatus,
-    pub expires_at: DateTime<Utc>,
-}
 
 const OPEN: &str = "('PENDING', 'RESERVED')";
 
@@ -200,26 +168,6 @@ pub(super) async fn insert_booking<'e>(
     booking_from_row(&row, selection.seats.clone()).map_err(|e| sqlx::Error::Protocol(e.to_string()))
 }
 
-/// What a new booking announces (booking.requested, and waitlist.offered
-/// for an offer).
-pub(super) fn requested_message(
-    id: Uuid,
-    user: Uuid,
-    selection: &SeatSelection,
-    expires_at: DateTime<Utc>,
-) -> BookingMessage {
-    BookingMessage {
-        booking_id: id,
-        event_id: selection.event_id.to_string(),
-        seats: selection.seats.iter().map(|s| s.label.clone()).collect(),
-        user_id: Some(user),
-        expires_at: Some(expires_at),
-        reason: None,
-        total_cents: Some(selection.total.0),
-        refund_cents: None,
-    }
-}
-
 /// Moves bookings that are in one of `from` to the final status `to`:
 /// seats released, message queued (if any), audited. Returns the bookings
 /// it changed and the outbox ids it wrote.
@@ -296,45 +244,6 @@ impl PgBookings {
         &self.pool
     }
 
-    /// Inserts the booking, its seats, its `booking.requested` message and
-    /// its audit row in one statement (atomic without a transaction, one
-    /// round trip). If a unique index refuses it, open bookings that block it
-    /// but are past their deadline are expired (lazy expiry) and it is tried
-    /// once more, so a seat the map shows as available can always be booked.
-    pub async fn create(
-        &self,
-        id: Uuid,
-        user: Uuid,
-        selection: &SeatSelection,
-        currency: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<CreateOutcome, ApiError> {
-        let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
-        let requested = outbox_row(kafka::BOOKING_REQUESTED, &requested_message(id, user, selection, expires_at))?;
-        let mut outbox = Vec::new();
-        let mut retried = false;
-        loop {
-            match insert_booking(&self.pool, id, user, selection, currency, expires_at, &requested).await {
-                Ok(booking) => {
-                    outbox.push(requested);
-                    return Ok(CreateOutcome::Created { booking, outbox });
-                }
-                Err(err) if is_unique_violation(&err) => {
-                    if !retried {
-                        let (expired, rows) = self.expire_blockers(user, &selection.event_id, &labels).await?;
-                        outbox.extend(rows);
-                        if expired > 0 {
-                            retried = true;
-                            continue;
-                        }
-                    }
-                    return Ok(CreateOutcome::Refused(self.conflict_of(&err, &selection.event_id, &labels).await?));
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-    }
-
     /// Expires open bookings past their deadline that hold any of `labels`
     /// or are this user's open booking for the event.
     async fn expire_blockers(
@@ -370,10 +279,71 @@ impl PgBookings {
         Ok((expired.len(), rows))
     }
 
+    pub(super) async fn conflict_of(
+        &self,
+        err: &sqlx::Error,
+        event: &EventId,
+        labels: &[String],
+    ) -> Result<CreateConflict, ApiError> {
+        let constraint = match err {
+            sqlx::Error::Database(db) => db.constraint().map(str::to_owned),
+            _ => None,
+        };
+        if constraint.as_deref() == Some("one_open_booking_per_user_event") {
+            return Ok(CreateConflict::OpenBookingExists);
+        }
+        Ok(CreateConflict::SeatsTaken(self.active_seats(event, labels).await?))
+    }
+}
+
+#[async_trait]
+impl BookingRepo for PgBookings {
+    /// Inserts the booking, its seats, its `booking.requested` message and
+    /// its audit row in one statement (atomic without a transaction, one
+    /// round trip). If a unique index refuses it, open bookings that block it
+    /// but are past their deadline are expired (lazy expiry) and it is tried
+    /// once more, so a seat the map shows as available can always be booked.
+    async fn create(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        selection: &SeatSelection,
+        currency: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<CreateOutcome, ApiError> {
+        let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        let requested = OutboxRow::announcing(
+            kafka::BOOKING_REQUESTED,
+            &BookingMessage::requested(id, user, selection, expires_at),
+        )?;
+        let mut outbox = Vec::new();
+        let mut retried = false;
+        loop {
+            match insert_booking(&self.pool, id, user, selection, currency, expires_at, &requested).await {
+                Ok(booking) => {
+                    outbox.push(requested);
+                    return Ok(CreateOutcome::Created { booking, outbox });
+                }
+                Err(err) if is_unique_violation(&err) => {
+                    if !retried {
+                        let (expired, rows) = self.expire_blockers(user, &selection.event_id, &labels).await?;
+                        outbox.extend(rows);
+                        if expired > 0 {
+                            retried = true;
+                            continue;
+                        }
+                    }
+                    return Ok(CreateOutcome::Refused(self.conflict_of(&err, &selection.event_id, &labels).await?));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
     /// What the user already has at this event, for the purchase limits:
     /// seats in their open or paid bookings, and which of `labels` they
     /// cancelled within `cooldown` (with when the newest such cancel was).
-    pub async fn purchase_history(
+    async fn purchase_history(
         &self,
         user: Uuid,
         event: &EventId,
@@ -406,44 +376,7 @@ impl PgBookings {
         Ok(PurchaseHistory { seats_owned: seats_owned as u32, recently_cancelled, last_cancel })
     }
 
-    pub(super) async fn conflict_of(
-        &self,
-        err: &sqlx::Error,
-        event: &EventId,
-        labels: &[String],
-    ) -> Result<CreateConflict, ApiError> {
-        let constraint = match err {
-            sqlx::Error::Database(db) => db.constraint().map(str::to_owned),
-            _ => None,
-        };
-        if constraint.as_deref() == Some("one_open_booking_per_user_event") {
-            return Ok(CreateConflict::OpenBookingExists);
-        }
-        Ok(CreateConflict::SeatsTaken(self.active_seats(event, labels).await?))
-    }
-
-    /// Which of `labels` are in an active booking now, and whose.
-    pub async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<SeatOwner>, ApiError> {
-        // The status decodes as the enum (sqlx::Type): a value the schema's
-        // CHECK would never let in fails the query (a 500), not the client.
-        let rows: Vec<(String, Uuid, BookingStatus, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT s.seat_label, b.id, b.status, b.expires_at
-               FROM bookings_demo.booking_seats s JOIN bookings_demo.bookings b ON b.id = s.booking_id
-              WHERE s.event_id = $1 AND s.seat_label = ANY($2) AND s.active
-              ORDER BY s.seat_label",
-        )
-        .persistent(false)
-        .bind(event.as_ref())
-        .bind(labels)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(label, booking, status, expires_at)| SeatOwner { label, booking, status, expires_at })
-            .collect())
-    }
-
-    pub async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
+    async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
         let row = sqlx::query(&format!("SELECT {BOOKING_COLUMNS} FROM bookings_demo.bookings WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -451,36 +384,10 @@ impl PgBookings {
         Ok(with_seats(&self.pool, row.into_iter().collect()).await?.pop())
     }
 
-    /// The statuses of `ids` as readers see them at `now` (see
-    /// `BookingStatus::effective`), without their seats: one indexed read for
-    /// the consumers that only need to know which bookings are still open.
-    /// Ids with no booking are absent from the map.
-    pub async fn effective_statuses(
-        &self,
-        ids: &[Uuid],
-        now: DateTime<Utc>,
-    ) -> Result<std::collections::HashMap<Uuid, BookingStatus>, ApiError> {
-        if ids.is_empty() {
-            return Ok(Default::default());
-        }
-        let rows: Vec<(Uuid, BookingStatus, DateTime<Utc>)> =
-            sqlx::query_as("SELECT id, status, expires_at FROM bookings_demo.bookings WHERE id = ANY($1)")
-                .persistent(false)
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|(id, status, expires_at)| (id, status.effective(expires_at, now))).collect())
-    }
-
-    /// The user's booking; someone else's is reported as absent.
-    pub async fn find_for_user(&self, user: Uuid, id: Uuid) -> Result<Option<Booking>, ApiError> {
-        Ok(self.find(id).await?.filter(|b| b.user_id == user))
-    }
-
     /// A page of the user's bookings, newest first. The status filter
     /// applies to the effective status (an open booking past its deadline is
     /// EXPIRED).
-    pub async fn list_for_user(
+    async fn list_for_user(
         &self,
         user: Uuid,
         status: Option<BookingStatus>,
@@ -512,27 +419,64 @@ impl PgBookings {
         Ok((with_seats(&self.pool, rows).await?, total as u64))
     }
 
+    /// Which of `labels` are in an active booking now, and whose.
+    async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<SeatOwner>, ApiError> {
+        // The status decodes as the enum (sqlx::Type): a value the schema's
+        // CHECK would never let in fails the query (a 500), not the client.
+        let rows: Vec<(String, Uuid, BookingStatus, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT s.seat_label, b.id, b.status, b.expires_at
+               FROM bookings_demo.booking_seats s JOIN bookings_demo.bookings b ON b.id = s.booking_id
+              WHERE s.event_id = $1 AND s.seat_label = ANY($2) AND s.active
+              ORDER BY s.seat_label",
+        )
+        .persistent(false)
+        .bind(event.as_ref())
+        .bind(labels)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(label, booking, status, expires_at)| SeatOwner { label, booking, status, expires_at })
+            .collect())
+    }
+
+    /// The statuses of `ids` as readers see them at `now` (see
+    /// `BookingStatus::effective`), without their seats: one indexed read for
+    /// the consumers that only need to know which bookings are still open.
+    /// Ids with no booking are absent from the map.
+    async fn effective_statuses(
+        &self,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<Uuid, BookingStatus>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Uuid, BookingStatus, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, status, expires_at FROM bookings_demo.bookings WHERE id = ANY($1)")
+                .persistent(false)
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id, status, expires_at)| (id, status.effective(expires_at, now))).collect())
+    }
+
     /// Cancels the user's booking. Returns the booking after the change and
     /// the outbox ids to publish; cancelling a cancelled booking changes
     /// nothing. A confirmed booking's payment is marked refunded (the
     /// caller refunds it at the provider).
-    pub async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
+    async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
         let mut tx = self.pool.begin().await?;
         let Some(booking) = lock_own(&mut tx, user, id).await? else {
             return Ok(CancelOutcome::NotFound);
         };
-        let now = Utc::now();
-        match booking.status.effective(booking.expires_at, now) {
-            BookingStatus::Cancelled => return Ok(CancelOutcome::Unchanged(booking)),
-            status @ (BookingStatus::Expired | BookingStatus::Failed) => {
-                return Ok(CancelOutcome::NotCancellable(status))
+        let refund = match booking.on_cancel(Utc::now()) {
+            CancelVerdict::AlreadyCancelled => return Ok(CancelOutcome::Unchanged(booking)),
+            CancelVerdict::Closed(status) => return Ok(CancelOutcome::NotCancellable(status)),
+            CancelVerdict::Cancel { refund: true } => {
+                owe_refund_of_booking(&mut tx, id, "cancelled by the buyer").await?
             }
-            _ => {}
-        }
-        let refund = if booking.status == BookingStatus::Confirmed {
-            owe_refund_of_booking(&mut tx, id, "cancelled by the buyer").await?
-        } else {
-            None
+            CancelVerdict::Cancel { refund: false } => None,
         };
         let updated = sqlx::query(&format!(
             "UPDATE bookings_demo.bookings SET status = 'CANCELLED', updated_at = now() WHERE id = $1
@@ -563,7 +507,7 @@ impl PgBookings {
     /// in one statement (one round trip and one commit per batch). Anything
     /// else (already reserved, paid, cancelled, expired) is left alone, which
     /// is what makes a redelivery harmless. Returns how many changed.
-    pub async fn mark_reserved(&self, ids: &[Uuid]) -> Result<u64, ApiError> {
+    async fn mark_reserved(&self, ids: &[Uuid]) -> Result<u64, ApiError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -587,7 +531,7 @@ impl PgBookings {
     /// seat.reservation_failed: the booking fails and its seats are freed.
     /// If it was already paid, the payment is marked refunded and returned
     /// so the caller refunds it at the provider.
-    pub async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<FailOutcome, ApiError> {
+    async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<FailOutcome, ApiError> {
         let mut tx = self.pool.begin().await?;
         // Only a booking that is still CONFIRMED owes its payment back here:
         // one cancelled after paying already owes it through the cancel.
@@ -613,7 +557,7 @@ impl PgBookings {
 
     /// Expires up to `limit` open bookings past their deadline. SKIP LOCKED
     /// lets several expirers (or a pay in progress) run without waiting.
-    pub async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<OutboxRow>), ApiError> {
+    async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<OutboxRow>), ApiError> {
         let mut tx = self.pool.begin().await?;
         let due: Vec<Uuid> = sqlx::query_scalar(&format!(
             "SELECT id FROM bookings_demo.bookings WHERE status IN {OPEN} AND expires_at <= now()
@@ -635,19 +579,4 @@ impl PgBookings {
         tx.commit().await?;
         Ok(expired)
     }
-}
-
-#[derive(Debug)]
-pub enum CancelOutcome {
-    NotFound,
-    Unchanged(Booking),
-    NotCancellable(BookingStatus),
-    Cancelled { booking: Booking, outbox: Vec<OutboxRow>, refund: Option<OwedRefund> },
-}
-
-#[derive(Debug)]
-pub struct FailOutcome {
-    pub booking: Option<Booking>,
-    pub outbox: Vec<OutboxRow>,
-    pub refund: Option<OwedRefund>,
 }

@@ -7,16 +7,15 @@ use serde_json::Value;
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::PgBookings;
-use crate::{domain::booking::BookingStatus, error::ApiError, kafka::Envelope, messages::BookingMessage};
+use async_trait::async_trait;
 
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    pub id: Uuid,
-    pub topic: String,
-    pub key: String,
-    pub payload: Value,
-}
+use super::PgBookings;
+use crate::{
+    domain::booking::BookingStatus,
+    error::ApiError,
+    messages::BookingMessage,
+    repo::booking_ports::{OutboxRow, OutboxStore},
+};
 
 /// How often the sweeper publishes a message again that no consumer applies
 /// (a consumer that dead-letters it every time) before leaving it be. With
@@ -24,23 +23,12 @@ pub struct OutboxRow {
 /// index `outbox_to_relay` (migrations) repeats this number.
 const MAX_RELAY_ATTEMPTS: i32 = 10;
 
-/// The outbox row announcing `message` on `topic`, keyed by event.
-pub(crate) fn outbox_row(topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
-    let envelope = Envelope::new(topic, message);
-    Ok(OutboxRow {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: message.event_id.clone(),
-        payload: serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.into()))?,
-    })
-}
-
 pub(crate) async fn enqueue(
     tx: &mut Transaction<'_, Postgres>,
     topic: &str,
     message: &BookingMessage,
 ) -> Result<OutboxRow, ApiError> {
-    let row = outbox_row(topic, message)?;
+    let row = OutboxRow::announcing(topic, message)?;
     sqlx::query("INSERT INTO bookings_demo.outbox (id, topic, message_key, payload) VALUES ($1, $2, $3, $4)")
         .bind(row.id)
         .bind(&row.topic)
@@ -75,11 +63,12 @@ pub(super) async fn audit(
     Ok(())
 }
 
-impl PgBookings {
+#[async_trait]
+impl OutboxStore for PgBookings {
     /// Outbox rows no consumer has applied yet, oldest first, that have gone
     /// `quiet_for` without being sent again (or since they were written) and
     /// have been sent again fewer than `MAX_RELAY_ATTEMPTS` times.
-    pub async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
+    async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
         // The limit is a literal so the planner can use the partial index
         // `outbox_to_relay`, whose predicate is the same.
         let rows = sqlx::query(&format!(
@@ -107,7 +96,7 @@ impl PgBookings {
     /// Records the sweeper's attempt, so the rows wait `quiet_for` again.
     /// Returns the rows this attempt was the last for (topic and id), which
     /// now need a person.
-    pub async fn mark_relayed(&self, ids: &[Uuid]) -> Result<Vec<(String, Uuid)>, ApiError> {
+    async fn mark_relayed(&self, ids: &[Uuid]) -> Result<Vec<(String, Uuid)>, ApiError> {
         Ok(sqlx::query_as(&format!(
             "UPDATE bookings_demo.outbox SET relayed_at = now(), relay_attempts = relay_attempts + 1
              WHERE id = ANY($1) RETURNING topic, id, relay_attempts >= {MAX_RELAY_ATTEMPTS} AS given_up"

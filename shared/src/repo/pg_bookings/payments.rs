@@ -9,56 +9,20 @@ use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{booking_from_row, lock_own, outbox::audit, outbox::enqueue, OutboxRow, PgBookings, BOOKING_COLUMNS};
+use async_trait::async_trait;
+
+use super::{booking_from_row, lock_own, outbox::audit, outbox::enqueue, PgBookings, BOOKING_COLUMNS};
 use crate::{
     domain::{
-        booking::{Booking, BookingStatus},
+        booking::{Booking, BookingStatus, PayVerdict},
         money::Cents,
     },
     error::ApiError,
     kafka,
     messages::BookingMessage,
     payments::{Charge, Refund},
+    repo::booking_ports::{OwedRefund, PayOutcome, PaymentRecords, PaymentStart},
 };
-
-/// Whether a pay may call the provider (`begin_payment`).
-#[derive(Debug)]
-pub enum PaymentStart {
-    Started {
-        booking: Booking,
-        payment: Uuid,
-    },
-    NotFound,
-    AlreadyPaid,
-    /// Another pay of this booking is waiting for the provider.
-    InProgress,
-    NotPayable(BookingStatus),
-}
-
-/// What the provider's answer made of a pay (`finish_payment`).
-#[derive(Debug)]
-pub enum PayOutcome {
-    Confirmed {
-        booking: Booking,
-        outbox: Vec<OutboxRow>,
-    },
-    Declined(&'static str),
-    ProviderUnavailable,
-    /// Approved, but the booking had closed meanwhile: the charge is owed back.
-    ChargedTooLate {
-        status: BookingStatus,
-        refund: OwedRefund,
-    },
-}
-
-/// A refund recorded as owed (REFUND_PENDING) and leased to whoever got it
-/// back, who asks the provider and then calls `refund_done` or
-/// `refund_failed`. The sweeper takes over one whose caller died.
-#[derive(Debug, Clone)]
-pub struct OwedRefund {
-    pub payment: Uuid,
-    pub refund: Refund,
-}
 
 /// How long the caller that recorded a refund has to carry it out before
 /// the sweeper may try it too.
@@ -104,21 +68,22 @@ pub(super) async fn owe_refund_of_booking(
     }
 }
 
-impl PgBookings {
+#[async_trait]
+impl PaymentRecords for PgBookings {
     /// A pay's first step, under the booking's row lock: the booking must be
     /// payable and have no charge yet; then a PROCESSING payment is recorded
     /// and committed, so a second pay finds it (the unique index
     /// `one_charge_per_booking` is the backstop) and the provider is called
     /// with no lock held.
-    pub async fn begin_payment(&self, user: Uuid, id: Uuid, card_last4: &str) -> Result<PaymentStart, ApiError> {
+    async fn begin_payment(&self, user: Uuid, id: Uuid, card_last4: &str) -> Result<PaymentStart, ApiError> {
         let mut tx = self.pool.begin().await?;
         let Some(booking) = lock_own(&mut tx, user, id).await? else {
             return Ok(PaymentStart::NotFound);
         };
-        match booking.status.effective(booking.expires_at, Utc::now()) {
-            BookingStatus::Confirmed => return Ok(PaymentStart::AlreadyPaid),
-            BookingStatus::Pending | BookingStatus::Reserved => {}
-            other => return Ok(PaymentStart::NotPayable(other)),
+        match booking.on_pay(Utc::now()) {
+            PayVerdict::Charge => {}
+            PayVerdict::AlreadyPaid => return Ok(PaymentStart::AlreadyPaid),
+            PayVerdict::Closed(status) => return Ok(PaymentStart::NotPayable(status)),
         }
         let charged: Option<String> = sqlx::query_scalar(
             "SELECT status FROM bookings_demo.payments
@@ -153,12 +118,7 @@ impl PgBookings {
     /// approved charge confirms the booking if it is still payable; if it
     /// lapsed, was cancelled or failed while the provider was deciding, the
     /// money is owed back (returned for the caller to refund).
-    pub async fn finish_payment(
-        &self,
-        booking: &Booking,
-        payment: Uuid,
-        charge: Charge,
-    ) -> Result<PayOutcome, ApiError> {
+    async fn finish_payment(&self, booking: &Booking, payment: Uuid, charge: Charge) -> Result<PayOutcome, ApiError> {
         let fail = |status: &'static str, code: &'static str| {
             sqlx::query("UPDATE bookings_demo.payments SET status = $2, failure_code = $3 WHERE id = $1")
                 .bind(payment)
@@ -180,8 +140,12 @@ impl PgBookings {
         let Some(current) = lock_own(&mut tx, booking.user_id, booking.id).await? else {
             return Err(ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id)));
         };
-        let status = current.status.effective(current.expires_at, Utc::now());
-        if !status.is_open() {
+        let closed = match current.on_pay(Utc::now()) {
+            PayVerdict::Charge => None,
+            PayVerdict::AlreadyPaid => Some(BookingStatus::Confirmed),
+            PayVerdict::Closed(status) => Some(status),
+        };
+        if let Some(status) = closed {
             let refund = owe_refund(&mut tx, payment, Some(&reference), "charged after the booking closed").await?;
             tx.commit().await?;
             return Ok(PayOutcome::ChargedTooLate { status, refund });
@@ -213,7 +177,7 @@ impl PgBookings {
     /// the provider decided) become owed refunds first: the money may have
     /// been taken, and a refund of a charge that never happened is a no-op
     /// for the provider, which knows both by the same key.
-    pub async fn claim_due_refunds(
+    async fn claim_due_refunds(
         &self,
         limit: u32,
         lease: Duration,
@@ -248,7 +212,7 @@ impl PgBookings {
     }
 
     /// The provider confirmed the refund.
-    pub async fn refund_done(&self, payment: Uuid) -> Result<(), ApiError> {
+    async fn refund_done(&self, payment: Uuid) -> Result<(), ApiError> {
         sqlx::query(
             "UPDATE bookings_demo.payments SET status = 'REFUNDED', refunded_at = now(), refund_error = NULL
              WHERE id = $1 AND status = 'REFUND_PENDING'",
@@ -261,7 +225,7 @@ impl PgBookings {
 
     /// The provider refused or could not be reached: try again after a
     /// back-off that doubles with each attempt (capped at an hour).
-    pub async fn refund_failed(&self, payment: Uuid, error: &str) -> Result<(), ApiError> {
+    async fn refund_failed(&self, payment: Uuid, error: &str) -> Result<(), ApiError> {
         sqlx::query(
             "UPDATE bookings_demo.payments
                 SET refund_attempts = refund_attempts + 1, refund_error = $2,

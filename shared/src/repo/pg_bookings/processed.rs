@@ -4,12 +4,15 @@
 
 use uuid::Uuid;
 
-use super::PgBookings;
-use crate::error::ApiError;
+use async_trait::async_trait;
 
-impl PgBookings {
+use super::PgBookings;
+use crate::{error::ApiError, repo::booking_ports::ProcessedLog};
+
+#[async_trait]
+impl ProcessedLog for PgBookings {
     /// Which of `messages` this consumer has already processed.
-    pub async fn processed_among(&self, consumer: &str, messages: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    async fn processed_among(&self, consumer: &str, messages: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
         Ok(sqlx::query_scalar(
             "SELECT message_id FROM bookings_demo.processed_messages WHERE consumer = $1 AND message_id = ANY($2)",
         )
@@ -22,7 +25,7 @@ impl PgBookings {
 
     /// Marks `messages` processed by `consumer` and, for those that came
     /// from the outbox, delivered (one statement: both or neither).
-    pub async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
+    async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
         sqlx::query(
             "WITH delivered AS (
                 UPDATE bookings_demo.outbox SET delivered_at = now() WHERE id = ANY($2) AND delivered_at IS NULL

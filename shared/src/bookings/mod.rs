@@ -2,9 +2,13 @@
 //! expire, and the outbox relay. HTTP-free; handlers call these with the
 //! caller's claims.
 
+#[cfg(any(test, feature = "dev"))]
+pub mod suite;
+
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
@@ -12,7 +16,7 @@ use crate::{
     catalog::LayoutCache,
     config::Config,
     domain::{
-        booking::{select_seats, Booking, BookingStatus, CreateBookingRequest},
+        booking::{select_seats, Booking, BookingStatus, BookingView, CreateBookingRequest},
         event::EventId,
         onsale::Admission,
     },
@@ -20,9 +24,9 @@ use crate::{
     kafka::Publisher,
     payments::{PayRequest, PaymentProvider},
     repo::{
-        pg_bookings::{
-            CancelOutcome, CreateConflict, CreateOutcome, OutboxRow, OwedRefund, PayOutcome, PaymentStart, PgBookings,
-            SeatOwner,
+        booking_ports::{
+            BookingRepo, BookingStore, CancelOutcome, CreateConflict, CreateOutcome, OutboxRow, OwedRefund, PayOutcome,
+            PaymentStart, SeatOwner,
         },
         EventCatalog, SeatHolds,
     },
@@ -36,7 +40,8 @@ const REFUND_LEASE: Duration = Duration::from_secs(60);
 /// What the booking operations need, borrowed from the function's state.
 pub struct Bookings<'a> {
     pub config: &'a Config,
-    pub store: PgBookings,
+    /// The store of record (PostgreSQL on AWS and locally).
+    pub repo: Box<dyn BookingStore + 'a>,
     pub holds: Box<dyn SeatHolds + 'a>,
     pub publisher: Box<dyn Publisher + 'a>,
     pub catalog: Box<dyn EventCatalog + 'a>,
@@ -82,7 +87,7 @@ impl Bookings<'_> {
         if !taken.is_empty() {
             return Err(seat_conflict(&event_id, &taken));
         }
-        let outcome = self.store.create(id, user.sub, &selection, &layout.event.currency, expires_at).await;
+        let outcome = self.repo.create(id, user.sub, &selection, &layout.event.currency, expires_at).await;
         if !matches!(outcome, Ok(CreateOutcome::Created { .. })) {
             if let Err(err) = self.holds.release(&event_id, &owner, &labels).await {
                 tracing::warn!(error = %err, "could not release the hold of a booking that was not created");
@@ -122,7 +127,7 @@ impl Bookings<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         let cooldown = self.config.rebook_cooldown;
-        let history = self.store.purchase_history(user.sub, &event.id, labels, cooldown).await?;
+        let history = self.repo.purchase_history(user.sub, &event.id, labels, cooldown).await?;
         if let Some(cancelled_at) = history.last_cancel {
             let waited = (now - cancelled_at).to_std().unwrap_or_default();
             let ids: Vec<String> = history.recently_cancelled.iter().map(|l| event.id.seat_id(l)).collect();
@@ -149,11 +154,11 @@ impl Bookings<'_> {
     }
 
     pub async fn get(&self, user: &Claims, id: Uuid) -> Result<Booking, ApiError> {
-        self.store.find_for_user(user.sub, id).await?.ok_or_else(not_found)
+        self.repo.find_for_user(user.sub, id).await?.ok_or_else(not_found)
     }
 
     pub async fn cancel(&self, user: &Claims, id: Uuid, provider: &dyn PaymentProvider) -> Result<Booking, ApiError> {
-        match self.store.cancel(user.sub, id).await? {
+        match self.repo.cancel(user.sub, id).await? {
             CancelOutcome::NotFound => Err(not_found()),
             CancelOutcome::Unchanged(booking) => Ok(booking),
             CancelOutcome::NotCancellable(status) => {
@@ -182,7 +187,7 @@ impl Bookings<'_> {
         provider: &dyn PaymentProvider,
     ) -> Result<Booking, ApiError> {
         let card = request.card()?;
-        let (booking, payment) = match self.store.begin_payment(user.sub, id, card.last4()).await? {
+        let (booking, payment) = match self.repo.begin_payment(user.sub, id, card.last4()).await? {
             PaymentStart::Started { booking, payment } => (booking, payment),
             PaymentStart::NotFound => return Err(not_found()),
             PaymentStart::AlreadyPaid => return Err(ApiError::conflict("This booking is already paid")),
@@ -192,7 +197,7 @@ impl Bookings<'_> {
             PaymentStart::NotPayable(status) => return Err(not_payable(status)),
         };
         let charge = provider.charge(payment, booking.total, &booking.currency, &card).await;
-        match self.store.finish_payment(&booking, payment, charge).await? {
+        match self.repo.finish_payment(&booking, payment, charge).await? {
             PayOutcome::Confirmed { booking, outbox } => {
                 let conflicts = self.holds.confirm(&booking.event_id, &booking.id.to_string(), &booking.labels()).await;
                 match conflicts {
@@ -225,13 +230,13 @@ impl Bookings<'_> {
         let booking = owed.refund.booking;
         match provider.refund(&owed.refund).await {
             Ok(()) => {
-                self.store.refund_done(owed.payment).await?;
+                self.repo.refund_done(owed.payment).await?;
                 tracing::info!(booking.id = %booking, amount = owed.refund.amount.0, "payment refunded");
                 Ok(())
             }
             Err(err) => {
                 tracing::warn!(booking.id = %booking, error = %err, "refund failed; it stays owed and is retried");
-                self.store.refund_failed(owed.payment, &err.to_string()).await?;
+                self.repo.refund_failed(owed.payment, &err.to_string()).await?;
                 Err(err)
             }
         }
@@ -241,7 +246,7 @@ impl Bookings<'_> {
     /// many were claimed, refunded or not.
     pub async fn refund_due(&self, provider: &dyn PaymentProvider) -> Result<usize, ApiError> {
         let owed = self
-            .store
+            .repo
             .claim_due_refunds(self.config.sweep_batch, REFUND_LEASE, self.config.charge_abandoned_after)
             .await?;
         for refund in &owed {
@@ -255,7 +260,7 @@ impl Bookings<'_> {
     /// booking.expired at once, like every other writer (one batch; the
     /// sweeper repeats it until drained).
     pub async fn expire_due(&self) -> Result<usize, ApiError> {
-        let (expired, outbox) = self.store.expire_due(self.config.sweep_batch).await?;
+        let (expired, outbox) = self.repo.expire_due(self.config.sweep_batch).await?;
         for booking in &expired {
             self.release_holds(booking).await;
         }
@@ -314,10 +319,10 @@ impl Bookings<'_> {
     /// Publishes again the outbox rows no consumer has applied in time,
     /// oldest first (the sweeper's pass).
     pub async fn relay_pending(&self) -> Result<usize, ApiError> {
-        let rows = self.store.undelivered(self.config.outbox_redeliver_after, self.config.sweep_batch).await?;
+        let rows = self.repo.undelivered(self.config.outbox_redeliver_after, self.config.sweep_batch).await?;
         let (sent, failure) = self.publish_rows(&rows).await;
         if !sent.is_empty() {
-            for (topic, id) in self.store.mark_relayed(&sent).await? {
+            for (topic, id) in self.repo.mark_relayed(&sent).await? {
                 // No consumer has applied it after every retry: its consumer
                 // dead-letters it each time. Alarm on this line.
                 tracing::error!(outbox.id = %id, topic, "outbox message given up after its last relay; see the dead-letter topic");
@@ -354,6 +359,39 @@ fn not_found() -> ApiError {
 
 fn not_payable(status: BookingStatus) -> ApiError {
     ApiError::conflict(format!("The booking is {} and can no longer be paid", status.as_str()))
+}
+
+/// One page of a fan's bookings, as `GET /bookings` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingPage {
+    pub bookings: Vec<BookingView>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+    pub total_pages: u64,
+}
+
+/// Page `page` (from 1) of the user's bookings, newest first, optionally of
+/// one effective status. Reads PostgreSQL only, so listing needs no hold
+/// store.
+pub async fn list(
+    repo: &dyn BookingRepo,
+    user: &Claims,
+    status: Option<BookingStatus>,
+    limit: u32,
+    page: u32,
+    now: DateTime<Utc>,
+) -> Result<BookingPage, ApiError> {
+    let offset = u64::from(page.saturating_sub(1)) * u64::from(limit);
+    let (found, total) = repo.list_for_user(user.sub, status, limit, offset).await?;
+    Ok(BookingPage {
+        bookings: found.iter().map(|b| BookingView::new(b, now)).collect(),
+        page,
+        limit,
+        total,
+        total_pages: total.div_ceil(u64::from(limit.max(1))),
+    })
 }
 
 /// `GET /bookings` query: `status`, `limit`, `page`.

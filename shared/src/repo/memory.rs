@@ -1,0 +1,919 @@
+//! In-memory fakes of the storage traits, for unit tests of the services
+//! (`cargo test -p shared` runs the booking lifecycle against them in
+//! milliseconds). They keep the rules the real stores enforce with indexes,
+//! locks and scripts (one active booking per seat, one open booking per fan
+//! and event, all-or-nothing holds, at most one charge per booking), since a
+//! fake that let more through would pass tests the real adapter fails. The
+//! behaviour suite in `bookings::suite` runs the same cases against
+//! PostgreSQL and Redis, which is what keeps the two honest.
+//!
+//! Each fake is a cheap clone over shared state, like the real adapters
+//! over their pools; a `std` mutex is enough since no lock is held across
+//! an await.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    booking_ports::{
+        BookingRepo, CancelOutcome, CreateConflict, CreateOutcome, FailOutcome, IdempotencyClaim, IdempotencyStore,
+        OutboxRow, OutboxStore, OwedRefund, PayOutcome, PaymentRecords, PaymentStart, ProcessedLog, PurchaseHistory,
+        SeatOwner,
+    },
+    EventCatalog, EventQuery, LiveSeats, SeatBoard, SeatClaim, SeatHolds, SeatReadModel, TakenSeat,
+};
+use crate::{
+    auth::Claims,
+    domain::{
+        booking::{Booking, BookingStatus, CancelVerdict, PayVerdict, SeatSelection},
+        event::{Event, EventId, SeatStatus},
+        onsale::Admission,
+    },
+    error::ApiError,
+    kafka::{self, Publisher},
+    messages::BookingMessage,
+    payments::{Charge, Refund},
+    waiting_room::AdmissionGate,
+};
+
+/// As the PostgreSQL adapter: how long whoever recorded a refund has to
+/// carry it out before a sweeper may, and how often a message is relayed.
+const REFUND_LEASE: Duration = Duration::from_secs(30);
+const MAX_RELAY_ATTEMPTS: u32 = 10;
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A test that panicked mid-change poisons the lock; the state is still
+    // what the next assertion should see.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn since(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(span)
+        .ok()
+        .and_then(|span| now.checked_sub_signed(span))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaymentState {
+    Processing,
+    Succeeded,
+    Declined,
+    Failed,
+    RefundPending,
+    Refunded,
+}
+
+#[derive(Debug)]
+struct Payment {
+    id: Uuid,
+    booking: Uuid,
+    amount: crate::domain::money::Cents,
+    state: PaymentState,
+    reference: Option<String>,
+    created_at: DateTime<Utc>,
+    refund_due_at: DateTime<Utc>,
+    refund_attempts: u32,
+}
+
+#[derive(Debug)]
+struct Queued {
+    row: OutboxRow,
+    created_at: DateTime<Utc>,
+    relayed_at: Option<DateTime<Utc>>,
+    relay_attempts: u32,
+    delivered: bool,
+}
+
+#[derive(Debug)]
+struct StoredKey {
+    request_hash: String,
+    claimed_at: DateTime<Utc>,
+    response: Option<(u16, Vec<u8>)>,
+}
+
+#[derive(Default)]
+struct Ledger {
+    bookings: BTreeMap<Uuid, Booking>,
+    payments: Vec<Payment>,
+    outbox: Vec<Queued>,
+    processed: HashSet<(String, Uuid)>,
+    keys: HashMap<(Uuid, String), StoredKey>,
+}
+
+impl Ledger {
+    /// Queues `message` on `topic`, as the adapters' `enqueue` does in the
+    /// change's transaction.
+    fn enqueue(&mut self, topic: &str, message: &BookingMessage) -> Result<OutboxRow, ApiError> {
+        let row = OutboxRow::announcing(topic, message)?;
+        let queued =
+            Queued { row: row.clone(), created_at: Utc::now(), relayed_at: None, relay_attempts: 0, delivered: false };
+        self.outbox.push(queued);
+        Ok(row)
+    }
+
+    /// Moves `id` to the final status `to` (its seats are free from then
+    /// on: only active bookings claim seats).
+    fn close(
+        &mut self,
+        id: Uuid,
+        to: BookingStatus,
+        reason: Option<&str>,
+        topic: Option<&str>,
+    ) -> Result<(Booking, Vec<OutboxRow>), ApiError> {
+        let booking =
+            self.bookings.get_mut(&id).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no booking {id}")))?;
+        booking.status = to;
+        booking.updated_at = Utc::now();
+        if let Some(reason) = reason {
+            booking.failure_reason = Some(reason.to_owned());
+        }
+        let closed = booking.clone();
+        let outbox = match topic {
+            Some(topic) => vec![self.enqueue(topic, &BookingMessage::of(&closed))?],
+            None => Vec::new(),
+        };
+        Ok((closed, outbox))
+    }
+
+    /// Bookings whose seats are claimed: open (even past their deadline,
+    /// until something expires them, like the partial unique index) or paid.
+    fn active(&self) -> impl Iterator<Item = &Booking> {
+        self.bookings.values().filter(|b| b.status.is_active())
+    }
+
+    fn owners(&self, event: &EventId, labels: &[String]) -> Vec<SeatOwner> {
+        let mut owners: Vec<SeatOwner> = self
+            .active()
+            .filter(|b| &b.event_id == event)
+            .flat_map(|b| {
+                b.seats.iter().filter(|s| labels.contains(&s.label)).map(|s| SeatOwner {
+                    label: s.label.clone(),
+                    booking: b.id,
+                    status: b.status,
+                    expires_at: b.expires_at,
+                })
+            })
+            .collect();
+        owners.sort_by(|a, b| a.label.cmp(&b.label));
+        owners
+    }
+
+    fn open_booking_of(&self, user: Uuid, event: &EventId) -> Option<&Booking> {
+        self.bookings.values().find(|b| b.user_id == user && &b.event_id == event && b.status.is_open())
+    }
+
+    fn payment_of(&mut self, booking: Uuid, state: PaymentState) -> Option<&mut Payment> {
+        self.payments.iter_mut().find(|p| p.booking == booking && p.state == state)
+    }
+
+    fn owe(payment: &mut Payment, reference: Option<String>) -> OwedRefund {
+        payment.state = PaymentState::RefundPending;
+        if reference.is_some() {
+            payment.reference = reference;
+        }
+        payment.refund_due_at = Utc::now() + chrono::Duration::from_std(REFUND_LEASE).unwrap_or_default();
+        OwedRefund {
+            payment: payment.id,
+            refund: Refund { booking: payment.booking, reference: payment.reference.clone(), amount: payment.amount },
+        }
+    }
+
+    fn owe_refund_of_booking(&mut self, booking: Uuid) -> Option<OwedRefund> {
+        self.payment_of(booking, PaymentState::Succeeded).map(|payment| Ledger::owe(payment, None))
+    }
+}
+
+/// Bookings, payments, outbox, consumer log and Idempotency-Keys in memory:
+/// every port the PostgreSQL adapter `PgBookings` implements.
+#[derive(Clone, Default)]
+pub struct MemoryBookings {
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+impl MemoryBookings {
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        locked(&self.ledger)
+    }
+
+    /// Every message queued so far, in order: what a test reads instead of
+    /// a topic.
+    pub fn queued(&self) -> Vec<OutboxRow> {
+        self.ledger().outbox.iter().map(|q| q.row.clone()).collect()
+    }
+
+    /// Moves a booking's deadline, for tests of what happens after it.
+    pub fn set_deadline(&self, id: Uuid, expires_at: DateTime<Utc>) {
+        if let Some(booking) = self.ledger().bookings.get_mut(&id) {
+            booking.expires_at = expires_at;
+        }
+    }
+}
+
+#[async_trait]
+impl BookingRepo for MemoryBookings {
+    async fn create(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        selection: &SeatSelection,
+        currency: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<CreateOutcome, ApiError> {
+        let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
+        let event = &selection.event_id;
+        let mut ledger = self.ledger();
+        let now = Utc::now();
+        // Lazy expiry of open bookings in the way, as the adapter does when
+        // an index refuses the insert.
+        let mut blockers: Vec<Uuid> = ledger.owners(event, &labels).iter().map(|o| o.booking).collect();
+        blockers.extend(ledger.open_booking_of(user, event).map(|b| b.id));
+        let stale: Vec<Uuid> = blockers
+            .into_iter()
+            .filter(|id| ledger.bookings[id].status.is_open() && ledger.bookings[id].expires_at <= now)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut outbox = Vec::new();
+        for id in stale {
+            outbox.extend(ledger.close(id, BookingStatus::Expired, None, Some(kafka::BOOKING_EXPIRED))?.1);
+        }
+        // The open-booking index is on the bookings table, checked before
+        // the seats' index, as in PostgreSQL.
+        if ledger.open_booking_of(user, event).is_some() {
+            return Ok(CreateOutcome::Refused(CreateConflict::OpenBookingExists));
+        }
+        let owners = ledger.owners(event, &labels);
+        if !owners.is_empty() {
+            return Ok(CreateOutcome::Refused(CreateConflict::SeatsTaken(owners)));
+        }
+        let booking = Booking {
+            id,
+            user_id: user,
+            event_id: event.clone(),
+            status: BookingStatus::Pending,
+            total: selection.total,
+            currency: currency.to_owned(),
+            expires_at,
+            created_at: now,
+            updated_at: now,
+            failure_reason: None,
+            seats: selection.seats.clone(),
+        };
+        ledger.bookings.insert(id, booking.clone());
+        let requested = BookingMessage::requested(id, user, selection, expires_at);
+        outbox.push(ledger.enqueue(kafka::BOOKING_REQUESTED, &requested)?);
+        Ok(CreateOutcome::Created { booking, outbox })
+    }
+
+    async fn purchase_history(
+        &self,
+        user: Uuid,
+        event: &EventId,
+        labels: &[String],
+        cooldown: Duration,
+    ) -> Result<PurchaseHistory, ApiError> {
+        let ledger = self.ledger();
+        let now = Utc::now();
+        let mine = || ledger.bookings.values().filter(|b| b.user_id == user && &b.event_id == event);
+        let seats_owned = mine()
+            .filter(|b| b.status == BookingStatus::Confirmed || (b.status.is_open() && b.expires_at > now))
+            .map(|b| b.seats.len() as u32)
+            .sum();
+        let cooling: Vec<(&str, DateTime<Utc>)> = mine()
+            .filter(|b| b.status == BookingStatus::Cancelled && b.updated_at > since(now, cooldown))
+            .flat_map(|b| {
+                b.seats.iter().filter(|s| labels.contains(&s.label)).map(|s| (s.label.as_str(), b.updated_at))
+            })
+            .collect();
+        let mut recently_cancelled: Vec<String> = cooling.iter().map(|(label, _)| label.to_string()).collect();
+        recently_cancelled.sort();
+        recently_cancelled.dedup();
+        Ok(PurchaseHistory { seats_owned, recently_cancelled, last_cancel: cooling.iter().map(|(_, at)| *at).max() })
+    }
+
+    async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
+        Ok(self.ledger().bookings.get(&id).cloned())
+    }
+
+    async fn list_for_user(
+        &self,
+        user: Uuid,
+        status: Option<BookingStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<Booking>, u64), ApiError> {
+        let now = Utc::now();
+        let mut found: Vec<Booking> = self
+            .ledger()
+            .bookings
+            .values()
+            .filter(|b| b.user_id == user && status.is_none_or(|s| b.status.effective(b.expires_at, now) == s))
+            .cloned()
+            .collect();
+        found.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
+        let total = found.len() as u64;
+        Ok((found.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+    }
+
+    async fn active_seats(&self, event: &EventId, labels: &[String]) -> Result<Vec<SeatOwner>, ApiError> {
+        Ok(self.ledger().owners(event, labels))
+    }
+
+    async fn effective_statuses(
+        &self,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, BookingStatus>, ApiError> {
+        let ledger = self.ledger();
+        Ok(ids
+            .iter()
+            .filter_map(|id| ledger.bookings.get(id))
+            .map(|b| (b.id, b.status.effective(b.expires_at, now)))
+            .collect())
+    }
+
+    async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
+        let mut ledger = self.ledger();
+        let Some(booking) = ledger.bookings.get(&id).filter(|b| b.user_id == user).cloned() else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let refund = match booking.on_cancel(Utc::now()) {
+            CancelVerdict::AlreadyCancelled => return Ok(CancelOutcome::Unchanged(booking)),
+            CancelVerdict::Closed(status) => return Ok(CancelOutcome::NotCancellable(status)),
+            CancelVerdict::Cancel { refund } => refund.then(|| ledger.owe_refund_of_booking(id)).flatten(),
+        };
+        let (cancelled, _) = ledger.close(id, BookingStatus::Cancelled, None, None)?;
+        let message = BookingMessage {
+            refund_cents: refund.as_ref().map(|owed| owed.refund.amount.0),
+            ..BookingMessage::of(&cancelled)
+        };
+        let outbox = vec![ledger.enqueue(kafka::BOOKING_CANCELLED, &message)?];
+        Ok(CancelOutcome::Cancelled { booking: cancelled, outbox, refund })
+    }
+
+    async fn mark_reserved(&self, ids: &[Uuid]) -> Result<u64, ApiError> {
+        let mut ledger = self.ledger();
+        let mut changed = 0;
+        for id in ids {
+            if let Some(booking) = ledger.bookings.get_mut(id).filter(|b| b.status == BookingStatus::Pending) {
+                booking.status = BookingStatus::Reserved;
+                booking.updated_at = Utc::now();
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<FailOutcome, ApiError> {
+        let mut ledger = self.ledger();
+        let Some(status) = ledger.bookings.get(&id).map(|b| b.status) else {
+            return Ok(FailOutcome { booking: None, outbox: Vec::new(), refund: None });
+        };
+        if !status.is_active() {
+            return Ok(FailOutcome { booking: None, outbox: Vec::new(), refund: None });
+        }
+        let refund = if status == BookingStatus::Confirmed { ledger.owe_refund_of_booking(id) } else { None };
+        let (failed, outbox) = ledger.close(id, BookingStatus::Failed, Some(reason), None)?;
+        Ok(FailOutcome { booking: Some(failed), outbox, refund })
+    }
+
+    async fn expire_due(&self, limit: u32) -> Result<(Vec<Booking>, Vec<OutboxRow>), ApiError> {
+        let mut ledger = self.ledger();
+        let now = Utc::now();
+        let mut due: Vec<(DateTime<Utc>, Uuid)> = ledger
+            .bookings
+            .values()
+            .filter(|b| b.status.is_open() && b.expires_at <= now)
+            .map(|b| (b.expires_at, b.id))
+            .collect();
+        due.sort();
+        let (mut expired, mut outbox) = (Vec::new(), Vec::new());
+        for (_, id) in due.into_iter().take(limit as usize) {
+            let (booking, rows) = ledger.close(id, BookingStatus::Expired, None, Some(kafka::BOOKING_EXPIRED))?;
+            expired.push(booking);
+            outbox.extend(rows);
+        }
+        Ok((expired, outbox))
+    }
+}
+
+#[async_trait]
+impl PaymentRecords for MemoryBookings {
+    async fn begin_payment(&self, user: Uuid, id: Uuid, _card_last4: &str) -> Result<PaymentStart, ApiError> {
+        let mut ledger = self.ledger();
+        let Some(booking) = ledger.bookings.get(&id).filter(|b| b.user_id == user).cloned() else {
+            return Ok(PaymentStart::NotFound);
+        };
+        match booking.on_pay(Utc::now()) {
+            PayVerdict::Charge => {}
+            PayVerdict::AlreadyPaid => return Ok(PaymentStart::AlreadyPaid),
+            PayVerdict::Closed(status) => return Ok(PaymentStart::NotPayable(status)),
+        }
+        let charged = ledger
+            .payments
+            .iter()
+            .filter(|p| p.booking == id)
+            .map(|p| p.state)
+            .find(|state| !matches!(state, PaymentState::Declined | PaymentState::Failed));
+        match charged {
+            None => {}
+            Some(PaymentState::Processing) => return Ok(PaymentStart::InProgress),
+            Some(_) => return Ok(PaymentStart::AlreadyPaid),
+        }
+        let payment = Uuid::now_v7();
+        let now = Utc::now();
+        ledger.payments.push(Payment {
+            id: payment,
+            booking: id,
+            amount: booking.total,
+            state: PaymentState::Processing,
+            reference: None,
+            created_at: now,
+            refund_due_at: now,
+            refund_attempts: 0,
+        });
+        Ok(PaymentStart::Started { booking, payment })
+    }
+
+    async fn finish_payment(&self, booking: &Booking, payment: Uuid, charge: Charge) -> Result<PayOutcome, ApiError> {
+        let mut ledger = self.ledger();
+        let record = |ledger: &mut Ledger, state| {
+            if let Some(p) = ledger.payments.iter_mut().find(|p| p.id == payment) {
+                p.state = state;
+            }
+        };
+        let reference = match charge {
+            Charge::Declined { code } => {
+                record(&mut ledger, PaymentState::Declined);
+                return Ok(PayOutcome::Declined(code));
+            }
+            Charge::Unavailable => {
+                record(&mut ledger, PaymentState::Failed);
+                return Ok(PayOutcome::ProviderUnavailable);
+            }
+            Charge::Approved { reference } => reference,
+        };
+        let current =
+            ledger.bookings.get(&booking.id).cloned().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id))
+            })?;
+        let closed = match current.on_pay(Utc::now()) {
+            PayVerdict::Charge => None,
+            PayVerdict::AlreadyPaid => Some(BookingStatus::Confirmed),
+            PayVerdict::Closed(status) => Some(status),
+        };
+        let Some(paid) = ledger.payments.iter_mut().find(|p| p.id == payment) else {
+            return Err(ApiError::Internal(anyhow::anyhow!("payment {payment} was never begun")));
+        };
+        if let Some(status) = closed {
+            return Ok(PayOutcome::ChargedTooLate { status, refund: Ledger::owe(paid, Some(reference)) });
+        }
+        paid.state = PaymentState::Succeeded;
+        paid.reference = Some(reference);
+        let (confirmed, _) = ledger.close(booking.id, BookingStatus::Confirmed, None, None)?;
+        let outbox = vec![ledger.enqueue(kafka::BOOKING_CONFIRMED, &BookingMessage::of(&confirmed))?];
+        Ok(PayOutcome::Confirmed { booking: confirmed, outbox })
+    }
+
+    async fn claim_due_refunds(
+        &self,
+        limit: u32,
+        lease: Duration,
+        abandoned_after: Duration,
+    ) -> Result<Vec<OwedRefund>, ApiError> {
+        let mut ledger = self.ledger();
+        let now = Utc::now();
+        for payment in ledger.payments.iter_mut() {
+            if payment.state == PaymentState::Processing && payment.created_at <= since(now, abandoned_after) {
+                payment.state = PaymentState::RefundPending;
+                payment.refund_due_at = now;
+            }
+        }
+        let mut due: Vec<&mut Payment> = ledger
+            .payments
+            .iter_mut()
+            .filter(|p| p.state == PaymentState::RefundPending && p.refund_due_at <= now)
+            .collect();
+        due.sort_by_key(|p| p.refund_due_at);
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|payment| {
+                payment.refund_due_at = now + chrono::Duration::from_std(lease).unwrap_or_default();
+                OwedRefund {
+                    payment: payment.id,
+                    refund: Refund {
+                        booking: payment.booking,
+                        reference: payment.reference.clone(),
+                        amount: payment.amount,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn refund_done(&self, payment: Uuid) -> Result<(), ApiError> {
+        let mut ledger = self.ledger();
+        if let Some(p) = ledger.payments.iter_mut().find(|p| p.id == payment && p.state == PaymentState::RefundPending)
+        {
+            p.state = PaymentState::Refunded;
+        }
+        Ok(())
+    }
+
+    async fn refund_failed(&self, payment: Uuid, _error: &str) -> Result<(), ApiError> {
+        let mut ledger = self.ledger();
+        if let Some(p) = ledger.payments.iter_mut().find(|p| p.id == payment && p.state == PaymentState::RefundPending)
+        {
+            let back_off = (5 * 2u64.pow(p.refund_attempts.min(10))).min(3600);
+            p.refund_attempts += 1;
+            p.refund_due_at = Utc::now() + chrono::Duration::seconds(back_off as i64);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryBookings {
+    async fn undelivered(&self, quiet_for: Duration, limit: u32) -> Result<Vec<OutboxRow>, ApiError> {
+        let quiet_since = since(Utc::now(), quiet_for);
+        Ok(self
+            .ledger()
+            .outbox
+            .iter()
+            .filter(|q| !q.delivered && q.relay_attempts < MAX_RELAY_ATTEMPTS)
+            .filter(|q| q.relayed_at.unwrap_or(q.created_at) <= quiet_since)
+            .take(limit as usize)
+            .map(|q| q.row.clone())
+            .collect())
+    }
+
+    async fn mark_relayed(&self, ids: &[Uuid]) -> Result<Vec<(String, Uuid)>, ApiError> {
+        let mut ledger = self.ledger();
+        let mut given_up = Vec::new();
+        for queued in ledger.outbox.iter_mut().filter(|q| ids.contains(&q.row.id)) {
+            queued.relayed_at = Some(Utc::now());
+            queued.relay_attempts += 1;
+            if queued.relay_attempts >= MAX_RELAY_ATTEMPTS {
+                given_up.push((queued.row.topic.clone(), queued.row.id));
+            }
+        }
+        Ok(given_up)
+    }
+}
+
+#[async_trait]
+impl ProcessedLog for MemoryBookings {
+    async fn processed_among(&self, consumer: &str, messages: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+        let ledger = self.ledger();
+        Ok(messages.iter().copied().filter(|id| ledger.processed.contains(&(consumer.to_owned(), *id))).collect())
+    }
+
+    async fn mark_processed(&self, consumer: &str, messages: &[Uuid]) -> Result<(), ApiError> {
+        let mut ledger = self.ledger();
+        for queued in ledger.outbox.iter_mut().filter(|q| messages.contains(&q.row.id)) {
+            queued.delivered = true;
+        }
+        ledger.processed.extend(messages.iter().map(|id| (consumer.to_owned(), *id)));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryBookings {
+    async fn claim_key(
+        &self,
+        user: Uuid,
+        key: &str,
+        request_hash: &str,
+        lease: Duration,
+    ) -> Result<IdempotencyClaim, ApiError> {
+        let mut ledger = self.ledger();
+        let now = Utc::now();
+        let stored = match ledger.keys.entry((user, key.to_owned())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(StoredKey { request_hash: request_hash.to_owned(), claimed_at: now, response: None });
+                return Ok(IdempotencyClaim::Claimed);
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
+        };
+        if stored.request_hash != request_hash {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        match &stored.response {
+            Some((status, body)) => Ok(IdempotencyClaim::Replay { status: *status, body: body.clone() }),
+            None if stored.claimed_at <= since(now, lease) => {
+                stored.claimed_at = now;
+                Ok(IdempotencyClaim::Claimed)
+            }
+            None => Ok(IdempotencyClaim::InProgress),
+        }
+    }
+
+    async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError> {
+        if let Some(stored) = self.ledger().keys.get_mut(&(user, key.to_owned())) {
+            stored.response = Some((status, body.to_vec()));
+        }
+        Ok(())
+    }
+
+    async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError> {
+        let mut ledger = self.ledger();
+        if ledger.keys.get(&(user, key.to_owned())).is_some_and(|stored| stored.response.is_none()) {
+            ledger.keys.remove(&(user, key.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mark {
+    Held { owner: String, until_ms: i64 },
+    Booked { owner: String },
+}
+
+/// The seat board as the Redis scripts keep it: held until a deadline (a
+/// lapsed hold reads as free), or booked.
+#[derive(Clone, Default)]
+pub struct MemoryHolds {
+    seats: Arc<Mutex<HashMap<(EventId, String), Mark>>>,
+}
+
+impl MemoryHolds {
+    /// Forgets every hold, as a flushed or failed-over Redis would.
+    pub fn flush(&self) {
+        locked(&self.seats).clear();
+    }
+}
+
+#[async_trait]
+impl SeatHolds for MemoryHolds {
+    async fn hold(
+        &self,
+        event: &EventId,
+        booking: &str,
+        labels: &[String],
+        expires_at_ms: i64,
+    ) -> Result<Vec<String>, ApiError> {
+        let mut seats = locked(&self.seats);
+        let now_ms = Utc::now().timestamp_millis();
+        let taken: Vec<String> = labels
+            .iter()
+            .filter(|label| match seats.get(&(event.clone(), label.to_string())) {
+                Some(Mark::Booked { owner }) => owner != booking,
+                Some(Mark::Held { owner, until_ms }) => owner != booking && *until_ms > now_ms,
+                None => false,
+            })
+            .cloned()
+            .collect();
+        if taken.is_empty() {
+            for label in labels {
+                let slot = seats.entry((event.clone(), label.clone()));
+                let mark = slot.or_insert(Mark::Held { owner: booking.to_owned(), until_ms: expires_at_ms });
+                if let Mark::Held { .. } = mark {
+                    *mark = Mark::Held { owner: booking.to_owned(), until_ms: expires_at_ms };
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    async fn release(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u32, ApiError> {
+        let mut seats = locked(&self.seats);
+        let mut released = 0;
+        for label in labels {
+            let key = (event.clone(), label.clone());
+            let owned =
+                matches!(seats.get(&key), Some(Mark::Held { owner, .. } | Mark::Booked { owner }) if owner == booking);
+            if owned {
+                seats.remove(&key);
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut seats = locked(&self.seats);
+        let mut conflicts = Vec::new();
+        for label in labels {
+            let key = (event.clone(), label.clone());
+            match seats.get(&key) {
+                Some(Mark::Booked { owner }) if owner != booking => conflicts.push(label.clone()),
+                _ => {
+                    seats.insert(key, Mark::Booked { owner: booking.to_owned() });
+                }
+            }
+        }
+        Ok(conflicts)
+    }
+}
+
+#[async_trait]
+impl SeatBoard for MemoryHolds {
+    async fn live(&self, event: &EventId) -> Result<LiveSeats, ApiError> {
+        let now_ms = Utc::now().timestamp_millis();
+        Ok(locked(&self.seats)
+            .iter()
+            .filter(|((of, _), _)| of == event)
+            .filter_map(|((_, label), mark)| match mark {
+                Mark::Booked { .. } => Some((label.clone(), SeatStatus::Booked)),
+                Mark::Held { until_ms, .. } => (*until_ms > now_ms).then(|| (label.clone(), SeatStatus::Held)),
+            })
+            .collect())
+    }
+
+    async fn live_many(&self, events: &[EventId]) -> Result<Vec<LiveSeats>, ApiError> {
+        let mut boards = Vec::with_capacity(events.len());
+        for event in events {
+            boards.push(self.live(event).await?);
+        }
+        Ok(boards)
+    }
+}
+
+/// A seat in the read model: who has it, and whether it is booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSeat {
+    Available,
+    Held(String),
+    Booked(String),
+}
+
+impl ModelSeat {
+    fn holder(&self) -> Option<&str> {
+        match self {
+            ModelSeat::Available => None,
+            ModelSeat::Held(booking) | ModelSeat::Booked(booking) => Some(booking),
+        }
+    }
+}
+
+/// The seat read model as the consumers keep it in Mongo: seat documents
+/// exist only for the events put in, and every write is conditional on
+/// the seat's owner.
+#[derive(Clone, Default)]
+pub struct MemorySeatModel {
+    seats: Arc<Mutex<HashMap<(EventId, String), ModelSeat>>>,
+}
+
+impl MemorySeatModel {
+    /// Every seat of `event`, available.
+    pub fn put(&self, event: &Event) {
+        let mut seats = locked(&self.seats);
+        for seat in event.seats() {
+            seats.insert((event.id.clone(), seat.label), ModelSeat::Available);
+        }
+    }
+
+    pub fn seat(&self, event: &EventId, label: &str) -> Option<ModelSeat> {
+        locked(&self.seats).get(&(event.clone(), label.to_owned())).cloned()
+    }
+
+    /// Sets a seat as another writer left it.
+    pub fn set(&self, event: &EventId, label: &str, seat: ModelSeat) {
+        locked(&self.seats).insert((event.clone(), label.to_owned()), seat);
+    }
+}
+
+#[async_trait]
+impl SeatReadModel for MemorySeatModel {
+    async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
+        let mut seats = locked(&self.seats);
+        let mut taken = Vec::with_capacity(claims.len());
+        for claim in claims {
+            let others: Vec<TakenSeat> = claim
+                .labels
+                .iter()
+                .filter_map(|label| match seats.get(&(claim.event.clone(), label.clone())) {
+                    None => Some(TakenSeat { label: label.clone(), holder: None }),
+                    Some(seat) if seat.holder().is_some_and(|holder| holder != claim.booking) => {
+                        Some(TakenSeat { label: label.clone(), holder: seat.holder().map(str::to_owned) })
+                    }
+                    Some(_) => None,
+                })
+                .collect();
+            if others.is_empty() {
+                for label in claim.labels {
+                    let seat = seats.get_mut(&(claim.event.clone(), label.clone())).expect("checked above");
+                    if *seat == ModelSeat::Available {
+                        *seat = ModelSeat::Held(claim.booking.to_owned());
+                    }
+                }
+            }
+            taken.push(others);
+        }
+        Ok(taken)
+    }
+
+    async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+        let mut seats = locked(&self.seats);
+        let mut booked = 0;
+        for label in labels {
+            if let Some(seat) = seats.get_mut(&(event.clone(), label.clone())) {
+                if seat.holder().is_none_or(|holder| holder == booking) {
+                    *seat = ModelSeat::Booked(booking.to_owned());
+                    booked += 1;
+                }
+            }
+        }
+        Ok(booked)
+    }
+
+    async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
+        let mut seats = locked(&self.seats);
+        let mut released = 0;
+        for label in labels {
+            if let Some(seat) = seats.get_mut(&(event.clone(), label.clone())) {
+                if seat.holder() == Some(booking) {
+                    *seat = ModelSeat::Available;
+                    released += 1;
+                }
+            }
+        }
+        Ok(released)
+    }
+}
+
+/// Events kept in memory.
+#[derive(Clone, Default)]
+pub struct MemoryCatalog {
+    events: Arc<Mutex<BTreeMap<EventId, Event>>>,
+}
+
+#[async_trait]
+impl EventCatalog for MemoryCatalog {
+    async fn insert(&self, event: &Event) -> Result<bool, ApiError> {
+        let mut events = locked(&self.events);
+        if events.contains_key(&event.id) {
+            return Ok(false);
+        }
+        events.insert(event.id.clone(), event.clone());
+        Ok(true)
+    }
+
+    async fn get(&self, id: &EventId) -> Result<Option<Event>, ApiError> {
+        Ok(locked(&self.events).get(id).cloned())
+    }
+
+    async fn list(&self, query: &EventQuery) -> Result<(Vec<Event>, u64), ApiError> {
+        let events = locked(&self.events);
+        let matching: Vec<&Event> = events
+            .values()
+            .filter(|e| query.category.as_ref().is_none_or(|c| &e.category == c))
+            .filter(|e| query.from.is_none_or(|from| e.date >= from) && query.to.is_none_or(|to| e.date <= to))
+            .collect();
+        let page = matching.iter().skip(query.offset as usize).take(query.limit as usize).map(|e| (*e).clone());
+        Ok((page.collect(), matching.len() as u64))
+    }
+}
+
+/// A published message: topic, key, payload.
+pub type Sent = (String, String, Vec<u8>);
+
+/// Messages published, in order, instead of a broker.
+#[derive(Clone, Default)]
+pub struct RecordingPublisher {
+    sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl RecordingPublisher {
+    /// Every message published so far (topic, key, payload), in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        locked(&self.sent).clone()
+    }
+}
+
+#[async_trait]
+impl Publisher for RecordingPublisher {
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
+        locked(&self.sent).push((topic.to_owned(), key.to_owned(), payload.to_vec()));
+        Ok(())
+    }
+}
+
+/// An on-sale with no waiting room and no limit of its own: every fan may
+/// book.
+#[derive(Clone, Copy, Default)]
+pub struct OpenDoors;
+
+#[async_trait]
+impl AdmissionGate for OpenDoors {
+    async fn admit(
+        &self,
+        _user: &Claims,
+        _event: &EventId,
+        _pass: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<Admission, ApiError> {
+        Ok(Admission { max_seats_per_user: None })
+    }
+}
