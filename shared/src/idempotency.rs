@@ -13,6 +13,7 @@ use crate::{
     error::ApiError,
     http::{error_body, Reply},
     repo::booking_ports::{IdempotencyClaim, IdempotencyStore},
+    state::State,
 };
 
 /// How long a retry waits for the first request with its key to finish.
@@ -24,6 +25,25 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
         hasher.update(part);
     }
     hex::encode(hasher.finalize())
+}
+
+/// `once` for an HTTP request: the key from its `Idempotency-Key` header,
+/// the request identified by its method, `path` (the route as the client
+/// called it) and body.
+pub async fn once_per_request<F, Fut>(
+    state: &State,
+    req: &lambda_http::Request,
+    user: Uuid,
+    path: &str,
+    work: F,
+) -> Result<Reply, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let hash = request_hash(req.method().as_str(), path, crate::http::body_bytes(req, state.config.max_body_bytes)?);
+    let key = crate::http::idempotency_key(req)?;
+    once(&state.booking_repo(), state.config.idempotency_lease, user, key.as_deref(), &hash, work).await
 }
 
 /// Runs `work` once per (user, key); without a key it simply runs it.

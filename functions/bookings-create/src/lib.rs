@@ -20,20 +20,10 @@ async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::Api
     let user = state.jwt.authenticate(req)?;
     let per_minute = state.config.bookings_per_ip_per_minute;
     state.rate_limiter().await?.check("bookings", &http::client_ip(req), per_minute).await?;
-    let limit = state.config.max_body_bytes;
-    let hash = idempotency::request_hash("POST", "/bookings", http::body_bytes(req, limit)?);
-    let key = http::idempotency_key(req)?;
     let bookings = state.bookings().await?;
-    idempotency::once(
-        &state.booking_repo(),
-        state.config.idempotency_lease,
-        user.sub,
-        key.as_deref(),
-        &hash,
-        || async {
-            let booking = bookings.create(&user, http::parse_json(req, limit)?, Utc::now()).await?;
-            http::Reply::created(&BookingView::new(&booking, Utc::now()))
-        },
-    )
+    idempotency::once_per_request(state, req, user.sub, "/bookings", || async {
+        let booking = bookings.create(&user, http::parse_json(req, state.config.max_body_bytes)?, Utc::now()).await?;
+        http::Reply::created(&BookingView::new(&booking, Utc::now()))
+    })
     .await
 }

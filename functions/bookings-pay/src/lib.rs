@@ -18,20 +18,11 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 async fn pay(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let user = state.jwt.authenticate(req)?;
     let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
-    let limit = state.config.max_body_bytes;
-    let hash = idempotency::request_hash("POST", &format!("/bookings/{id}/pay"), http::body_bytes(req, limit)?);
-    let key = http::idempotency_key(req)?;
     let bookings = state.bookings().await?;
-    idempotency::once(
-        &state.booking_repo(),
-        state.config.idempotency_lease,
-        user.sub,
-        key.as_deref(),
-        &hash,
-        || async {
-            let booking = bookings.pay(&user, id, http::parse_json(req, limit)?, state.payments.as_ref()).await?;
-            http::Reply::ok(&BookingView::new(&booking, Utc::now()))
-        },
-    )
+    idempotency::once_per_request(state, req, user.sub, &format!("/bookings/{id}/pay"), || async {
+        let card = http::parse_json(req, state.config.max_body_bytes)?;
+        let booking = bookings.pay(&user, id, card, state.payments.as_ref()).await?;
+        http::Reply::ok(&BookingView::new(&booking, Utc::now()))
+    })
     .await
 }

@@ -4,7 +4,11 @@
 use lambda_http::{Body, Error, Request, Response};
 use shared::aws_access::Access;
 use shared::kafka;
-use shared::{catalog, domain::event::EventView, http, State};
+use shared::{
+    catalog,
+    domain::event::{Availability, EventView},
+    http, State,
+};
 
 /// The AWS calls this function's code makes; its role in template.yaml
 /// allows these and no more (checked by the deploy rehearsal).
@@ -20,10 +24,6 @@ async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::Api
     let publisher = state.publisher();
     let event = catalog::create_event(&state.events(), &publisher, input, chrono::Utc::now()).await?;
     let layout = state.layouts.put(event);
-    let counts = shared::domain::event::Availability {
-        available: layout.event.total_seats,
-        total: layout.event.total_seats,
-        ..Default::default()
-    };
+    let counts = Availability::all_free(layout.event.total_seats);
     http::Reply::created(&EventView::new(&layout.event, counts))
 }

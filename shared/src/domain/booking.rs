@@ -273,6 +273,17 @@ pub enum PayVerdict {
     Closed(BookingStatus),
 }
 
+impl PayVerdict {
+    /// The status that refuses a charge now, if any.
+    pub fn refusal(self) -> Option<BookingStatus> {
+        match self {
+            PayVerdict::Charge => None,
+            PayVerdict::AlreadyPaid => Some(BookingStatus::Confirmed),
+            PayVerdict::Closed(status) => Some(status),
+        }
+    }
+}
+
 /// The seat reserver's verdict on one booking.requested, from whether its
 /// seats were free in the read model and, if they were, the booking's
 /// status in PostgreSQL read after the hold.

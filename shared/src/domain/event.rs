@@ -479,6 +479,13 @@ pub struct Availability {
     pub total: u32,
 }
 
+impl Availability {
+    /// A new event's seats: every one free.
+    pub fn all_free(total: u32) -> Self {
+        Availability { available: total, total, ..Default::default() }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SectionView<'a> {

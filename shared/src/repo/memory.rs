@@ -465,11 +465,7 @@ impl PaymentRecords for MemoryBookings {
             ledger.bookings.get(&booking.id).cloned().ok_or_else(|| {
                 ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id))
             })?;
-        let closed = match current.on_pay(Utc::now()) {
-            PayVerdict::Charge => None,
-            PayVerdict::AlreadyPaid => Some(BookingStatus::Confirmed),
-            PayVerdict::Closed(status) => Some(status),
-        };
+        let closed = current.on_pay(Utc::now()).refusal();
         let Some(paid) = ledger.payments.iter_mut().find(|p| p.id == payment) else {
             return Err(ApiError::Internal(anyhow::anyhow!("payment {payment} was never begun")));
         };

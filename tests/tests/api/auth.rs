@@ -5,13 +5,13 @@ use serde_json::json;
 use shared::auth::JwtKeys;
 
 use crate::common::{
-    api_request, from_ip, login, raw_body_request, read, register, run, state, state_with, unique_email, State,
+    api_request, from_ip, login, raw_body_request, read, register, run, send, state, state_with, unique_email, State,
 };
 
 async fn login_from(state: &State, ip: &str, email: &str, password: &str) -> u16 {
     let body = json!({ "email": email, "password": password });
     let req = from_ip(api_request("POST", "/auth/login", Some(&body), &[]), ip);
-    auth_login::handle(state, req).await.unwrap().status().as_u16()
+    send(state, req).await.status().as_u16()
 }
 
 #[test]
@@ -20,8 +20,7 @@ fn register_then_login_issues_a_token_with_the_users_claims() {
         let state = state().await;
         let email = unique_email("claims");
         let body = json!({ "email": email.to_uppercase(), "name": "Ada", "password": "correct-horse", "tier": "vip", "phone": "+447700900123" });
-        let (status, registered) =
-            read(auth_register::handle(&state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap());
+        let (status, registered) = read(send(&state, api_request("POST", "/auth/register", Some(&body), &[])).await);
         assert_eq!(status, 201, "{registered}");
         assert_eq!(registered["data"]["email"], email, "email is stored lower-cased");
         assert_eq!(registered["data"]["tier"], "vip");
@@ -70,9 +69,7 @@ fn missing_and_invalid_fields_are_named_in_a_400() {
             ),
         ];
         for (body, fields) in cases {
-            let (status, response) = read(
-                auth_register::handle(&state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap(),
-            );
+            let (status, response) = read(send(&state, api_request("POST", "/auth/register", Some(&body), &[])).await);
             assert_eq!(status, 400, "{body} → {response}");
             assert_eq!(response["error"]["code"], "VALIDATION_ERROR");
             let named: Vec<&str> =
@@ -92,8 +89,7 @@ fn malformed_json_is_a_400_and_creates_nothing() {
             "not json".into(),
             String::new(),
         ] {
-            let (status, response) =
-                read(auth_register::handle(&state, raw_body_request("/auth/register", body)).await.unwrap());
+            let (status, response) = read(send(&state, raw_body_request("/auth/register", body)).await);
             assert_eq!(status, 400, "{response}");
             assert_eq!(response["error"]["code"], "BAD_REQUEST");
         }
@@ -111,8 +107,7 @@ fn bodies_over_one_mebibyte_are_a_413_in_the_handler() {
     run(async {
         let state = state().await;
         let huge = format!("{{\"email\":\"a@b.co\",\"name\":\"{}\"}}", "x".repeat(1024 * 1024));
-        let (status, response) =
-            read(auth_register::handle(&state, raw_body_request("/auth/register", huge)).await.unwrap());
+        let (status, response) = read(send(&state, raw_body_request("/auth/register", huge)).await);
         assert_eq!(status, 413);
         assert_eq!(response["error"]["code"], "PAYLOAD_TOO_LARGE");
     });
@@ -146,7 +141,7 @@ fn repeated_failed_logins_lock_the_email_until_the_window_passes() {
         }
         // Locked: even the right password is refused, with Retry-After.
         let body = json!({ "email": email, "password": "the-right-one" });
-        let response = auth_login::handle(&state, api_request("POST", "/auth/login", Some(&body), &[])).await.unwrap();
+        let response = send(&state, api_request("POST", "/auth/login", Some(&body), &[])).await;
         assert_eq!(response.status(), 429);
         let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
@@ -299,11 +294,11 @@ fn registrations_from_one_address_are_rate_limited_with_retry_after() {
             from_ip(api_request("POST", "/auth/register", Some(&body), &[]), &ip)
         };
         for i in 0..2 {
-            let response = auth_register::handle(&state, attempt(unique_email(&format!("rate{i}")))).await.unwrap();
+            let response = send(&state, attempt(unique_email(&format!("rate{i}")))).await;
             assert_eq!(response.status(), 201);
         }
         let email = unique_email("rate-over");
-        let response = auth_register::handle(&state, attempt(email.clone())).await.unwrap();
+        let response = send(&state, attempt(email.clone())).await;
         assert_eq!(response.status(), 429);
         let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry_after), "{retry_after}");

@@ -6,8 +6,8 @@ use shared::{domain::user::Role, repo::booking_ports::OutboxStore};
 use uuid::Uuid;
 
 use crate::common::{
-    create_event, eventually, gateway_url, http_client, redis_board, run, seat_docs, state, state_with, token_for,
-    State,
+    create_event, eventually, gateway_url, http_client, redis_board, run, seat_docs, send, state, state_with,
+    token_for, State,
 };
 
 struct Api {
@@ -433,7 +433,7 @@ fn expired_holds_release_seats_in_every_store() {
         let token = user(&short);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
         let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]);
-        let (status, booked) = crate::common::read(bookings_create::handle(&short, req).await.unwrap());
+        let (status, booked) = crate::common::read(send(&short, req).await);
         assert_eq!(status, 201, "{booked}");
         let id = booked["data"]["id"].as_str().unwrap().to_owned();
         eventually(10, "mongo holds the seats", || async {
@@ -487,7 +487,7 @@ fn a_message_the_broker_never_got_is_relayed_by_the_sweeper() {
         let event = create_event(&live, 10, 5).await;
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
         let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &user(&live))]);
-        let (status, booked) = crate::common::read(bookings_create::handle(&cut_off, req).await.unwrap());
+        let (status, booked) = crate::common::read(send(&cut_off, req).await);
         assert_eq!(status, 201, "{booked}");
         let id = booked["data"]["id"].as_str().unwrap().to_owned();
         assert!(requested_undelivered(&live, &id).await);
@@ -556,7 +556,7 @@ fn a_stale_hold_is_expired_lazily_by_the_next_booking() {
             let body = json!({ "eventId": event, "seatIds": [format!("{event}_A5")] });
             let req = crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]);
             let short = &short;
-            async move { crate::common::read(bookings_create::handle(short, req).await.unwrap()) }
+            async move { crate::common::read(send(short, req).await) }
         };
         let (status, first) = book(user(&short)).await;
         assert_eq!(status, 201);
@@ -607,7 +607,7 @@ fn a_seat_freed_a_moment_ago_always_ends_reserved_for_the_next_buyer() {
                     let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
                     let req =
                         crate::common::api_request("POST", "/bookings", Some(&body), &[("authorization", &holder)]);
-                    let (status, booked) = crate::common::read(bookings_create::handle(&short, req).await.unwrap());
+                    let (status, booked) = crate::common::read(send(&short, req).await);
                     assert_eq!(status, 201, "round {round}: {booked}");
                     booked["data"]["id"].as_str().unwrap().to_owned()
                 }
@@ -714,10 +714,10 @@ fn an_idempotency_key_left_by_a_dead_request_is_taken_over_after_its_lease() {
         .unwrap();
         let headers = [("authorization", token.as_str()), ("idempotency-key", key.as_str())];
         let req = crate::common::api_request("POST", "/bookings", Some(&body), &headers);
-        let (status, first) = crate::common::read(bookings_create::handle(&state, req).await.unwrap());
+        let (status, first) = crate::common::read(send(&state, req).await);
         assert_eq!(status, 201, "the retry took the stale claim over: {first}");
         let req = crate::common::api_request("POST", "/bookings", Some(&body), &headers);
-        let (status, again) = crate::common::read(bookings_create::handle(&state, req).await.unwrap());
+        let (status, again) = crate::common::read(send(&state, req).await);
         assert_eq!((status, &again), (201, &first), "and its answer is replayed from then on");
     });
 }

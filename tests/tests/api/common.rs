@@ -156,12 +156,12 @@ pub fn read(response: Response<Body>) -> (u16, Value) {
 
 pub async fn register(state: &State, email: &str, password: &str) -> (u16, Value) {
     let body = serde_json::json!({ "email": email, "name": "Test User", "password": password });
-    read(auth_register::handle(state, api_request("POST", "/auth/register", Some(&body), &[])).await.unwrap())
+    call(state, "POST", "/auth/register", None, Some(&body)).await
 }
 
 pub async fn login(state: &State, email: &str, password: &str) -> (u16, Value) {
     let body = serde_json::json!({ "email": email, "password": password });
-    read(auth_login::handle(state, api_request("POST", "/auth/login", Some(&body), &[])).await.unwrap())
+    call(state, "POST", "/auth/login", None, Some(&body)).await
 }
 
 pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Role) -> String {
@@ -169,37 +169,59 @@ pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Ro
     format!("Bearer {}", state.jwt.issue(user, "someone@example.test", role, tier).expect("token"))
 }
 
-/// Calls an HTTP function's handler in-process, found by its binary name
-/// through the gateway's own dispatch (`local_gateway::dispatch`), with the
-/// route's path parameters set as API Gateway sets them.
-pub async fn call_function(state: &State, function: &str, req: Request, params: &[(&str, &str)]) -> Response<Body> {
-    let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+/// The route table the gateway serves, from template.yaml.
+static ROUTES: LazyLock<local_gateway::routes::Router> = LazyLock::new(|| {
+    let template = std::fs::read_to_string(local_gateway::default_template()).expect("template.yaml");
+    local_gateway::routes::Router::new(local_gateway::routes::routes(&template).expect("the template's routes"))
+});
+
+/// Sends `req` in-process to the function template.yaml routes it to, with
+/// the path parameters API Gateway sets: a handler-level call (a state of
+/// the test's own, a Lambda request as built) that names a route, as a
+/// client does, not a crate.
+pub async fn send(state: &State, req: Request) -> Response<Body> {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (function, params) = match ROUTES.find(&method, &path) {
+        local_gateway::routes::Match::Found { route, params } => (route.function.clone(), params),
+        _ => panic!("template.yaml has no route for {method} {path}"),
+    };
+    let params: HashMap<String, String> = params.into_iter().collect();
     let req = lambda_http::RequestExt::with_path_parameters(req, params);
-    local_gateway::dispatch::invoke_http(function, state, req)
+    local_gateway::dispatch::invoke_http(&function, state, req)
         .await
         .unwrap_or_else(|| panic!("no HTTP function named {function}"))
         .expect("handlers answer every request")
 }
 
-/// Calls a booking handler in-process: POST without an id creates, POST
-/// with an id pays, anything else with an id cancels (the path only labels
-/// the request; the id is the path parameter).
-pub async fn booking_call(
+/// Delivers `event` to the Kafka consumer `function` in-process, as its MSK
+/// event source mapping would: the batch report as JSON (`processed`,
+/// `deadLettered`, …), or the error that makes the mapping retry the batch.
+pub async fn deliver(
     state: &State,
-    method: &str,
-    path: &str,
-    id: Option<&str>,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let req = api_request(method, path, body.as_ref(), &[("authorization", token)]);
-    let function = match (method, id) {
-        ("POST", None) => "bookings-create",
-        ("POST", Some(_)) => "bookings-pay",
-        _ => "bookings-cancel",
-    };
-    let params: Vec<(&str, &str)> = id.map(|id| ("id", id)).into_iter().collect();
-    read(call_function(state, function, req, &params).await)
+    function: &str,
+    event: aws_lambda_events::event::kafka::KafkaEvent,
+) -> Result<Value, lambda_http::Error> {
+    local_gateway::dispatch::invoke_kafka(function, state, event)
+        .await
+        .unwrap_or_else(|| panic!("no Kafka consumer named {function}"))
+}
+
+/// `raw` as one path segment, percent-encoded as a client sends it (the
+/// gateway decodes path parameters, as API Gateway does).
+pub fn segment(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `method path` in-process (see `send`), with `token` as the bearer and
+/// `body` as JSON: the status and the JSON answer.
+pub async fn call(state: &State, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let headers: Vec<(&str, &str)> = token.map(|token| ("authorization", token)).into_iter().collect();
+    read(send(state, api_request(method, path, body, &headers)).await)
 }
 
 /// A new event with `seats` seats (rows of ten, $30 each), `days` ahead.
@@ -210,8 +232,7 @@ pub async fn create_event(state: &State, seats: u32, days: i64) -> String {
         "date": (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
         "totalSeats": seats, "price": 30, "description": "A test event", "category": "test"
     });
-    let req = api_request("POST", "/events", Some(&body), &[("authorization", &admin)]);
-    let (status, created) = read(events_create::handle(state, req).await.expect("handler"));
+    let (status, created) = call(state, "POST", "/events", Some(&admin), Some(&body)).await;
     assert_eq!(status, 201, "{created}");
     created["data"]["id"].as_str().expect("event id").to_owned()
 }
@@ -290,14 +311,14 @@ pub async fn fan(state: &State) -> (String, String) {
 pub async fn book(state: &State, token: &str, event: &str, seats: &[&str]) -> String {
     let seat_ids: Vec<String> = seats.iter().map(|s| format!("{event}_{s}")).collect();
     let body = serde_json::json!({ "eventId": event, "seatIds": seat_ids });
-    let (status, booking) = booking_call(state, "POST", "/bookings", None, token, Some(body)).await;
+    let (status, booking) = call(state, "POST", "/bookings", Some(token), Some(&body)).await;
     assert_eq!(status, 201, "{booking}");
     booking["data"]["id"].as_str().unwrap().to_owned()
 }
 
 pub async fn pay(state: &State, token: &str, booking: &str) {
     let card = serde_json::json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
-    let (status, paid) = booking_call(state, "POST", "/bookings/x/pay", Some(booking), token, Some(card)).await;
+    let (status, paid) = call(state, "POST", &format!("/bookings/{booking}/pay"), Some(token), Some(&card)).await;
     assert_eq!(status, 200, "{paid}");
 }
 

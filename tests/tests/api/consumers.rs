@@ -2,7 +2,6 @@
 //! source mapping sends them.
 
 use aws_lambda_events::event::kafka::KafkaEvent;
-use lambda_http::{Context, LambdaEvent};
 use mongodb::bson::doc;
 use serde_json::{json, Value};
 use shared::{
@@ -12,7 +11,7 @@ use shared::{
 use uuid::Uuid;
 
 use crate::common::{
-    api_request, booking_call as call, create_event, eventually, gateway_url, isolated, read, run, seat_docs, state,
+    api_request, call, create_event, deliver, eventually, gateway_url, isolated, read, run, seat_docs, send, state,
     token_for, State,
 };
 
@@ -35,10 +34,9 @@ fn an_msk_fixture_decodes_into_a_booking_message() {
 fn undecodable_records_go_to_the_dead_letter_topic_and_the_batch_succeeds() {
     run(async {
         let state = state().await;
-        let event = LambdaEvent::new(fixture("booking-cancelled-garbage.json"), Context::default());
-        let report = seat_projector::handle(&state, event).await.unwrap();
-        assert_eq!(report.dead_lettered, 1);
-        assert_eq!(report.processed, 0);
+        let report = deliver(&state, "seat-projector", fixture("booking-cancelled-garbage.json")).await.unwrap();
+        assert_eq!(report["deadLettered"], 1);
+        assert_eq!(report["processed"], 0);
     });
 }
 
@@ -53,14 +51,8 @@ fn redelivering_every_message_type_changes_nothing() {
         let event = create_event(&state, 10, 5).await;
         let token = token_for(&state, Uuid::new_v4(), Role::User);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
-        let (status, booked) = read(
-            bookings_create::handle(
-                &state,
-                api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]),
-            )
-            .await
-            .unwrap(),
-        );
+        let (status, booked) =
+            read(send(&state, api_request("POST", "/bookings", Some(&body), &[("authorization", &token)])).await);
         assert_eq!(status, 201);
         let id = booked["data"]["id"].as_str().unwrap().to_owned();
         let booking = Uuid::parse_str(&id).unwrap();
@@ -73,17 +65,8 @@ fn redelivering_every_message_type_changes_nothing() {
             status
         };
         eventually(10, "RESERVED", || async { current().await == "RESERVED" }).await;
-        let mut req = api_request(
-            "POST",
-            "/pay",
-            Some(&json!({ "paymentMethod": { "cardNumber": "4242424242424242" } })),
-            &[("authorization", &token)],
-        );
-        req = lambda_http::RequestExt::with_path_parameters(
-            req,
-            std::collections::HashMap::from([("id".to_owned(), id.clone())]),
-        );
-        assert_eq!(read(bookings_pay::handle(&state, req).await.unwrap()).0, 200);
+        let card = json!({ "paymentMethod": { "cardNumber": "4242424242424242" } });
+        assert_eq!(call(&state, "POST", &format!("/bookings/{id}/pay"), Some(&token), Some(&card)).await.0, 200);
         let seats = state.events().seats().clone();
         let booked_in_mongo = || async {
             seats.count_documents(doc! { "eventId": &event, "status": "booked", "bookingId": &id }).await.unwrap()
@@ -97,7 +80,7 @@ fn redelivering_every_message_type_changes_nothing() {
         assert_eq!(topics, ["booking.requested", "booking.confirmed", "seat.reserved"]);
         sqlx::query("DELETE FROM bookings_demo.processed_messages").execute(state.pg()).await.unwrap();
         let twice: Vec<(String, Value)> = messages.iter().flat_map(|m| [m.clone(), m.clone()]).collect();
-        deliver(&state, &event, &twice).await;
+        redeliver_each(&state, &event, &twice).await;
         assert_eq!(current().await, "CONFIRMED");
         assert_eq!(booked_in_mongo().await, 2);
         let mut redis = state.redis().await.unwrap();
@@ -119,7 +102,7 @@ fn redelivering_every_message_type_changes_nothing() {
 
 /// Sends each (topic, message) as its own one-record batch to the function
 /// that consumes the topic, in the order given.
-async fn deliver(state: &State, event: &str, messages: &[(String, Value)]) {
+async fn redeliver_each(state: &State, event: &str, messages: &[(String, Value)]) {
     for (offset, (topic, payload)) in messages.iter().enumerate() {
         let record = RawRecord {
             topic: format!("{}{topic}", state.config.topic_prefix),
@@ -128,14 +111,14 @@ async fn deliver(state: &State, event: &str, messages: &[(String, Value)]) {
             key: Some(event.as_bytes().to_vec()),
             value: serde_json::to_vec(payload).unwrap(),
         };
-        let batch = LambdaEvent::new(kafka_event(vec![record]), Context::default());
-        let report = match topic.as_str() {
-            "booking.requested" => seat_reserver::handle(state, batch).await,
-            "seat.reserved" | "seat.reservation_failed" => booking_status::handle(state, batch).await,
-            _ => seat_projector::handle(state, batch).await,
-        }
-        .unwrap_or_else(|e| panic!("{topic}: {e}"));
-        assert_eq!(report.dead_lettered, 0, "{topic}");
+        let consumer = match topic.as_str() {
+            "booking.requested" => "seat-reserver",
+            "seat.reserved" | "seat.reservation_failed" => "booking-status",
+            _ => "seat-projector",
+        };
+        let report =
+            deliver(state, consumer, kafka_event(vec![record])).await.unwrap_or_else(|e| panic!("{topic}: {e}"));
+        assert_eq!(report["deadLettered"], 0, "{topic}");
     }
 }
 
@@ -180,11 +163,11 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         // A paid booking: confirmed arrives first, then the reservation, then
         // the request itself; then everything again, newest first.
         let payer = token_for(&state, Uuid::new_v4(), Role::User);
-        let (status, booked) = call(&state, "POST", "/bookings", None, &payer, Some(seats.clone())).await;
+        let (status, booked) = call(&state, "POST", "/bookings", Some(&payer), Some(&seats)).await;
         assert_eq!(status, 201, "{booked}");
         let paid = booked["data"]["id"].as_str().unwrap().to_owned();
         let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } });
-        assert_eq!(call(&state, "POST", "/pay", Some(&paid), &payer, Some(card)).await.0, 200);
+        assert_eq!(call(&state, "POST", &format!("/bookings/{}/pay", paid), Some(&payer), Some(&card)).await.0, 200);
         let mut messages = messages_of(&state, &paid).await;
         let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(topics, ["booking.requested", "booking.confirmed", "seat.reserved"]);
@@ -192,7 +175,7 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
         messages.reverse(); // reserved, requested, confirmed
         let mut twice = messages.clone();
         twice.extend(messages.iter().rev().cloned());
-        deliver(&state, &event, &twice).await;
+        redeliver_each(&state, &event, &twice).await;
 
         assert_eq!(status_of(&state, &paid).await, "CONFIRMED");
         let docs = seat_states(&state, &event).await;
@@ -205,28 +188,23 @@ fn every_topic_out_of_order_and_twice_ends_in_the_right_state() {
             &state,
             "POST",
             "/bookings",
-            None,
-            &payer,
-            Some(json!({
+            Some(&payer),
+            Some(&json!({
                 "eventId": event, "seatIds": [format!("{event}_A3")]
             })),
         )
         .await;
         assert_eq!(status, 201);
-        let (_, list) = read(
-            bookings_list::handle(&state, api_request("GET", "/bookings", None, &[("authorization", &payer)]))
-                .await
-                .unwrap(),
-        );
+        let (_, list) = read(send(&state, api_request("GET", "/bookings", None, &[("authorization", &payer)])).await);
         let cancelled = list["data"]["bookings"][0]["id"].as_str().unwrap().to_owned();
-        assert_eq!(call(&state, "PUT", "/cancel", Some(&cancelled), &payer, None).await.0, 200);
+        assert_eq!(call(&state, "PUT", &format!("/bookings/{}/cancel", cancelled), Some(&payer), None).await.0, 200);
         let mut messages = messages_of(&state, &cancelled).await;
         let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(topics, ["booking.requested", "booking.cancelled", "seat.reserved"]);
         messages.reverse(); // reserved, cancelled, requested
         let mut twice = messages.clone();
         twice.extend(messages.iter().cloned());
-        deliver(&state, &event, &twice).await;
+        redeliver_each(&state, &event, &twice).await;
 
         let docs = seat_states(&state, &event).await;
         assert!(
@@ -253,12 +231,12 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
         let event = create_event(&state, 10, 5).await;
         let seat = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
         let first = token_for(&state, Uuid::new_v4(), Role::User);
-        let (status, booked) = call(&state, "POST", "/bookings", None, &first, Some(seat.clone())).await;
+        let (status, booked) = call(&state, "POST", "/bookings", Some(&first), Some(&seat)).await;
         assert_eq!(status, 201, "{booked}");
         let cancelled = booked["data"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(call(&state, "PUT", "/cancel", Some(&cancelled), &first, None).await.0, 200);
+        assert_eq!(call(&state, "PUT", &format!("/bookings/{}/cancel", cancelled), Some(&first), None).await.0, 200);
         let second = token_for(&state, Uuid::new_v4(), Role::User);
-        let (status, booked) = call(&state, "POST", "/bookings", None, &second, Some(seat)).await;
+        let (status, booked) = call(&state, "POST", "/bookings", Some(&second), Some(&seat)).await;
         assert_eq!(status, 201, "{booked}");
         let buyer = booked["data"]["id"].as_str().unwrap().to_owned();
 
@@ -274,9 +252,8 @@ fn a_seat_freed_by_a_cancel_goes_to_the_next_buyer_in_the_same_batch() {
                 value: serde_json::to_vec(&payload).unwrap(),
             });
         }
-        let batch = LambdaEvent::new(kafka_event(records), Context::default());
-        let report = seat_reserver::handle(&state, batch).await.unwrap();
-        assert_eq!(report.processed, 2);
+        let report = deliver(&state, "seat-reserver", kafka_event(records)).await.unwrap();
+        assert_eq!(report["processed"], 2);
 
         let docs = seat_states(&state, &event).await;
         let held_by_buyer =
@@ -408,22 +385,25 @@ fn a_seat_still_held_for_a_closed_booking_goes_to_the_buyer_postgres_accepted() 
         for (round, close) in ["cancel", "lapse"].into_iter().enumerate() {
             let seat = json!({ "eventId": event, "seatIds": [format!("{event}_A{}", round + 1)] });
             let first = token_for(&state, Uuid::new_v4(), Role::User);
-            let (status, booked) = call(&state, "POST", "/bookings", None, &first, Some(seat.clone())).await;
+            let (status, booked) = call(&state, "POST", "/bookings", Some(&first), Some(&seat)).await;
             assert_eq!(status, 201, "{booked}");
             let holder = booked["data"]["id"].as_str().unwrap().to_owned();
             let request = messages_of(&state, &holder).await.remove(0);
-            deliver(&state, &event, &[request]).await;
+            redeliver_each(&state, &event, &[request]).await;
             assert!(seat_states(&state, &event).await.contains(&(SeatStatus::Held, Some(holder.clone()))));
             match close {
-                "cancel" => assert_eq!(call(&state, "PUT", "/cancel", Some(&holder), &first, None).await.0, 200),
+                "cancel" => assert_eq!(
+                    call(&state, "PUT", &format!("/bookings/{}/cancel", holder), Some(&first), None).await.0,
+                    200
+                ),
                 _ => tokio::time::sleep(hold + std::time::Duration::from_millis(200)).await,
             }
             let second = token_for(&state, Uuid::new_v4(), Role::User);
-            let (status, booked) = call(&state, "POST", "/bookings", None, &second, Some(seat)).await;
+            let (status, booked) = call(&state, "POST", "/bookings", Some(&second), Some(&seat)).await;
             assert_eq!(status, 201, "{close}: postgres accepts the buyer: {booked}");
             let buyer = booked["data"]["id"].as_str().unwrap().to_owned();
             let request = messages_of(&state, &buyer).await.remove(0);
-            deliver(&state, &event, &[request]).await;
+            redeliver_each(&state, &event, &[request]).await;
 
             let docs = seat_states(&state, &event).await;
             assert!(

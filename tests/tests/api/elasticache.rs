@@ -14,7 +14,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, installed, read, run, state_with, token_for, State};
+use crate::common::{api_request, call, create_event, installed, read, run, send, state_with, token_for, State};
 
 const CLUSTER_URL: &str = "rediss://127.0.0.1:6390";
 
@@ -82,19 +82,16 @@ fn a_booking_through_the_handler_holds_its_seats_on_the_cluster() {
         let token = token_for(&state, Uuid::new_v4(), Role::User);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
         let req = api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]);
-        let (status, booked) = read(bookings_create::handle(&state, req).await.unwrap());
+        let (status, booked) = read(send(&state, req).await);
         assert_eq!(status, 201, "{booked}");
 
         let rival = token_for(&state, Uuid::new_v4(), Role::User);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A2")] });
         let req = api_request("POST", "/bookings", Some(&body), &[("authorization", &rival)]);
-        let (status, refused) = read(bookings_create::handle(&state, req).await.unwrap());
+        let (status, refused) = read(send(&state, req).await);
         assert_eq!(status, 409, "{refused}");
 
-        let req = api_request("GET", &format!("/events/{event}/seats"), None, &[]);
-        let path = std::collections::HashMap::from([("id".to_owned(), event.clone())]);
-        let req = lambda_http::RequestExt::with_path_parameters(req, path);
-        let (status, map) = read(events_seats::handle(&state, req).await.unwrap());
+        let (status, map) = call(&state, "GET", &format!("/events/{event}/seats"), None, None).await;
         assert_eq!(status, 200, "{map}");
         assert_eq!(map["data"]["availability"]["held"], 2, "{map}");
     });

@@ -13,7 +13,8 @@ use shared::{
 };
 
 use crate::common::{
-    api_request, book, call_function, create_event, eventually, fan, gateway_url, http_client, read, run, state, State,
+    api_request, book, call, create_event, eventually, fan, gateway_url, http_client, read, run, segment, send, state,
+    State,
 };
 
 async fn seeded() -> std::sync::Arc<State> {
@@ -27,11 +28,18 @@ fn token(state: &State, role: Role) -> String {
     format!("Bearer {}", state.jwt.issue(uuid::Uuid::new_v4(), "someone@example.test", role, Tier::Regular).unwrap())
 }
 
-async fn get(state: &State, function: &str, path: &str, query: &str, id: Option<&str>) -> (u16, Value) {
+async fn get(state: &State, path: &str, query: &str) -> (u16, Value) {
     let query: std::collections::HashMap<String, String> = form_urlencoded(query).into_iter().collect();
     let req = lambda_http::RequestExt::with_query_string_parameters(api_request("GET", path, None, &[]), query);
-    let params: Vec<(&str, &str)> = id.map(|id| ("id", id)).into_iter().collect();
-    read(call_function(state, function, req, &params).await)
+    read(send(state, req).await)
+}
+
+fn event_path(id: &str) -> String {
+    format!("/events/{}", segment(id))
+}
+
+fn seats_path(id: &str) -> String {
+    format!("/events/{}/seats", segment(id))
 }
 
 fn form_urlencoded(query: &str) -> Vec<(String, String)> {
@@ -46,8 +54,7 @@ fn form_urlencoded(query: &str) -> Vec<(String, String)> {
 }
 
 async fn create(state: &State, auth: Option<&str>, body: &Value) -> (u16, Value) {
-    let headers: Vec<(&str, &str)> = auth.map(|a| vec![("authorization", a)]).unwrap_or_default();
-    read(events_create::handle(state, api_request("POST", "/events", Some(body), &headers)).await.unwrap())
+    call(state, "POST", "/events", auth, Some(body)).await
 }
 
 fn new_event(category: &str, days_ahead: i64, name: &str) -> Value {
@@ -114,26 +121,23 @@ fn the_list_paginates_filters_and_sorts_by_date() {
         for (days, name) in [(30, "Third Night"), (10, "First Night"), (20, "Second Night")] {
             assert_eq!(create(&state, Some(&admin), &new_event(&category, days, name)).await.0, 201);
         }
-        let (status, page1) =
-            get(&state, "events-list", "/events", &format!("category={category}&limit=2"), None).await;
+        let (status, page1) = get(&state, "/events", &format!("category={category}&limit=2")).await;
         assert_eq!(status, 200, "{page1}");
         let names = |page: &Value| -> Vec<String> {
             page["data"]["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect()
         };
         assert_eq!(names(&page1), ["First Night", "Second Night"]);
         assert_eq!((page1["data"]["total"].as_u64(), page1["data"]["totalPages"].as_u64()), (Some(3), Some(2)));
-        let (_, page2) =
-            get(&state, "events-list", "/events", &format!("category={category}&limit=2&page=2"), None).await;
+        let (_, page2) = get(&state, "/events", &format!("category={category}&limit=2&page=2")).await;
         assert_eq!(names(&page2), ["Third Night"]);
 
         let from = (chrono::Utc::now() + chrono::Duration::days(15)).format("%Y-%m-%d");
         let to = (chrono::Utc::now() + chrono::Duration::days(25)).format("%Y-%m-%d");
-        let (_, ranged) =
-            get(&state, "events-list", "/events", &format!("category={category}&from={from}&to={to}"), None).await;
+        let (_, ranged) = get(&state, "/events", &format!("category={category}&from={from}&to={to}")).await;
         assert_eq!(names(&ranged), ["Second Night"]);
-        let (_, searched) = get(&state, "events-list", "/events", &format!("category={category}&q=first"), None).await;
+        let (_, searched) = get(&state, "/events", &format!("category={category}&q=first")).await;
         assert_eq!(names(&searched), ["First Night"]);
-        let (_, by_venue) = get(&state, "events-list", "/events", "q=madison", None).await;
+        let (_, by_venue) = get(&state, "/events", "q=madison").await;
         assert_eq!(names(&by_venue), ["Taylor Swift - The Eras Tour"]);
         let availability = &by_venue["data"]["events"][0]["availability"];
         assert_eq!(availability["total"], 100);
@@ -153,12 +157,12 @@ fn bad_list_parameters_are_a_400_naming_them() {
             ("category=$ne", "category"),
             ("from=2027-02-01&to=2027-01-01", "to"),
         ] {
-            let (status, body) = get(&state, "events-list", "/events", query, None).await;
+            let (status, body) = get(&state, "/events", query).await;
             assert_eq!(status, 400, "{query}: {body}");
             assert!(body["error"]["details"]["fields"].get(field).is_some(), "{query}: {body}");
         }
         // A regex in q is matched literally, not evaluated.
-        let (status, body) = get(&state, "events-list", "/events", "q=.*", None).await;
+        let (status, body) = get(&state, "/events", "q=.*").await;
         assert_eq!(status, 200);
         assert_eq!(body["data"]["total"], 0);
     });
@@ -168,7 +172,7 @@ fn bad_list_parameters_are_a_400_naming_them() {
 fn detail_shows_venue_sections_and_availability_or_404() {
     run(async {
         let state = seeded().await;
-        let (status, body) = get(&state, "events-get", "/events/x", "", Some(seed::TAYLOR_SWIFT)).await;
+        let (status, body) = get(&state, &event_path(seed::TAYLOR_SWIFT), "").await;
         assert_eq!(status, 200, "{body}");
         let event = &body["data"];
         assert_eq!(event["venue"]["name"], "Madison Square Garden");
@@ -178,10 +182,10 @@ fn detail_shows_venue_sections_and_availability_or_404() {
         assert_eq!(event["sections"][0]["price"], 225);
         assert_eq!(event["price"], 150);
         assert_eq!(event["availability"]["total"], 100);
-        let (status, body) = get(&state, "events-get", "/events/x", "", Some("no-such-event")).await;
+        let (status, body) = get(&state, &event_path("no-such-event"), "").await;
         assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
         for hostile in ["{\"$gt\":\"\"}", "../../etc/passwd", "a'; DROP TABLE users;--"] {
-            let (status, _) = get(&state, "events-get", "/events/x", "", Some(hostile)).await;
+            let (status, _) = get(&state, &event_path(hostile), "").await;
             assert_eq!(status, 400, "{hostile}");
         }
     });
@@ -191,21 +195,21 @@ fn detail_shows_venue_sections_and_availability_or_404() {
 fn the_seat_map_filters_by_status_and_section() {
     run(async {
         let state = seeded().await;
-        let (status, body) = get(&state, "events-seats", "/s", "", Some(seed::TAYLOR_SWIFT)).await;
+        let (status, body) = get(&state, &seats_path(seed::TAYLOR_SWIFT), "").await;
         assert_eq!(status, 200);
         let seats = body["data"]["seats"].as_array().unwrap();
         assert_eq!(seats.len(), 100);
         assert_eq!(seats[0]["id"], "taylor-swift-eras-tour_A1");
         assert_eq!((seats[0]["row"].as_str(), seats[0]["number"].as_u64()), (Some("A"), Some(1)));
-        let (_, vip) = get(&state, "events-seats", "/s", "section=VIP", Some(seed::TAYLOR_SWIFT)).await;
+        let (_, vip) = get(&state, &seats_path(seed::TAYLOR_SWIFT), "section=VIP").await;
         let vip = vip["data"]["seats"].as_array().unwrap();
         assert_eq!(vip.len(), 10);
         assert!(vip.iter().all(|s| s["tier"] == "vip" && s["price"] == 225));
-        let (_, none) = get(&state, "events-seats", "/s", "section=Balcony", Some(seed::TAYLOR_SWIFT)).await;
+        let (_, none) = get(&state, &seats_path(seed::TAYLOR_SWIFT), "section=Balcony").await;
         assert_eq!(none["data"]["seats"].as_array().unwrap().len(), 0);
-        let (status, _) = get(&state, "events-seats", "/s", "status=sold", Some(seed::TAYLOR_SWIFT)).await;
+        let (status, _) = get(&state, &seats_path(seed::TAYLOR_SWIFT), "status=sold").await;
         assert_eq!(status, 400);
-        let (status, _) = get(&state, "events-seats", "/s", "", Some("no-such-event")).await;
+        let (status, _) = get(&state, &seats_path("no-such-event"), "").await;
         assert_eq!(status, 404);
     });
 }
@@ -225,7 +229,7 @@ fn a_hold_shows_on_the_seat_map_and_its_release_frees_the_seat() {
         assert!(board.hold(&event, &booking, &labels, expires).await.unwrap().is_empty());
 
         let status_of = |state: std::sync::Arc<State>, id: String| async move {
-            let (_, body) = get(&state, "events-seats", "/s", "section=General", Some(&id)).await;
+            let (_, body) = get(&state, &seats_path(&id), "section=General").await;
             body["data"]["seats"][0]["status"].as_str().unwrap().to_owned()
         };
         eventually(10, "A1 shown held", || async { status_of(state.clone(), id.clone()).await == "held" }).await;
@@ -233,7 +237,7 @@ fn a_hold_shows_on_the_seat_map_and_its_release_frees_the_seat() {
         let other = uuid::Uuid::new_v4().to_string();
         let taken = board.hold(&event, &other, &["A2".into(), "A3".into()], expires).await.unwrap();
         assert_eq!(taken, ["A2"]);
-        let (_, map) = get(&state, "events-seats", "/s", "status=held", Some(&id)).await;
+        let (_, map) = get(&state, &seats_path(&id), "status=held").await;
         assert_eq!(map["data"]["availability"]["held"], 2, "A3 must not be held by the failed attempt");
         // Release checks the owner.
         assert_eq!(board.release(&event, &other, &labels).await.unwrap(), 0);
@@ -254,7 +258,7 @@ fn an_expired_hold_reads_as_available_without_any_cleanup() {
         let expires = chrono::Utc::now().timestamp_millis() + 300;
         assert!(board.hold(&event, "b-short", &["A1".into()], expires).await.unwrap().is_empty());
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let (_, map) = get(&state, "events-seats", "/s", "status=available", Some(event.as_ref())).await;
+        let (_, map) = get(&state, &seats_path(event.as_ref()), "status=available").await;
         assert_eq!(map["data"]["availability"]["available"], 20);
         assert!(board.hold(&event, "b-next", &["A1".into()], expires + 60_000).await.unwrap().is_empty());
     });
@@ -323,7 +327,7 @@ fn invalid_events_are_a_400_naming_each_field_and_store_nothing() {
                 response["error"]["details"]["fields"].as_object().unwrap().keys().map(String::as_str).collect();
             assert_eq!(named, fields, "{body}");
         }
-        let (_, listed) = get(&state, "events-list", "/events", &format!("q={}", name.to_lowercase()), None).await;
+        let (_, listed) = get(&state, "/events", &format!("q={}", name.to_lowercase())).await;
         assert_eq!(listed["data"]["total"], 0);
     });
 }
@@ -347,7 +351,7 @@ fn a_five_hundred_seat_event_with_sections_is_created_with_every_seat() {
         let seats = seats_of(&state, id).await;
         assert_eq!(seats.len(), 500);
         assert_eq!(seats.iter().filter(|s| s.price_cents == 19_999).count(), 100);
-        let (_, map) = get(&state, "events-seats", "/s", "section=upper bowl", Some(id)).await;
+        let (_, map) = get(&state, &seats_path(id), "section=upper bowl").await;
         let upper = map["data"]["seats"].as_array().unwrap();
         assert_eq!(upper.len(), 200);
         assert_eq!(upper[0]["label"], "P1", "rows continue across sections");
@@ -360,7 +364,7 @@ fn concurrent_seat_map_reads_all_succeed() {
         let state = seeded().await;
         let reads = (0..200).map(|_| {
             let state = state.clone();
-            tokio::spawn(async move { get(&state, "events-seats", "/s", "", Some(seed::TAYLOR_SWIFT)).await.0 })
+            tokio::spawn(async move { get(&state, &seats_path(seed::TAYLOR_SWIFT), "").await.0 })
         });
         let statuses: Vec<u16> = join_all(reads).await.into_iter().map(Result::unwrap).collect();
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");

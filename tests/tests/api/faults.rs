@@ -24,7 +24,6 @@ use std::{
 };
 
 use futures::future::join_all;
-use lambda_http::{Context, LambdaEvent};
 use mongodb::bson::doc;
 use serde_json::{json, Value};
 use shared::{
@@ -35,7 +34,9 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{api_request, create_event, installed, isolated, read, run, tansu_bin, token_for, State};
+use crate::common::{
+    api_request, create_event, deliver, installed, isolated, read, run, send, tansu_bin, token_for, State,
+};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -136,7 +137,7 @@ fn redis_flushed_mid_storm_oversells_nothing_and_the_holds_come_back() {
             let (state, event, answered) = (state.clone(), event.clone(), answered.clone());
             tokio::spawn(async move {
                 let req = book_request(&state, &event, &format!("A{}", i % 10 + 1));
-                let (status, body) = read(bookings_create::handle(&state, req).await.unwrap());
+                let (status, body) = read(send(&state, req).await);
                 answered.fetch_add(1, Ordering::SeqCst);
                 (status, body)
             })
@@ -156,8 +157,7 @@ fn redis_flushed_mid_storm_oversells_nothing_and_the_holds_come_back() {
         // One more buyer per seat: each is refused by PostgreSQL (Redis may
         // have forgotten the seat) and that refusal restores the real hold.
         for label in (1..=10).map(|n| format!("A{n}")) {
-            let (status, body) =
-                read(bookings_create::handle(&state, book_request(&state, &event, &label)).await.unwrap());
+            let (status, body) = read(send(&state, book_request(&state, &event, &label)).await);
             assert_eq!(status, 409, "{body}");
         }
         let mut redis = state.redis().await.unwrap();
@@ -188,24 +188,18 @@ fn mongo_down_is_a_503_and_accepted_bookings_are_reconciled_when_it_returns() {
         state.events().create_indexes().await.unwrap();
         let event = create_event(&state, 10, 30).await;
         // The seat map is cached per instance: warm it as traffic would.
-        let path = HashMap::from([("id".to_owned(), event.clone())]);
-        let seats_request = || {
-            lambda_http::RequestExt::with_path_parameters(
-                api_request("GET", &format!("/events/{event}/seats"), None, &[]),
-                path.clone(),
-            )
-        };
-        assert_eq!(read(events_seats::handle(&state, seats_request()).await.unwrap()).0, 200);
+        let seats_request = || api_request("GET", &format!("/events/{event}/seats"), None, &[]);
+        assert_eq!(read(send(&state, seats_request()).await).0, 200);
 
         mongo.stop();
-        let (status, body) = read(events_list::handle(&state, api_request("GET", "/events", None, &[])).await.unwrap());
+        let (status, body) = read(send(&state, api_request("GET", "/events", None, &[])).await);
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
         assert!(!body.to_string().contains(&port.to_string()), "no connection detail leaks: {body}");
 
         // A booking is still accepted: PostgreSQL and Redis decide, and the
         // layout is cached.
-        let (status, booked) = read(bookings_create::handle(&state, book_request(&state, &event, "A1")).await.unwrap());
+        let (status, booked) = read(send(&state, book_request(&state, &event, "A1")).await);
         assert_eq!(status, 201, "{booked}");
         let id = booked["data"]["id"].as_str().unwrap().to_owned();
         let (payload,): (Value,) = sqlx::query_as(
@@ -222,13 +216,12 @@ fn mongo_down_is_a_503_and_accepted_bookings_are_reconciled_when_it_returns() {
             key: Some(event.clone().into_bytes()),
             value: serde_json::to_vec(&payload).unwrap(),
         };
-        let deliver =
-            || seat_reserver::handle(&state, LambdaEvent::new(kafka_event(vec![record.clone()]), Context::default()));
-        assert!(deliver().await.is_err(), "the batch fails while the read model is down, so it is retried");
+        let reserve = || deliver(&state, "seat-reserver", kafka_event(vec![record.clone()]));
+        assert!(reserve().await.is_err(), "the batch fails while the read model is down, so it is retried");
 
         mongo.resume();
-        let report = deliver().await.expect("the retried batch succeeds");
-        assert_eq!(report.dead_lettered, 0);
+        let report = reserve().await.expect("the retried batch succeeds");
+        assert_eq!(report["deadLettered"], 0);
         let held = state
             .events()
             .seats()
@@ -236,7 +229,7 @@ fn mongo_down_is_a_503_and_accepted_bookings_are_reconciled_when_it_returns() {
             .await
             .unwrap();
         assert_eq!(held, 1, "the read model caught up with the accepted booking");
-        let (status, _) = read(events_list::handle(&state, api_request("GET", "/events", None, &[])).await.unwrap());
+        let (status, _) = read(send(&state, api_request("GET", "/events", None, &[])).await);
         assert_eq!(status, 200);
     });
 }
@@ -315,7 +308,7 @@ fn a_broker_restart_loses_no_booking_message_and_oversells_nothing() {
                     let (state, event) = (state.clone(), event.clone());
                     tokio::spawn(async move {
                         let req = book_request(&state, &event, &format!("A{}", i % 10 + 1));
-                        read(bookings_create::handle(&state, req).await.unwrap())
+                        read(send(&state, req).await)
                     })
                 }))
                 .await;

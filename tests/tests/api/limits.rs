@@ -6,13 +6,13 @@ use serde_json::json;
 use shared::domain::user::Role;
 use uuid::Uuid;
 
-use crate::common::{api_request, from_ip, read, run, state, state_with, token_for, State};
+use crate::common::{api_request, call, from_ip, read, run, send, state, state_with, token_for, State};
 
 async fn book_from(state: &State, ip: &str, token: &str, event: &str, labels: &[&str]) -> (u16, serde_json::Value) {
     let seats: Vec<String> = labels.iter().map(|l| format!("{event}_{l}")).collect();
     let body = json!({ "eventId": event, "seatIds": seats });
     let req = from_ip(api_request("POST", "/bookings", Some(&body), &[("authorization", token)]), ip);
-    read(bookings_create::handle(state, req).await.unwrap())
+    read(send(state, req).await)
 }
 
 async fn book(state: &State, token: &str, event: &str, labels: &[&str]) -> (u16, serde_json::Value) {
@@ -21,8 +21,12 @@ async fn book(state: &State, token: &str, event: &str, labels: &[&str]) -> (u16,
 
 async fn act(state: &State, token: &str, id: &str, pay: bool) -> u16 {
     let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } });
-    let (method, body) = if pay { ("POST", Some(card)) } else { ("PUT", None) };
-    crate::common::booking_call(state, method, "/booking", Some(id), token, body).await.0
+    let (method, path, body) = if pay {
+        ("POST", format!("/bookings/{id}/pay"), Some(card))
+    } else {
+        ("PUT", format!("/bookings/{id}/cancel"), None)
+    };
+    call(state, method, &path, Some(token), body.as_ref()).await.0
 }
 
 /// An event created with its own per-user limit.
@@ -34,11 +38,7 @@ async fn event_with_limit(state: &State, limit: u32) -> String {
         "totalSeats": 20, "price": 30, "description": "A limited event", "category": "test",
         "maxSeatsPerUser": limit
     });
-    let (status, created) = read(
-        events_create::handle(state, api_request("POST", "/events", Some(&body), &[("authorization", &admin)]))
-            .await
-            .unwrap(),
-    );
+    let (status, created) = call(state, "POST", "/events", Some(&admin), Some(&body)).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["data"]["maxSeatsPerUser"], limit);
     created["data"]["id"].as_str().unwrap().to_owned()
@@ -89,12 +89,7 @@ fn seats_one_just_cancelled_cannot_be_taken_back_during_the_cool_down() {
 
         let seats: Vec<String> = ["A2"].iter().map(|l| format!("{event}_{l}")).collect();
         let body = json!({ "eventId": event, "seatIds": seats });
-        let response = bookings_create::handle(
-            &state,
-            api_request("POST", "/bookings", Some(&body), &[("authorization", &token)]),
-        )
-        .await
-        .unwrap();
+        let response = send(&state, api_request("POST", "/bookings", Some(&body), &[("authorization", &token)])).await;
         assert_eq!(response.status(), 429);
         let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         let cooldown = state.config.rebook_cooldown.as_secs();

@@ -16,7 +16,7 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::common::{booking_call, create_event, run, state_with, token_for, State};
+use crate::common::{call, create_event, run, state_with, token_for, State};
 
 /// The test cards, with refunds that fail `failures` times before they go
 /// through, and a hook that runs while a charge is being decided.
@@ -54,7 +54,7 @@ async fn with_provider(provider: &Provider) -> State {
 
 async fn book(state: &State, token: &str, event: &str, label: &str) -> String {
     let body = json!({ "eventId": event, "seatIds": [format!("{event}_{label}")] });
-    let (status, booked) = booking_call(state, "POST", "/bookings", None, token, Some(body)).await;
+    let (status, booked) = call(state, "POST", "/bookings", Some(token), Some(&body)).await;
     assert_eq!(status, 201, "{booked}");
     booked["data"]["id"].as_str().unwrap().to_owned()
 }
@@ -89,14 +89,18 @@ fn a_refund_the_provider_fails_twice_is_retried_until_it_is_done_once() {
         let event = create_event(&state, 10, 5).await;
         let token = token_for(&state, Uuid::new_v4(), Role::User);
         let booking = book(&state, &token, &event, "A1").await;
-        assert_eq!(booking_call(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await.0, 200);
+        assert_eq!(
+            call(&state, "POST", &format!("/bookings/{}/pay", booking), Some(&token), Some(&card())).await.0,
+            200
+        );
 
         // The provider fails: the cancel stands, the refund stays owed.
-        let (status, cancelled) = booking_call(&state, "PUT", "/cancel", Some(&booking), &token, None).await;
+        let (status, cancelled) =
+            call(&state, "PUT", &format!("/bookings/{}/cancel", booking), Some(&token), None).await;
         assert_eq!((status, cancelled["data"]["status"].as_str()), (200, Some("CANCELLED")), "{cancelled}");
         assert_eq!(payment_of(&state, &booking).await, ("REFUND_PENDING".to_owned(), 1));
         // A retried cancel changes nothing and refunds nothing twice.
-        assert_eq!(booking_call(&state, "PUT", "/cancel", Some(&booking), &token, None).await.0, 200);
+        assert_eq!(call(&state, "PUT", &format!("/bookings/{}/cancel", booking), Some(&token), None).await.0, 200);
         assert_eq!(provider.refunds.lock().unwrap().len(), 1);
 
         let bookings = state.bookings().await.unwrap();
@@ -149,7 +153,8 @@ fn a_booking_that_lapses_while_the_provider_decides_is_refunded_not_confirmed() 
         let booking = book(&state, &token, &event, "A2").await;
         *booking_slot.lock().unwrap() = Some(Uuid::parse_str(&booking).unwrap());
 
-        let (status, body) = booking_call(&state, "POST", "/pay", Some(&booking), &token, Some(card())).await;
+        let (status, body) =
+            call(&state, "POST", &format!("/bookings/{}/pay", booking), Some(&token), Some(&card())).await;
         assert_eq!(blocked.load(Ordering::SeqCst), 0, "the charge ran while the booking's row was locked");
         assert_eq!(status, 409, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("EXPIRED"), "{body}");

@@ -249,8 +249,7 @@ fn synthetic_batch(state: &State, event: &str, count: usize, last_minute: DateTi
 }
 
 async fn count_batch(state: &State, records: Vec<RawRecord>) -> Value {
-    let event = lambda_http::LambdaEvent::new(kafka_event(records), lambda_http::Context::default());
-    serde_json::to_value(analytics::handle(state, event).await.expect("batch applied")).unwrap()
+    deliver(state, "analytics", kafka_event(records)).await.expect("batch applied")
 }
 
 #[test]

@@ -3,18 +3,15 @@
 //! however many gates scan them together; forged, foreign and voided
 //! tickets are refused and change nothing.
 
-use std::collections::HashMap;
-
 use serde_json::{json, Value};
 use shared::domain::user::Role;
 use uuid::Uuid;
 
 use crate::common::*;
 
-async fn call(function: &str, method: &str, params: &[(&str, &str)], token: &str, body: Option<Value>) -> (u16, Value) {
-    let state = state().await;
-    let req = api_request(method, "/x", body.as_ref(), &[("authorization", token)]);
-    read(call_function(&state, function, req, params).await)
+/// `method path` on the suite's state as `token`'s holder.
+async fn as_user(method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    call(&*state().await, method, path, Some(token), body.as_ref()).await
 }
 
 /// A paid booking of `seats` seats on a new event: (event, booking, owner's token).
@@ -24,24 +21,23 @@ async fn paid_booking(seats: &[&str]) -> (String, String, String) {
     let owner = token_for(&state, Uuid::new_v4(), Role::User);
     let seat_ids: Vec<String> = seats.iter().map(|s| format!("{event}_{s}")).collect();
     let (status, booking) =
-        booking_call(&state, "POST", "/bookings", None, &owner, Some(json!({ "eventId": event, "seatIds": seat_ids })))
-            .await;
+        call(&state, "POST", "/bookings", Some(&owner), Some(&json!({ "eventId": event, "seatIds": seat_ids }))).await;
     assert_eq!(status, 201, "{booking}");
     let id = booking["data"]["id"].as_str().unwrap().to_owned();
     let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
-    let (status, paid) = booking_call(&state, "POST", "/bookings/x/pay", Some(&id), &owner, Some(card)).await;
+    let (status, paid) = call(&state, "POST", &format!("/bookings/{id}/pay"), Some(&owner), Some(&card)).await;
     assert_eq!(status, 200, "{paid}");
     (event, id, owner)
 }
 
 async fn tickets_of(booking: &str, owner: &str) -> Vec<Value> {
-    let (status, body) = call("bookings-tickets", "GET", &[("id", booking)], owner, None).await;
+    let (status, body) = as_user("GET", &format!("/bookings/{}/tickets", booking), owner, None).await;
     assert_eq!(status, 200, "{body}");
     body["data"]["tickets"].as_array().unwrap().clone()
 }
 
 async fn scan(event: &str, code: &str, gate: &str, staff: &str) -> (u16, Value) {
-    call("events-checkin", "POST", &[("id", event)], staff, Some(json!({ "code": code, "gate": gate }))).await
+    as_user("POST", &format!("/events/{}/checkin", event), staff, Some(json!({ "code": code, "gate": gate }))).await
 }
 
 async fn checkins_of(ticket: &str) -> i64 {
@@ -59,13 +55,13 @@ fn a_paid_booking_has_one_verifiable_ticket_per_seat_for_its_owner_only() {
         let event = create_event(&state, 20, 30).await;
         let owner = token_for(&state, Uuid::new_v4(), Role::User);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1"), format!("{event}_A2")] });
-        let (_, booking) = booking_call(&state, "POST", "/bookings", None, &owner, Some(body)).await;
+        let (_, booking) = call(&state, "POST", "/bookings", Some(&owner), Some(&body)).await;
         let id = booking["data"]["id"].as_str().unwrap();
-        let (status, body) = call("bookings-tickets", "GET", &[("id", id)], &owner, None).await;
+        let (status, body) = as_user("GET", &format!("/bookings/{}/tickets", id), &owner, None).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("NO_TICKETS")), "unpaid: {body}");
 
         let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
-        assert_eq!(booking_call(&state, "POST", "/bookings/x/pay", Some(id), &owner, Some(card)).await.0, 200);
+        assert_eq!(call(&state, "POST", &format!("/bookings/{id}/pay"), Some(&owner), Some(&card)).await.0, 200);
         let tickets = tickets_of(id, &owner).await;
         assert_eq!(tickets.len(), 2);
         let signer = shared::tickets::TicketSigner::from_config(&state.config).unwrap();
@@ -77,8 +73,8 @@ fn a_paid_booking_has_one_verifiable_ticket_per_seat_for_its_owner_only() {
         }
         assert_eq!(tickets_of(id, &owner).await[0]["ticketId"], tickets[0]["ticketId"], "the same ticket every time");
         let stranger = token_for(&state, Uuid::new_v4(), Role::User);
-        assert_eq!(call("bookings-tickets", "GET", &[("id", id)], &stranger, None).await.0, 404);
-        assert_eq!(call("bookings-tickets", "GET", &[("id", "not-a-uuid")], &owner, None).await.0, 400);
+        assert_eq!(as_user("GET", &format!("/bookings/{}/tickets", id), &stranger, None).await.0, 404);
+        assert_eq!(as_user("GET", "/bookings/not-a-uuid/tickets", &owner, None).await.0, 400);
     })
 }
 
@@ -104,8 +100,13 @@ fn twenty_gates_scanning_one_ticket_admit_it_exactly_once() {
         }
         assert_eq!(checkins_of(ticket["ticketId"].as_str().unwrap()).await, 1);
         // The organisers' dashboard counts the door once too.
-        let (status, stats) =
-            call("events-stats", "GET", &[("id", &event)], &token_for(&state, Uuid::new_v4(), Role::Admin), None).await;
+        let (status, stats) = as_user(
+            "GET",
+            &format!("/admin/events/{}/stats", &event),
+            &token_for(&state, Uuid::new_v4(), Role::Admin),
+            None,
+        )
+        .await;
         assert_eq!((status, &stats["data"]["admitted"]), (200, &json!(1)), "{stats}");
     })
 }
@@ -132,11 +133,11 @@ fn forged_foreign_and_voided_tickets_are_refused_and_change_nothing() {
         let (status, body) = scan(&elsewhere, code, "north", &staff).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("WRONG_EVENT")), "{body}");
         let (status, body) =
-            call("events-checkin", "POST", &[("id", &event)], &staff, Some(json!({ "gate": "x" }))).await;
+            as_user("POST", &format!("/events/{}/checkin", &event), &staff, Some(json!({ "gate": "x" }))).await;
         assert_eq!((status, body["error"]["details"]["fields"].get("code").is_some()), (400, true), "{body}");
 
         // Cancelling the paid booking refunds it and voids its tickets.
-        let (status, _) = booking_call(&state, "PUT", "/bookings/x/cancel", Some(&booking), &owner, None).await;
+        let (status, _) = call(&state, "PUT", &format!("/bookings/{booking}/cancel"), Some(&owner), None).await;
         assert_eq!(status, 200);
         let (status, body) = scan(&event, code, "north", &staff).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("TICKET_VOID")), "{body}");
@@ -144,7 +145,7 @@ fn forged_foreign_and_voided_tickets_are_refused_and_change_nothing() {
         for ticket in &tickets {
             assert_eq!(checkins_of(ticket["ticketId"].as_str().unwrap()).await, 0);
         }
-        assert_eq!(call("bookings-tickets", "GET", &[("id", &booking)], &owner, None).await.0, 409);
+        assert_eq!(as_user("GET", &format!("/bookings/{}/tickets", &booking), &owner, None).await.0, 409);
     })
 }
 
@@ -160,7 +161,7 @@ fn an_admin_makes_door_staff_who_can_then_check_tickets_in() {
         let admin = token_for(&state, admin_id, Role::Admin);
 
         let set = |token: String, id: String, body: Value| async move {
-            call("users-role", "PUT", &[("id", &id)], &token, Some(body)).await
+            as_user("PUT", &format!("/users/{}/role", &id), &token, Some(body)).await
         };
         let fan = token_for(&state, Uuid::new_v4(), Role::User);
         assert_eq!(set(fan, id.clone(), json!({ "role": "staff" })).await.0, 403);
@@ -184,8 +185,6 @@ fn an_admin_makes_door_staff_who_can_then_check_tickets_in() {
         assert_eq!((status, body["data"]["status"].as_str()), (200, Some("admitted")), "{body}");
         // Staff is not admin.
         let sale = json!({ "opensAt": chrono::Utc::now().to_rfc3339() });
-        let req = api_request("PUT", "/events/x/onsale", Some(&sale), &[("authorization", &staff)]);
-        let req = lambda_http::RequestExt::with_path_parameters(req, HashMap::from([("id".to_owned(), event.clone())]));
-        assert_eq!(read(events_onsale::handle(&state, req).await.unwrap()).0, 403);
+        assert_eq!(call(&state, "PUT", &format!("/events/{event}/onsale"), Some(&staff), Some(&sale)).await.0, 403);
     })
 }

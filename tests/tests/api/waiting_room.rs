@@ -226,41 +226,24 @@ async fn token_for_role(role: Role) -> String {
     token_for(&state, Uuid::new_v4(), role)
 }
 
-async fn call(
-    function: &str,
-    method: &str,
-    path: &str,
-    params: &[(&str, &str)],
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value, Option<String>) {
+/// `method path` on the suite's state: status, body and Retry-After.
+async fn request(method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value, Option<String>) {
     let state = state().await;
-    let mut headers = Vec::new();
-    if let Some(token) = token {
-        headers.push(("authorization", token));
-    }
-    let req = api_request(method, path, body.as_ref(), &headers);
-    let response = call_function(&state, function, req, params).await;
+    let headers: Vec<(&str, &str)> = token.map(|token| ("authorization", token)).into_iter().collect();
+    let response = send(&state, api_request(method, path, body.as_ref(), &headers)).await;
     let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     let (status, body) = read(response);
     (status, body, retry_after)
 }
 
 async fn set_on_sale(event: &str, sale: Value) -> (u16, Value) {
-    let (status, body, _) = call(
-        "events-onsale",
-        "PUT",
-        "/events/x/onsale",
-        &[("id", event)],
-        Some(&token_for_role(Role::Admin).await),
-        Some(sale),
-    )
-    .await;
+    let admin = token_for_role(Role::Admin).await;
+    let (status, body, _) = request("PUT", &format!("/events/{event}/onsale"), Some(&admin), Some(sale)).await;
     (status, body)
 }
 
 async fn join(event: &str, fan: &str) -> Value {
-    let (status, body, retry) = call("queue-join", "POST", "/events/x/queue", &[("id", event)], Some(fan), None).await;
+    let (status, body, retry) = request("POST", &format!("/events/{}/queue", event), Some(fan), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         retry.as_deref().map(str::parse::<u64>).transpose().unwrap(),
@@ -270,7 +253,7 @@ async fn join(event: &str, fan: &str) -> Value {
 }
 
 async fn status_of(token: &str, fan: &str) -> (u16, Value) {
-    let (status, body, _) = call("queue-status", "GET", "/queue/x", &[("token", token)], Some(fan), None).await;
+    let (status, body, _) = request("GET", &format!("/queue/{}", token), Some(fan), None).await;
     (status, body)
 }
 
@@ -298,7 +281,7 @@ async fn book(fan: &str, event: &str, seats: &[&str], pass: Option<&str>) -> (u1
     if let Some(pass) = pass {
         body["admissionPass"] = pass.into();
     }
-    booking_call(&state, "POST", "/bookings", None, fan, Some(body)).await
+    call(&state, "POST", "/bookings", Some(fan), Some(&body)).await
 }
 
 #[test]
@@ -309,9 +292,9 @@ fn an_on_sale_is_admin_only_and_validated_by_field() {
         let fan = token_for_role(Role::User).await;
         let sale = json!({ "opensAt": opened(0), "queueEnabled": true, "admissionPerMinute": 60 });
         let (status, body, _) =
-            call("events-onsale", "PUT", "/e", &[("id", &event)], Some(&fan), Some(sale.clone())).await;
+            request("PUT", &format!("/events/{}/onsale", &event), Some(&fan), Some(sale.clone())).await;
         assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")));
-        let (status, _, _) = call("events-onsale", "PUT", "/e", &[("id", &event)], None, Some(sale.clone())).await;
+        let (status, _, _) = request("PUT", &format!("/events/{}/onsale", &event), None, Some(sale.clone())).await;
         assert_eq!(status, 401);
         assert_eq!(set_on_sale("no-such-event", sale).await.0, 404);
 
@@ -330,7 +313,7 @@ fn an_on_sale_is_admin_only_and_validated_by_field() {
         let (status, body) = set_on_sale(&event, json!({ "opensAt": opened(0), "queueEnabled": "yes" })).await;
         assert_eq!((status, body["error"]["details"]["fields"].get("queueEnabled").is_some()), (400, true), "{body}");
         // Nothing was stored: the event still has no waiting room.
-        let (status, _, _) = call("queue-line", "GET", "/q", &[("id", &event)], None, None).await;
+        let (status, _, _) = request("GET", &format!("/events/{}/queue", &event), None, None).await;
         assert_eq!(status, 409);
     })
 }
@@ -341,14 +324,14 @@ fn an_event_without_a_queue_books_as_before_and_has_no_line() {
         let state = state().await;
         let event = create_event(&state, 20, 30).await;
         let fan = token_for_role(Role::User).await;
-        let (status, body, _) = call("queue-join", "POST", "/q", &[("id", &event)], Some(&fan), None).await;
+        let (status, body, _) = request("POST", &format!("/events/{}/queue", &event), Some(&fan), None).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("NO_ON_SALE")), "{body}");
         assert_eq!(book(&fan, &event, &["A1"], None).await.0, 201);
 
         // An on-sale without a queue: joining is a 409, booking needs no pass.
         let event = create_event(&state, 20, 30).await;
         assert_eq!(set_on_sale(&event, json!({ "opensAt": opened(5) })).await.0, 200);
-        let (status, _, _) = call("queue-join", "POST", "/q", &[("id", &event)], Some(&fan), None).await;
+        let (status, _, _) = request("POST", &format!("/events/{}/queue", &event), Some(&fan), None).await;
         assert_eq!(status, 409);
         assert_eq!(book(&fan, &event, &["A1"], None).await.0, 201);
     })
@@ -465,7 +448,7 @@ fn waiting_fans_are_told_of_the_sell_out_and_admitted_again_when_seats_return() 
 
         // The buyer cancels: the seats return and the line moves again.
         let id = booking["data"]["id"].as_str().unwrap();
-        let (status, _) = booking_call(&state, "PUT", "/bookings/x/cancel", Some(id), &buyer, None).await;
+        let (status, _) = call(&state, "PUT", &format!("/bookings/{id}/cancel"), Some(&buyer), None).await;
         assert_eq!(status, 200);
         let (fan, token) = &waiting[0];
         let pass = pass_for(token, fan).await;
@@ -483,10 +466,7 @@ fn the_line_is_public_and_cacheable_for_a_second() {
         for _ in 0..3 {
             join(&event, &token_for_role(Role::User).await).await;
         }
-        let state = state.clone();
-        let mut req = api_request("GET", "/events/x/queue", None, &[]);
-        req = lambda_http::RequestExt::with_path_parameters(req, HashMap::from([("id".to_owned(), event.clone())]));
-        let response = queue_line::handle(&state, req).await.unwrap();
+        let response = send(&state, api_request("GET", &format!("/events/{event}/queue"), None, &[])).await;
         assert_eq!(response.headers()["cache-control"], "public, max-age=1");
         let (status, body) = read(response);
         assert_eq!(status, 200, "{body}");

@@ -19,15 +19,7 @@ async fn waitlist_call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let path = format!("/events/{event}/waitlist");
-    let headers: Vec<(&str, &str)> = token.map(|t| vec![("authorization", t)]).unwrap_or_default();
-    let req = api_request(method, &path, body.as_ref(), &headers);
-    let function = match method {
-        "POST" => "waitlist-join",
-        "GET" => "waitlist-place",
-        _ => "waitlist-leave",
-    };
-    read(call_function(state, function, req, &[("id", event)]).await)
+    call(state, method, &format!("/events/{event}/waitlist"), token, body.as_ref()).await
 }
 
 async fn join(state: &State, event: &str, token: &str, seats: u8) -> Value {
@@ -55,7 +47,7 @@ async fn sold_out(state: &State, seats: u32, groups: &[&[&str]]) -> (String, Vec
 }
 
 async fn cancel(state: &State, token: &str, booking: &str) {
-    let (status, body) = booking_call(state, "PUT", "/bookings/x/cancel", Some(booking), token, None).await;
+    let (status, body) = call(state, "PUT", &format!("/bookings/{booking}/cancel"), Some(token), None).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -292,7 +284,8 @@ fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is
         let buys = buyers.iter().enumerate().map(|(i, buyer)| {
             let seat = format!("{event}_{}", contested[i % contested.len()]);
             let body = json!({ "eventId": event, "seatIds": [seat] });
-            booking_call(&state, "POST", "/bookings", None, buyer, Some(body))
+            let state = &state;
+            async move { call(state, "POST", "/bookings", Some(buyer), Some(&body)).await }
         });
         let (offers, bought) = tokio::join!(cancel_then_offer, futures::future::join_all(buys));
         let bought: Vec<String> = bought

@@ -140,11 +140,7 @@ impl PaymentRecords for PgBookings {
         let Some(current) = lock_own(&mut tx, booking.user_id, booking.id).await? else {
             return Err(ApiError::Internal(anyhow::anyhow!("booking {} vanished during its payment", booking.id)));
         };
-        let closed = match current.on_pay(Utc::now()) {
-            PayVerdict::Charge => None,
-            PayVerdict::AlreadyPaid => Some(BookingStatus::Confirmed),
-            PayVerdict::Closed(status) => Some(status),
-        };
+        let closed = current.on_pay(Utc::now()).refusal();
         if let Some(status) = closed {
             let refund = owe_refund(&mut tx, payment, Some(&reference), "charged after the booking closed").await?;
             tx.commit().await?;
