@@ -6,53 +6,9 @@ use shared::{domain::user::Role, repo::booking_ports::OutboxStore};
 use uuid::Uuid;
 
 use crate::common::{
-    create_event, eventually, gateway_url, http_client, redis_board, run, seat_docs, send, state, state_with,
-    token_for, State,
+    create_event, eventually, gateway_url, not_expired, redis_board, run, seat_docs, send, state, state_with,
+    token_for, State, TestApp,
 };
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn new() -> Api {
-        Api { base: gateway_url().await, client: http_client() }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        key: Option<&str>,
-    ) -> (u16, Value) {
-        let mut request = self.client.request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("authorization", token);
-        }
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("gateway answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn book(&self, token: &str, event: &str, labels: &[&str]) -> (u16, Value) {
-        let seats: Vec<String> = labels.iter().map(|l| format!("{event}_{l}")).collect();
-        self.call("POST", "/bookings", Some(token), Some(json!({ "eventId": event, "seatIds": seats })), None).await
-    }
-
-    async fn pay(&self, token: &str, id: &str, card: &str, key: Option<&str>) -> (u16, Value) {
-        let body = json!({ "paymentMethod": { "type": "card", "cardNumber": card } });
-        self.call("POST", &format!("/bookings/{id}/pay"), Some(token), Some(body), key).await
-    }
-}
 
 fn user(state: &State) -> String {
     token_for(state, Uuid::new_v4(), Role::User)
@@ -107,27 +63,25 @@ async fn assert_stores_agree(state: &State, event: &str) {
 #[test]
 fn the_original_flow_register_browse_book_list_cancel() {
     run(async {
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let email = crate::common::unique_email("flow");
         let (status, _) = api
             .call(
                 "POST",
                 "/auth/register",
                 None,
-                Some(json!({ "email": email, "name": "Flo", "password": "flow-pass-1" })),
-                None,
+                Some(&json!({ "email": email, "name": "Flo", "password": "flow-pass-1" })),
             )
             .await;
         assert_eq!(status, 201);
-        let (_, login) = api
-            .call("POST", "/auth/login", None, Some(json!({ "email": email, "password": "flow-pass-1" })), None)
-            .await;
+        let (_, login) =
+            api.call("POST", "/auth/login", None, Some(&json!({ "email": email, "password": "flow-pass-1" }))).await;
         let token = format!("Bearer {}", login["data"]["token"].as_str().unwrap());
-        let (status, events) = api.call("GET", "/events", None, None, None).await;
+        let (status, events) = api.call("GET", "/events", None, None).await;
         assert_eq!(status, 200);
         assert!(events["data"]["total"].as_u64().unwrap() >= 3);
         let event = create_event(&*state().await, 20, 10).await;
-        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None, None).await;
+        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None).await;
         assert_eq!(seats["data"]["seats"].as_array().unwrap().len(), 20);
 
         let (status, booked) = api.book(&token, &event, &["A1", "A2"]).await;
@@ -137,25 +91,23 @@ fn the_original_flow_register_browse_book_list_cancel() {
         assert_eq!(booked["data"]["totalCents"], 6000);
         assert_eq!(booked["data"]["seats"].as_array().unwrap().len(), 2);
 
-        let (_, list) = api.call("GET", "/bookings", Some(&token), None, None).await;
+        let (_, list) = api.call("GET", "/bookings", Some(&token), None).await;
         assert_eq!(list["data"]["total"], 1);
         assert_eq!(list["data"]["bookings"][0]["id"], booking.as_str());
         // booking.requested → seat.reserved → RESERVED, through Kafka.
         eventually(10, "the booking becomes RESERVED", || async {
-            api.call("GET", &format!("/bookings/{booking}"), Some(&token), None, None).await.1["data"]["status"]
-                == "RESERVED"
+            api.call("GET", &format!("/bookings/{booking}"), Some(&token), None).await.1["data"]["status"] == "RESERVED"
         })
         .await;
-        let (status, cancelled) =
-            api.call("PUT", &format!("/bookings/{booking}/cancel"), Some(&token), None, None).await;
+        let (status, cancelled) = api.cancel(&token, &booking).await;
         assert_eq!((status, cancelled["data"]["status"].as_str()), (200, Some("CANCELLED")));
-        let (status, again) = api.call("PUT", &format!("/bookings/{booking}/cancel"), Some(&token), None, None).await;
+        let (status, again) = api.cancel(&token, &booking).await;
         assert_eq!(
             (status, again["data"]["status"].as_str()),
             (200, Some("CANCELLED")),
             "cancelling twice is harmless"
         );
-        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None, None).await;
+        let (_, seats) = api.call("GET", &format!("/events/{event}/seats?status=available"), None, None).await;
         assert_eq!(seats["data"]["seats"].as_array().unwrap().len(), 20);
         assert_stores_agree(&*state().await, &event).await;
     });
@@ -165,20 +117,20 @@ fn the_original_flow_register_browse_book_list_cancel() {
 fn a_hold_is_on_the_seat_map_within_a_second_and_gone_after_cancel() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let token = user(&state);
         let (status, booked) = api.book(&token, &event, &["A3"]).await;
         assert_eq!(status, 201);
         let held_at = tokio::time::Instant::now();
         let seat_status = || async {
-            let (_, map) = api.call("GET", &format!("/events/{event}/seats"), None, None, None).await;
+            let (_, map) = api.call("GET", &format!("/events/{event}/seats"), None, None).await;
             map["data"]["seats"][2]["status"].as_str().unwrap().to_owned()
         };
         eventually(10, "A3 reads as held", || async { seat_status().await == "held" }).await;
         assert!(held_at.elapsed() < std::time::Duration::from_secs(1), "hold took {:?}", held_at.elapsed());
         let id = booked["data"]["id"].as_str().unwrap();
-        api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&token), None, None).await;
+        api.cancel(&token, id).await;
         let released_at = tokio::time::Instant::now();
         eventually(10, "A3 reads as available", || async { seat_status().await == "available" }).await;
         assert!(released_at.elapsed() < std::time::Duration::from_secs(1));
@@ -189,7 +141,7 @@ fn a_hold_is_on_the_seat_map_within_a_second_and_gone_after_cancel() {
 fn two_hundred_users_racing_for_ten_seats_never_oversell() {
     run(async {
         let state = state().await;
-        let api = Arc::new(Api::new().await);
+        let api = Arc::new(TestApp::new().await);
         let event = create_event(&state, 10, 5).await;
         let labels: Vec<String> = (1..=10).map(|n| format!("A{n}")).collect();
         let attempts = (0..200).map(|i| {
@@ -225,7 +177,7 @@ fn two_hundred_users_racing_for_ten_seats_never_oversell() {
 fn fifty_parallel_bookings_by_one_user_leave_one_open_booking() {
     run(async {
         let state = state().await;
-        let api = Arc::new(Api::new().await);
+        let api = Arc::new(TestApp::new().await);
         let event = create_event(&state, 60, 5).await;
         let token = user(&state);
         let attempts = (1..=50).map(|n| {
@@ -245,7 +197,7 @@ fn fifty_parallel_bookings_by_one_user_leave_one_open_booking() {
 fn twenty_parallel_pays_take_one_payment() {
     run(async {
         let state = state().await;
-        let api = Arc::new(Api::new().await);
+        let api = Arc::new(TestApp::new().await);
         let event = create_event(&state, 10, 5).await;
         let token = user(&state);
         let (_, booked) = api.book(&token, &event, &["A1", "A2"]).await;
@@ -281,17 +233,17 @@ fn twenty_parallel_pays_take_one_payment() {
 fn idempotency_keys_replay_the_first_answer_and_refuse_other_bodies() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let token = user(&state);
         let body = json!({ "eventId": event, "seatIds": [format!("{event}_A1")] });
         let key = Uuid::new_v4().to_string();
-        let first = api.call("POST", "/bookings", Some(&token), Some(body.clone()), Some(&key)).await;
-        let retry = api.call("POST", "/bookings", Some(&token), Some(body.clone()), Some(&key)).await;
+        let first = api.call_with_key("POST", "/bookings", Some(&token), Some(&body), &key).await;
+        let retry = api.call_with_key("POST", "/bookings", Some(&token), Some(&body), &key).await;
         assert_eq!(first.0, 201);
         assert_eq!(first, retry, "a retry returns the first result");
         let other = json!({ "eventId": event, "seatIds": [format!("{event}_A2")] });
-        assert_eq!(api.call("POST", "/bookings", Some(&token), Some(other), Some(&key)).await.0, 422);
+        assert_eq!(api.call_with_key("POST", "/bookings", Some(&token), Some(&other), &key).await.0, 422);
         let id = first.1["data"]["id"].as_str().unwrap();
         let pay_key = Uuid::new_v4().to_string();
         let paid = api.pay(&token, id, "4242424242424242", Some(&pay_key)).await;
@@ -305,7 +257,7 @@ fn idempotency_keys_replay_the_first_answer_and_refuse_other_bodies() {
 fn declined_and_unavailable_cards_leave_the_booking_payable() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let token = user(&state);
         let (_, booked) = api.book(&token, &event, &["A7"]).await;
@@ -325,13 +277,13 @@ fn declined_and_unavailable_cards_leave_the_booking_payable() {
 fn cancelling_a_paid_booking_records_a_refund() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let token = user(&state);
         let (_, booked) = api.book(&token, &event, &["A8"]).await;
         let id = booked["data"]["id"].as_str().unwrap();
         assert_eq!(api.pay(&token, id, "4242424242424242", None).await.0, 200);
-        let (status, _) = api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&token), None, None).await;
+        let (status, _) = api.cancel(&token, id).await;
         assert_eq!(status, 200);
         let refunded: String = sqlx::query_scalar("SELECT status FROM bookings_demo.payments WHERE booking_id = $1")
             .bind(Uuid::parse_str(id).unwrap())
@@ -349,20 +301,20 @@ fn cancelling_a_paid_booking_records_a_refund() {
 fn other_users_bookings_are_404_on_get_cancel_and_pay() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let owner = user(&state);
         let (_, booked) = api.book(&owner, &event, &["A5"]).await;
         let id = booked["data"]["id"].as_str().unwrap();
         let intruder = user(&state);
-        assert_eq!(api.call("GET", &format!("/bookings/{id}"), Some(&intruder), None, None).await.0, 404);
-        assert_eq!(api.call("PUT", &format!("/bookings/{id}/cancel"), Some(&intruder), None, None).await.0, 404);
+        assert_eq!(api.call("GET", &format!("/bookings/{id}"), Some(&intruder), None).await.0, 404);
+        assert_eq!(api.cancel(&intruder, id).await.0, 404);
         assert_eq!(api.pay(&intruder, id, "4242424242424242", None).await.0, 404);
-        let (_, list) = api.call("GET", "/bookings", Some(&intruder), None, None).await;
+        let (_, list) = api.call("GET", "/bookings", Some(&intruder), None).await;
         assert_eq!(list["data"]["total"], 0);
         assert_eq!(booking_status(&state, id).await, "PENDING", "nothing changed");
-        assert_eq!(api.call("GET", &format!("/bookings/{id}"), None, None, None).await.0, 401);
-        assert_eq!(api.call("GET", "/bookings/not-a-uuid", Some(&owner), None, None).await.0, 400);
+        assert_eq!(api.call("GET", &format!("/bookings/{id}"), None, None).await.0, 401);
+        assert_eq!(api.call("GET", "/bookings/not-a-uuid", Some(&owner), None).await.0, 400);
     });
 }
 
@@ -370,7 +322,7 @@ fn other_users_bookings_are_404_on_get_cancel_and_pay() {
 fn bad_booking_requests_are_4xx_and_change_nothing() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         let other = create_event(&state, 10, 5).await;
         let token = user(&state);
@@ -387,7 +339,7 @@ fn bad_booking_requests_are_4xx_and_change_nothing() {
             json!({ "eventId": event, "seatIds": [format!("{event}_A1")], "total": 0 }),
         ];
         for (i, body) in cases.into_iter().enumerate() {
-            let (status, response) = api.call("POST", "/bookings", Some(&token), Some(body.clone()), None).await;
+            let (status, response) = api.call("POST", "/bookings", Some(&token), Some(&body)).await;
             if i == 9 {
                 // Extra fields are ignored; the server sets the price.
                 assert_eq!((status, response["data"]["totalCents"].as_i64()), (201, Some(3000)), "{response}");
@@ -401,8 +353,7 @@ fn bad_booking_requests_are_4xx_and_change_nothing() {
                 "POST",
                 "/bookings",
                 Some(&token),
-                Some(json!({ "eventId": "no-such-event", "seatIds": ["no-such-event_A1"] })),
-                None,
+                Some(&json!({ "eventId": "no-such-event", "seatIds": ["no-such-event_A1"] })),
             )
             .await;
         assert_eq!(status, 404);
@@ -414,7 +365,7 @@ fn bad_booking_requests_are_4xx_and_change_nothing() {
 fn held_seats_are_a_409_naming_them() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         let event = create_event(&state, 10, 5).await;
         assert_eq!(api.book(&user(&state), &event, &["A1", "A2"]).await.0, 201);
         let (status, body) = api.book(&user(&state), &event, &["A2", "A3"]).await;
@@ -454,7 +405,7 @@ fn expired_holds_release_seats_in_every_store() {
             seat_docs(&short, &event).await.iter().all(|s| s.booking_id.is_none())
         })
         .await;
-        let (status, _) = Api::new().await.pay(&token, &id, "4242424242424242", None).await;
+        let (status, _) = TestApp::new().await.pay(&token, &id, "4242424242424242", None).await;
         assert_eq!(status, 409, "an expired booking cannot be paid");
     });
 }
@@ -578,7 +529,7 @@ fn a_stale_hold_is_expired_lazily_by_the_next_booking() {
 fn a_seat_freed_a_moment_ago_always_ends_reserved_for_the_next_buyer() {
     run(async {
         let state = state().await;
-        let api = Api::new().await;
+        let api = TestApp::new().await;
         // Holders that lapse book through a state with a short hold (same
         // database and topics), so the lapse is real in every store.
         let hold = std::time::Duration::from_secs(3);
@@ -619,8 +570,7 @@ fn a_seat_freed_a_moment_ago_always_ends_reserved_for_the_next_buyer() {
             .await;
             match close {
                 "cancel" => {
-                    let (status, _) =
-                        api.call("PUT", &format!("/bookings/{holding}/cancel"), Some(&holder), None, None).await;
+                    let (status, _) = api.cancel(&holder, &holding).await;
                     assert_eq!(status, 200);
                 }
                 "lapse" => tokio::time::sleep(hold).await,
@@ -648,7 +598,7 @@ fn a_seat_freed_a_moment_ago_always_ends_reserved_for_the_next_buyer() {
             let bought = booked["data"]["id"].as_str().unwrap().to_owned();
             assert_eq!(settled(bought.clone()).await, "RESERVED", "round {round}: the buyer after a {close}");
             assert_stores_agree(&state, &event).await;
-            let (status, _) = api.call("PUT", &format!("/bookings/{bought}/cancel"), Some(&buyer), None, None).await;
+            let (status, _) = api.cancel(&buyer, &bought).await;
             assert_eq!(status, 200);
         }
     });
@@ -663,7 +613,7 @@ fn one_sweep_expires_a_backlog_of_several_batches() {
         let event = create_event(&state, 10, 5).await;
         let mut ids = Vec::new();
         for n in 1..=8 {
-            let (status, booked) = Api::new().await.book(&user(&state), &event, &[&format!("A{n}")]).await;
+            let (status, booked) = TestApp::new().await.book(&user(&state), &event, &[&format!("A{n}")]).await;
             assert_eq!(status, 201, "{booked}");
             ids.push(Uuid::parse_str(booked["data"]["id"].as_str().unwrap()).unwrap());
         }
@@ -676,14 +626,7 @@ fn one_sweep_expires_a_backlog_of_several_batches() {
         // of these; what must hold is that none is left open after this
         // one call, however many batches that takes.
         shared::consumers::sweep(&state, std::time::Duration::from_secs(60)).await.unwrap();
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'",
-        )
-        .bind(&ids)
-        .fetch_one(state.pg())
-        .await
-        .unwrap();
-        assert_eq!(open, 0, "every overdue booking expired in one sweep");
+        assert_eq!(not_expired(&state, &ids).await, 0, "every overdue booking expired in one sweep");
     });
 }
 

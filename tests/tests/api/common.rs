@@ -105,6 +105,80 @@ pub async fn gateway_url() -> String {
         .clone()
 }
 
+/// The API as a client meets it: over HTTP through the suite's gateway
+/// (free port, the suite's state, Kafka consumers and sweeper running).
+#[derive(Clone)]
+pub struct TestApp {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        TestApp { base: gateway_url().await, client: http_client() }
+    }
+
+    /// A request to `path`, for anything `call` does not set.
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method.parse().expect("an HTTP method"), format!("{}{path}", self.base))
+    }
+
+    /// `method path` as `token`'s holder with a JSON `body`: status and JSON answer.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        self.send(self.request(method, path), token, body).await
+    }
+
+    /// `call` with an `Idempotency-Key`.
+    pub async fn call_with_key(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        key: &str,
+    ) -> (u16, Value) {
+        self.send(self.request(method, path).header("idempotency-key", key), token, body).await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Books `labels` of `event` for `token`'s holder.
+    pub async fn book(&self, token: &str, event: &str, labels: &[&str]) -> (u16, Value) {
+        let seats: Vec<String> = labels.iter().map(|l| format!("{event}_{l}")).collect();
+        self.call("POST", "/bookings", Some(token), Some(&serde_json::json!({ "eventId": event, "seatIds": seats })))
+            .await
+    }
+
+    /// Pays booking `id` with `card`, with an Idempotency-Key if given.
+    pub async fn pay(&self, token: &str, id: &str, card: &str, key: Option<&str>) -> (u16, Value) {
+        let body = serde_json::json!({ "paymentMethod": { "type": "card", "cardNumber": card } });
+        let path = format!("/bookings/{id}/pay");
+        match key {
+            Some(key) => self.call_with_key("POST", &path, Some(token), Some(&body), key).await,
+            None => self.call("POST", &path, Some(token), Some(&body)).await,
+        }
+    }
+
+    pub async fn cancel(&self, token: &str, id: &str) -> (u16, Value) {
+        self.call("PUT", &format!("/bookings/{id}/cancel"), Some(token), None).await
+    }
+}
+
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(1000).build().expect("http client")
 }
@@ -320,6 +394,15 @@ pub async fn pay(state: &State, token: &str, booking: &str) {
     let card = serde_json::json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
     let (status, paid) = call(state, "POST", &format!("/bookings/{booking}/pay"), Some(token), Some(&card)).await;
     assert_eq!(status, 200, "{paid}");
+}
+
+/// How many of the bookings `ids` PostgreSQL has not expired.
+pub async fn not_expired<T: AsRef<[uuid::Uuid]>>(state: &State, ids: T) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'")
+        .bind(ids.as_ref())
+        .fetch_one(state.pg())
+        .await
+        .unwrap()
 }
 
 /// The event's seat board in Redis: label → "H|owner|expires" or "B|owner".

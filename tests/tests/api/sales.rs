@@ -19,15 +19,8 @@ use uuid::Uuid;
 
 use crate::common::*;
 
-async fn get_stats(base: &str, event: &str, query: &str, token: &str) -> (u16, Value) {
-    let response = http_client()
-        .get(format!("{base}/admin/events/{event}/stats{query}"))
-        .header("authorization", token)
-        .send()
-        .await
-        .expect("gateway answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON body"))
+async fn get_stats(app: &TestApp, event: &str, query: &str, token: &str) -> (u16, Value) {
+    app.call("GET", &format!("/admin/events/{event}/stats{query}"), Some(token), None).await
 }
 
 /// The event's figures as PostgreSQL's own tables tell them: bookings made,
@@ -84,51 +77,38 @@ fn counters(totals: &Value) -> Value {
 fn after_a_storm_the_counters_agree_with_postgres_and_the_seat_board() {
     run(async {
         let state = state().await;
-        let base = gateway_url().await;
+        let app = TestApp::new().await;
         let event = create_event(&state, 60, 30).await;
         let admin = token_for(&state, Uuid::new_v4(), Role::Admin);
-        let client = http_client();
         // 40 fans, two seats each: 25 pairs of seats, the first 15 wanted by
         // two fans at once, so some lose (409). Winners pay, cancel after
         // paying (a refund), cancel unpaid or leave the hold to lapse; the
         // pairs only one fan wants guarantee each outcome happens.
         let attempts = (0..40u32).map(|i| {
-            let (client, base, event) = (client.clone(), base.clone(), event.clone());
+            let (app, event) = (app.clone(), event.clone());
             let token = token_for(&state, Uuid::new_v4(), Role::User);
             async move {
                 let pair = i % 25;
                 let row = ["A", "B", "C", "D", "E"][(pair / 5) as usize];
                 let first = 2 * (pair % 5) + 1;
                 let seats = [format!("{event}_{row}{first}"), format!("{event}_{row}{}", first + 1)];
-                let made = client
-                    .post(format!("{base}/bookings"))
-                    .header("authorization", &token)
-                    .json(&json!({ "eventId": event, "seatIds": seats }))
-                    .send()
-                    .await
-                    .unwrap();
-                if made.status() != 201 {
-                    assert_eq!(made.status(), 409, "a lost race is a conflict");
+                let (status, booking) = app
+                    .call("POST", "/bookings", Some(&token), Some(&json!({ "eventId": event, "seatIds": seats })))
+                    .await;
+                if status != 201 {
+                    assert_eq!(status, 409, "a lost race is a conflict");
                     return None;
                 }
-                let booking: Value = made.json().await.unwrap();
                 let id = booking["data"]["id"].as_str().unwrap().to_owned();
-                let pay = || {
-                    client
-                        .post(format!("{base}/bookings/{id}/pay"))
-                        .header("authorization", &token)
-                        .json(&json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } }))
-                        .send()
-                };
-                let cancel =
-                    || client.put(format!("{base}/bookings/{id}/cancel")).header("authorization", &token).send();
+                let pay = || app.pay(&token, &id, "4242424242424242", None);
+                let cancel = || app.cancel(&token, &id);
                 match i % 4 {
-                    0 => assert_eq!(pay().await.unwrap().status(), 200),
+                    0 => assert_eq!(pay().await.0, 200),
                     1 => {
-                        assert_eq!(pay().await.unwrap().status(), 200);
-                        assert_eq!(cancel().await.unwrap().status(), 200);
+                        assert_eq!(pay().await.0, 200);
+                        assert_eq!(cancel().await.0, 200);
                     }
-                    2 => assert_eq!(cancel().await.unwrap().status(), 200),
+                    2 => assert_eq!(cancel().await.0, 200),
                     _ => return Some(id), // left to lapse
                 }
                 None
@@ -145,17 +125,8 @@ fn after_a_storm_the_counters_agree_with_postgres_and_the_seat_board() {
             .await
             .unwrap();
         shared::consumers::sweep(&state, std::time::Duration::from_secs(30)).await.unwrap();
-        eventually(60, "the sweeper expires the lapsed holds", || async {
-            let open: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'",
-            )
-            .bind(&to_lapse)
-            .fetch_one(state.pg())
-            .await
-            .unwrap();
-            open == 0
-        })
-        .await;
+        eventually(60, "the sweeper expires the lapsed holds", || async { not_expired(&state, &to_lapse).await == 0 })
+            .await;
 
         let expected = recomputed(&event).await;
         assert!(expected["confirmed"].as_i64().unwrap() >= 5, "the storm paid for bookings: {expected}");
@@ -164,7 +135,7 @@ fn after_a_storm_the_counters_agree_with_postgres_and_the_seat_board() {
         let mut last = Value::Null;
         let settled = async {
             loop {
-                let (status, body) = get_stats(&base, &event, "?limit=1440", &admin).await;
+                let (status, body) = get_stats(&app, &event, "?limit=1440", &admin).await;
                 assert_eq!(status, 200, "{body}");
                 last = body["data"].clone();
                 if counters(&last["totals"]) == expected {
@@ -208,12 +179,12 @@ fn after_a_storm_the_counters_agree_with_postgres_and_the_seat_board() {
         .await
         .unwrap();
         eventually(30, "the seat board to show the sold seats", || async {
-            let (_, body) = get_stats(&base, &event, "", &admin).await;
+            let (_, body) = get_stats(&app, &event, "", &admin).await;
             let seats = &body["data"]["seats"];
             seats["booked"] == sold && seats["held"] == held && seats["total"] == 60
         })
         .await;
-        let (_, body) = get_stats(&base, &event, "", &admin).await;
+        let (_, body) = get_stats(&app, &event, "", &admin).await;
         let sections = body["data"]["sections"].as_array().unwrap();
         let booked_in_sections: i64 = sections.iter().map(|s| s["booked"].as_i64().unwrap()).sum();
         assert_eq!(booked_in_sections, sold, "{sections:?}");
@@ -282,7 +253,7 @@ fn concurrent_and_repeated_deliveries_of_a_batch_count_once() {
 fn the_endpoint_is_for_admins_validates_and_pages_the_minutes() {
     run(async {
         let state = state().await;
-        let base = gateway_url().await;
+        let app = TestApp::new().await;
         let event = create_event(&state, 20, 30).await;
         let minute = shared::domain::sales::minute_of(Utc::now());
         count_batch(&state, synthetic_batch(&state, &event, 15, minute)).await;
@@ -290,16 +261,16 @@ fn the_endpoint_is_for_admins_validates_and_pages_the_minutes() {
         let fan = token_for(&state, Uuid::new_v4(), Role::User);
         let staff = token_for(&state, Uuid::new_v4(), Role::Staff);
 
-        assert_eq!(get_stats(&base, &event, "", "").await.0, 401);
+        assert_eq!(get_stats(&app, &event, "", "").await.0, 401);
         for (token, who) in [(&fan, "a fan"), (&staff, "door staff")] {
-            let (status, body) = get_stats(&base, &event, "", token).await;
+            let (status, body) = get_stats(&app, &event, "", token).await;
             assert_eq!(status, 403, "{who}: {body}");
             assert!(body["data"].is_null(), "{who} sees no figures: {body}");
         }
-        let (status, body) = get_stats(&base, EventId::generate().as_ref(), "", &admin).await;
+        let (status, body) = get_stats(&app, EventId::generate().as_ref(), "", &admin).await;
         assert_eq!(status, 404, "{body}");
         for query in ["?limit=0", "?limit=1441", "?limit=ten", "?from=yesterday"] {
-            let (status, body) = get_stats(&base, &event, query, &admin).await;
+            let (status, body) = get_stats(&app, &event, query, &admin).await;
             assert_eq!(status, 400, "{query}: {body}");
             assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{query}: {body}");
         }
@@ -308,7 +279,7 @@ fn the_endpoint_is_for_admins_validates_and_pages_the_minutes() {
         let mut query = "?limit=2".to_owned();
         let mut pages = Vec::new();
         loop {
-            let (status, body) = get_stats(&base, &event, &query, &admin).await;
+            let (status, body) = get_stats(&app, &event, &query, &admin).await;
             assert_eq!(status, 200, "{body}");
             let data = &body["data"];
             pages.push(
@@ -329,8 +300,8 @@ fn the_endpoint_is_for_admins_validates_and_pages_the_minutes() {
         assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
         let all: Vec<&String> = pages.iter().flatten().collect();
         assert!(all.windows(2).all(|w| w[0] < w[1]), "oldest first, no minute twice: {all:?}");
-        let response = http_client()
-            .get(format!("{base}/admin/events/{event}/stats"))
+        let response = app
+            .request("GET", &format!("/admin/events/{event}/stats"))
             .header("authorization", &admin)
             .send()
             .await

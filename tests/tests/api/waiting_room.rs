@@ -479,22 +479,14 @@ fn the_line_is_public_and_cacheable_for_a_second() {
 fn the_whole_path_through_the_gateway() {
     run(async {
         let state = state().await;
-        let base = gateway_url().await;
-        let client = http_client();
+        let app = TestApp::new().await;
         let event = create_event(&state, 20, 30).await;
         let admin = token_for_role(Role::Admin).await;
         let sale = json!({ "opensAt": opened(1), "queueEnabled": true, "admissionPerMinute": 6000 });
-        let response = client
-            .put(format!("{base}/events/{event}/onsale"))
-            .header("authorization", &admin)
-            .json(&sale)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(app.call("PUT", &format!("/events/{event}/onsale"), Some(&admin), Some(&sale)).await.0, 200);
         let fan = token_for_role(Role::User).await;
         let response =
-            client.post(format!("{base}/events/{event}/queue")).header("authorization", &fan).send().await.unwrap();
+            app.request("POST", &format!("/events/{event}/queue")).header("authorization", &fan).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers().contains_key("retry-after"));
         assert_eq!(response.headers()["cache-control"], "private, no-store");
@@ -502,15 +494,7 @@ fn the_whole_path_through_the_gateway() {
         let token = place["data"]["token"].as_str().unwrap();
         let mut pass = None;
         for _ in 0..100 {
-            let status: Value = client
-                .get(format!("{base}/queue/{token}"))
-                .header("authorization", &fan)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let (_, status) = app.call("GET", &format!("/queue/{token}"), Some(&fan), None).await;
             if let Some(p) = status["data"]["admissionPass"].as_str() {
                 pass = Some(p.to_owned());
                 break;
@@ -519,11 +503,7 @@ fn the_whole_path_through_the_gateway() {
         }
         let pass = pass.expect("admitted within 10 s at 100 a second");
         let booking = json!({ "eventId": event, "seatIds": [format!("{event}_A1")], "admissionPass": pass });
-        let response =
-            client.post(format!("{base}/bookings")).header("authorization", &fan).json(&booking).send().await.unwrap();
-        assert_eq!(response.status(), 201);
-        let response =
-            client.get(format!("{base}/queue/not-a-token")).header("authorization", &fan).send().await.unwrap();
-        assert_eq!(response.status(), 404);
+        assert_eq!(app.call("POST", "/bookings", Some(&fan), Some(&booking)).await.0, 201);
+        assert_eq!(app.call("GET", "/queue/not-a-token", Some(&fan), None).await.0, 404);
     })
 }

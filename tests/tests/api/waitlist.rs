@@ -334,30 +334,17 @@ fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is
 #[test]
 fn a_cancelled_seat_reaches_the_waiting_fan_by_mail_through_the_running_consumers() {
     run(async {
-        let base = gateway_url().await;
+        let app = TestApp::new().await;
         let state = state().await;
         let (event, holders) = sold_out(&state, 2, &[&["A1", "A2"]]).await;
         let (token, email) = fan(&state).await;
-        let client = http_client();
-        let url = format!("{base}/events/{event}/waitlist");
-        let joined =
-            client.post(&url).header("authorization", &token).json(&json!({ "seats": 2 })).send().await.unwrap();
-        assert_eq!(joined.status(), 201);
+        let list = format!("/events/{event}/waitlist");
+        assert_eq!(app.call("POST", &list, Some(&token), Some(&json!({ "seats": 2 }))).await.0, 201);
 
         let (holder, booking) = &holders[0];
-        let cancelled = client
-            .put(format!("{base}/bookings/{booking}/cancel"))
-            .header("authorization", holder)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(cancelled.status(), 200);
+        assert_eq!(app.cancel(holder, booking).await.0, 200);
 
-        let entry_now = || async {
-            let entry: Value =
-                client.get(&url).header("authorization", &token).send().await.unwrap().json().await.unwrap();
-            entry["data"].clone()
-        };
+        let entry_now = || async { app.call("GET", &list, Some(&token), None).await.1["data"].clone() };
         eventually(30, "the offer reaches the waiting fan", || async { entry_now().await["state"] == "OFFERED" }).await;
         let offer = entry_now().await;
         let inbox = inbox_settles_at(&email, 1).await;
@@ -368,15 +355,7 @@ fn a_cancelled_seat_reaches_the_waiting_fan_by_mail_through_the_running_consumer
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }
 
-        let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242 4242 4242 4242" } });
-        let paid = client
-            .post(format!("{base}/bookings/{offered_booking}/pay"))
-            .header("authorization", &token)
-            .json(&card)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(paid.status(), 200);
+        assert_eq!(app.pay(&token, offered_booking, "4242 4242 4242 4242", None).await.0, 200);
         let inbox = inbox_settles_at(&email, 2).await;
         assert!(inbox.iter().any(|m| m["subject"].as_str().unwrap().starts_with("Your tickets")), "tickets mailed");
     });
