@@ -1,15 +1,6 @@
-//! In-memory fakes of the storage traits, for unit tests of the services
-//! (`cargo test -p shared` runs the booking lifecycle against them in
-//! milliseconds). They keep the rules the real stores enforce with indexes,
-//! locks and scripts (one active booking per seat, one open booking per fan
-//! and event, all-or-nothing holds, at most one charge per booking), since a
-//! fake that let more through would pass tests the real adapter fails. The
-//! behaviour suite in `bookings::suite` runs the same cases against
-//! PostgreSQL and Redis, which is what keeps the two honest.
-//!
-//! Each fake is a cheap clone over shared state, like the real adapters
-//! over their pools; a `std` mutex is enough since no lock is held across
-//! an await.
+//! The store of record in memory: bookings, payments, the outbox, the
+//! consumers' log and Idempotency-Keys, with the rules PostgreSQL's indexes
+//! and row locks enforce.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -21,45 +12,27 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{
-    booking_ports::{
+use super::{locked, since};
+use crate::{
+    domain::{
+        booking::{Booking, BookingStatus, CancelVerdict, PayVerdict, SeatSelection},
+        event::EventId,
+    },
+    error::ApiError,
+    kafka,
+    messages::BookingMessage,
+    payments::{Charge, Refund},
+    repo::booking_ports::{
         BookingRepo, CancelOutcome, CreateConflict, CreateOutcome, FailOutcome, IdempotencyClaim, IdempotencyStore,
         OutboxRow, OutboxStore, OwedRefund, PayOutcome, PaymentRecords, PaymentStart, ProcessedLog, PurchaseHistory,
         SeatOwner,
     },
-    EventCatalog, EventQuery, LiveSeats, SeatBoard, SeatClaim, SeatHolds, SeatReadModel, TakenSeat,
-};
-use crate::{
-    auth::Claims,
-    domain::{
-        booking::{Booking, BookingStatus, CancelVerdict, PayVerdict, SeatSelection},
-        event::{Event, EventId, SeatStatus},
-        onsale::Admission,
-    },
-    error::ApiError,
-    kafka::{self, Publisher},
-    messages::BookingMessage,
-    payments::{Charge, Refund},
-    waiting_room::AdmissionGate,
 };
 
 /// As the PostgreSQL adapter: how long whoever recorded a refund has to
 /// carry it out before a sweeper may, and how often a message is relayed.
 const REFUND_LEASE: Duration = Duration::from_secs(30);
 const MAX_RELAY_ATTEMPTS: u32 = 10;
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A test that panicked mid-change poisons the lock; the state is still
-    // what the next assertion should see.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn since(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(span)
-        .ok()
-        .and_then(|span| now.checked_sub_signed(span))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PaymentState {
@@ -627,289 +600,5 @@ impl IdempotencyStore for MemoryBookings {
             ledger.keys.remove(&(user, key.to_owned()));
         }
         Ok(())
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Mark {
-    Held { owner: String, until_ms: i64 },
-    Booked { owner: String },
-}
-
-/// The seat board as the Redis scripts keep it: held until a deadline (a
-/// lapsed hold reads as free), or booked.
-#[derive(Clone, Default)]
-pub struct MemoryHolds {
-    seats: Arc<Mutex<HashMap<(EventId, String), Mark>>>,
-}
-
-impl MemoryHolds {
-    /// Forgets every hold, as a flushed or failed-over Redis would.
-    pub fn flush(&self) {
-        locked(&self.seats).clear();
-    }
-}
-
-#[async_trait]
-impl SeatHolds for MemoryHolds {
-    async fn hold(
-        &self,
-        event: &EventId,
-        booking: &str,
-        labels: &[String],
-        expires_at_ms: i64,
-    ) -> Result<Vec<String>, ApiError> {
-        let mut seats = locked(&self.seats);
-        let now_ms = Utc::now().timestamp_millis();
-        let taken: Vec<String> = labels
-            .iter()
-            .filter(|label| match seats.get(&(event.clone(), label.to_string())) {
-                Some(Mark::Booked { owner }) => owner != booking,
-                Some(Mark::Held { owner, until_ms }) => owner != booking && *until_ms > now_ms,
-                None => false,
-            })
-            .cloned()
-            .collect();
-        if taken.is_empty() {
-            for label in labels {
-                let slot = seats.entry((event.clone(), label.clone()));
-                let mark = slot.or_insert(Mark::Held { owner: booking.to_owned(), until_ms: expires_at_ms });
-                if let Mark::Held { .. } = mark {
-                    *mark = Mark::Held { owner: booking.to_owned(), until_ms: expires_at_ms };
-                }
-            }
-        }
-        Ok(taken)
-    }
-
-    async fn release(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u32, ApiError> {
-        let mut seats = locked(&self.seats);
-        let mut released = 0;
-        for label in labels {
-            let key = (event.clone(), label.clone());
-            let owned =
-                matches!(seats.get(&key), Some(Mark::Held { owner, .. } | Mark::Booked { owner }) if owner == booking);
-            if owned {
-                seats.remove(&key);
-                released += 1;
-            }
-        }
-        Ok(released)
-    }
-
-    async fn confirm(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<Vec<String>, ApiError> {
-        let mut seats = locked(&self.seats);
-        let mut conflicts = Vec::new();
-        for label in labels {
-            let key = (event.clone(), label.clone());
-            match seats.get(&key) {
-                Some(Mark::Booked { owner }) if owner != booking => conflicts.push(label.clone()),
-                _ => {
-                    seats.insert(key, Mark::Booked { owner: booking.to_owned() });
-                }
-            }
-        }
-        Ok(conflicts)
-    }
-}
-
-#[async_trait]
-impl SeatBoard for MemoryHolds {
-    async fn live(&self, event: &EventId) -> Result<LiveSeats, ApiError> {
-        let now_ms = Utc::now().timestamp_millis();
-        Ok(locked(&self.seats)
-            .iter()
-            .filter(|((of, _), _)| of == event)
-            .filter_map(|((_, label), mark)| match mark {
-                Mark::Booked { .. } => Some((label.clone(), SeatStatus::Booked)),
-                Mark::Held { until_ms, .. } => (*until_ms > now_ms).then(|| (label.clone(), SeatStatus::Held)),
-            })
-            .collect())
-    }
-
-    async fn live_many(&self, events: &[EventId]) -> Result<Vec<LiveSeats>, ApiError> {
-        let mut boards = Vec::with_capacity(events.len());
-        for event in events {
-            boards.push(self.live(event).await?);
-        }
-        Ok(boards)
-    }
-}
-
-/// A seat in the read model: who has it, and whether it is booked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelSeat {
-    Available,
-    Held(String),
-    Booked(String),
-}
-
-impl ModelSeat {
-    fn holder(&self) -> Option<&str> {
-        match self {
-            ModelSeat::Available => None,
-            ModelSeat::Held(booking) | ModelSeat::Booked(booking) => Some(booking),
-        }
-    }
-}
-
-/// The seat read model as the consumers keep it in Mongo: seat documents
-/// exist only for the events put in, and every write is conditional on
-/// the seat's owner.
-#[derive(Clone, Default)]
-pub struct MemorySeatModel {
-    seats: Arc<Mutex<HashMap<(EventId, String), ModelSeat>>>,
-}
-
-impl MemorySeatModel {
-    /// Every seat of `event`, available.
-    pub fn put(&self, event: &Event) {
-        let mut seats = locked(&self.seats);
-        for seat in event.seats() {
-            seats.insert((event.id.clone(), seat.label), ModelSeat::Available);
-        }
-    }
-
-    pub fn seat(&self, event: &EventId, label: &str) -> Option<ModelSeat> {
-        locked(&self.seats).get(&(event.clone(), label.to_owned())).cloned()
-    }
-
-    /// Sets a seat as another writer left it.
-    pub fn set(&self, event: &EventId, label: &str, seat: ModelSeat) {
-        locked(&self.seats).insert((event.clone(), label.to_owned()), seat);
-    }
-}
-
-#[async_trait]
-impl SeatReadModel for MemorySeatModel {
-    async fn hold_seats(&self, claims: &[SeatClaim<'_>]) -> Result<Vec<Vec<TakenSeat>>, ApiError> {
-        let mut seats = locked(&self.seats);
-        let mut taken = Vec::with_capacity(claims.len());
-        for claim in claims {
-            let others: Vec<TakenSeat> = claim
-                .labels
-                .iter()
-                .filter_map(|label| match seats.get(&(claim.event.clone(), label.clone())) {
-                    None => Some(TakenSeat { label: label.clone(), holder: None }),
-                    Some(seat) if seat.holder().is_some_and(|holder| holder != claim.booking) => {
-                        Some(TakenSeat { label: label.clone(), holder: seat.holder().map(str::to_owned) })
-                    }
-                    Some(_) => None,
-                })
-                .collect();
-            if others.is_empty() {
-                for label in claim.labels {
-                    let seat = seats.get_mut(&(claim.event.clone(), label.clone())).expect("checked above");
-                    if *seat == ModelSeat::Available {
-                        *seat = ModelSeat::Held(claim.booking.to_owned());
-                    }
-                }
-            }
-            taken.push(others);
-        }
-        Ok(taken)
-    }
-
-    async fn book_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
-        let mut seats = locked(&self.seats);
-        let mut booked = 0;
-        for label in labels {
-            if let Some(seat) = seats.get_mut(&(event.clone(), label.clone())) {
-                if seat.holder().is_none_or(|holder| holder == booking) {
-                    *seat = ModelSeat::Booked(booking.to_owned());
-                    booked += 1;
-                }
-            }
-        }
-        Ok(booked)
-    }
-
-    async fn release_seats(&self, event: &EventId, booking: &str, labels: &[String]) -> Result<u64, ApiError> {
-        let mut seats = locked(&self.seats);
-        let mut released = 0;
-        for label in labels {
-            if let Some(seat) = seats.get_mut(&(event.clone(), label.clone())) {
-                if seat.holder() == Some(booking) {
-                    *seat = ModelSeat::Available;
-                    released += 1;
-                }
-            }
-        }
-        Ok(released)
-    }
-}
-
-/// Events kept in memory.
-#[derive(Clone, Default)]
-pub struct MemoryCatalog {
-    events: Arc<Mutex<BTreeMap<EventId, Event>>>,
-}
-
-#[async_trait]
-impl EventCatalog for MemoryCatalog {
-    async fn insert(&self, event: &Event) -> Result<bool, ApiError> {
-        let mut events = locked(&self.events);
-        if events.contains_key(&event.id) {
-            return Ok(false);
-        }
-        events.insert(event.id.clone(), event.clone());
-        Ok(true)
-    }
-
-    async fn get(&self, id: &EventId) -> Result<Option<Event>, ApiError> {
-        Ok(locked(&self.events).get(id).cloned())
-    }
-
-    async fn list(&self, query: &EventQuery) -> Result<(Vec<Event>, u64), ApiError> {
-        let events = locked(&self.events);
-        let matching: Vec<&Event> = events
-            .values()
-            .filter(|e| query.category.as_ref().is_none_or(|c| &e.category == c))
-            .filter(|e| query.from.is_none_or(|from| e.date >= from) && query.to.is_none_or(|to| e.date <= to))
-            .collect();
-        let page = matching.iter().skip(query.offset as usize).take(query.limit as usize).map(|e| (*e).clone());
-        Ok((page.collect(), matching.len() as u64))
-    }
-}
-
-/// A published message: topic, key, payload.
-pub type Sent = (String, String, Vec<u8>);
-
-/// Messages published, in order, instead of a broker.
-#[derive(Clone, Default)]
-pub struct RecordingPublisher {
-    sent: Arc<Mutex<Vec<Sent>>>,
-}
-
-impl RecordingPublisher {
-    /// Every message published so far (topic, key, payload), in order.
-    pub fn sent(&self) -> Vec<Sent> {
-        locked(&self.sent).clone()
-    }
-}
-
-#[async_trait]
-impl Publisher for RecordingPublisher {
-    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ApiError> {
-        locked(&self.sent).push((topic.to_owned(), key.to_owned(), payload.to_vec()));
-        Ok(())
-    }
-}
-
-/// An on-sale with no waiting room and no limit of its own: every fan may
-/// book.
-#[derive(Clone, Copy, Default)]
-pub struct OpenDoors;
-
-#[async_trait]
-impl AdmissionGate for OpenDoors {
-    async fn admit(
-        &self,
-        _user: &Claims,
-        _event: &EventId,
-        _pass: Option<&str>,
-        _now: DateTime<Utc>,
-    ) -> Result<Admission, ApiError> {
-        Ok(Admission { max_seats_per_user: None })
     }
 }
