@@ -1,7 +1,7 @@
 //! The booking core's storage boundary: what the booking service, the
 //! consumers and the Idempotency-Key guard ask of storage, one small trait
 //! per job, and the answers they get. PostgreSQL implements them in
-//! `pg_bookings/` (one file per trait), the in-memory fakes in `memory.rs`;
+//! `pg_bookings/` (one file per trait), the in-memory fakes in `memory/bookings.rs`;
 //! the behaviour suite in `bookings::suite` runs against both.
 //!
 //! Which status may be cancelled or paid is the domain's rule
