@@ -109,3 +109,39 @@ fn every_function_crate_is_a_workspace_dependency_of_the_gateway() {
         crates.iter().filter(|name| local_gateway::dispatch::aws_access(name).is_some()).cloned().collect();
     assert_eq!(dispatched, crates, "local/src/dispatch.rs functions! list");
 }
+
+/// The domain stays pure (docs/architecture.md): no HTTP, storage, service
+/// or error-mapping type in shared/src/domain/, so a rule can be read and
+/// tested without any of them. It may name the message types (the topic
+/// constants in `kafka`), which are part of what a rule is about.
+#[test]
+fn the_domain_uses_no_layer_above_or_beside_it() {
+    let forbidden = [
+        "ApiError",
+        "sqlx",
+        "mongodb",
+        "redis",
+        "lambda_http",
+        "reqwest",
+        "http::",
+        "crate::repo",
+        "crate::state",
+        "crate::http",
+        "crate::error",
+        "crate::bookings",
+        "crate::catalog",
+        "crate::consumers",
+    ];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root().join("shared/src/domain")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for word in forbidden.iter().filter(|word| code.contains(*word)) {
+                found.push(format!("{}:{}: {word}", path.display(), number + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the domain reaches outwards:\n{}", found.join("\n"));
+}
