@@ -54,11 +54,15 @@ pub struct Backend<R, H> {
     pub catalog: MemoryCatalog,
 }
 
-impl<R, H> Backend<R, H>
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+/// What the suite needs of a store of record: the booking core's ports.
+pub trait Store: BookingStore + IdempotencyStore + Clone + 'static {}
+impl<T: BookingStore + IdempotencyStore + Clone + 'static> Store for T {}
+
+/// What the suite needs of a hold store: holds and the live board.
+pub trait Holds: SeatHolds + SeatBoard + Clone + 'static {}
+impl<T: SeatHolds + SeatBoard + Clone + 'static> Holds for T {}
+
+impl<R: Store, H: Holds> Backend<R, H> {
     pub fn new(config: Config, repo: R, holds: H) -> Self {
         Backend {
             config,
@@ -152,11 +156,7 @@ async fn stored<R: BookingStore, H>(b: &Backend<R, H>, id: Uuid) -> Booking {
 
 /// Many fans at once for one seat: one booking, one hold, every other fan a
 /// 409 that names the seat, and nothing recorded for them.
-pub async fn a_seat_goes_to_one_of_many_buyers<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn a_seat_goes_to_one_of_many_buyers<R: Store, H: Holds>(b: &Backend<R, H>) {
     let event = b.event();
     let bookings = b.bookings();
     let fans: Vec<Claims> = (0..16).map(|_| fan()).collect();
@@ -179,11 +179,7 @@ where
 
 /// A fan has one unpaid booking per event: a second is refused until the
 /// first is paid or cancelled.
-pub async fn one_unpaid_booking_per_fan_and_event<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn one_unpaid_booking_per_fan_and_event<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, bookings) = (b.event(), fan(), b.bookings());
     let first = bookings.create(&fan, request(&event, &["A1"]), Utc::now()).await.unwrap();
     let second = bookings.create(&fan, request(&event, &["A2"]), Utc::now()).await.unwrap_err();
@@ -197,11 +193,7 @@ where
 
 /// A declined card changes nothing; the first good payment confirms and
 /// books the seats; a second payment is refused and charges nothing.
-pub async fn paying_confirms_once<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn paying_confirms_once<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, bookings) = (b.event(), fan(), b.bookings());
     let booking = bookings.create(&fan, request(&event, &["B1", "B2"]), Utc::now()).await.unwrap();
     assert_eq!(booking.total.0, 10_000);
@@ -217,11 +209,7 @@ where
 }
 
 /// Eight payments of one booking at once: one charge, one confirmation.
-pub async fn parallel_payments_charge_once<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn parallel_payments_charge_once<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, bookings) = (b.event(), fan(), b.bookings());
     let booking = bookings.create(&fan, request(&event, &["C1"]), Utc::now()).await.unwrap();
     let pays = (0..8).map(|_| bookings.pay(&fan, booking.id, card(APPROVED), &TestCardProvider));
@@ -235,11 +223,7 @@ where
 /// Cancelling frees the seats for others at once (the fan who let them go
 /// waits out the cool-down), a repeat changes nothing, and a paid booking's
 /// cancel is refunded and says so in its message.
-pub async fn cancelling_frees_the_seats_and_refunds_a_paid_booking<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn cancelling_frees_the_seats_and_refunds_a_paid_booking<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, first, second, bookings) = (b.event(), fan(), fan(), b.bookings());
     let booking = bookings.create(&first, request(&event, &["D1"]), Utc::now()).await.unwrap();
     bookings.pay(&first, booking.id, card(APPROVED), &TestCardProvider).await.unwrap();
@@ -267,11 +251,7 @@ where
 /// Past its deadline a booking can be neither paid nor cancelled, and the
 /// next buyer of its seat gets it (the lapsed booking is expired on the
 /// way, with its booking.expired).
-pub async fn a_lapsed_hold_passes_to_the_next_buyer<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn a_lapsed_hold_passes_to_the_next_buyer<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, late, next, bookings) = (b.event(), fan(), fan(), b.bookings());
     let lapsed = bookings.create(&late, request(&event, &["E1"]), long_ago(&b.config)).await.unwrap();
     assert_eq!(b.live(&event, "E1").await, None, "a lapsed hold reads as free");
@@ -297,11 +277,7 @@ where
 
 /// Another fan's booking does not exist for you: 404 to read, pay or cancel,
 /// and it is left as it was.
-pub async fn someone_elses_booking_is_not_found<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn someone_elses_booking_is_not_found<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, owner, stranger, bookings) = (b.event(), fan(), fan(), b.bookings());
     let booking = bookings.create(&owner, request(&event, &["F1"]), Utc::now()).await.unwrap();
     assert_eq!(bookings.get(&stranger, booking.id).await.unwrap_err().status(), StatusCode::NOT_FOUND);
@@ -316,11 +292,7 @@ where
 /// The hold store forgot a hold (a flush, a failover): the next buyer gets
 /// past it, the store of record refuses them, and the owner's hold is put
 /// back. A seat the store of record gave a buyer is never taken back.
-pub async fn a_hold_the_cache_lost_is_restored_not_resold<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn a_hold_the_cache_lost_is_restored_not_resold<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, owner, rival, bookings) = (b.event(), fan(), fan(), b.bookings());
     let booking = bookings.create(&owner, request(&event, &["G1"]), Utc::now()).await.unwrap();
     b.holds.release(&event.id, &booking.id.to_string(), &["G1".into()]).await.unwrap();
@@ -334,11 +306,7 @@ where
 
 /// A fan holds or owns at most the deployment's limit of seats per event,
 /// counting open and paid bookings together.
-pub async fn a_fan_may_not_buy_past_the_limit<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn a_fan_may_not_buy_past_the_limit<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, bookings) = (b.event(), fan(), b.bookings());
     let limit = b.config.max_seats_per_user_per_event as usize;
     assert!((2..100).contains(&limit), "the case needs a limit below the event's 100 seats");
@@ -357,11 +325,7 @@ where
 /// The reserver's answers applied to the store: seat.reserved moves PENDING
 /// to RESERVED once (a redelivery changes nothing), and seat.reservation_failed
 /// fails a paid booking and owes its payment back.
-pub async fn reservation_outcomes_apply_once<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn reservation_outcomes_apply_once<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, other, bookings) = (b.event(), fan(), fan(), b.bookings());
     let reserved = bookings.create(&fan, request(&event, &["H1"]), Utc::now()).await.unwrap();
     assert_eq!(b.repo.mark_reserved(&[reserved.id]).await.unwrap(), 1);
@@ -383,11 +347,7 @@ where
 
 /// An Idempotency-Key replays the first answer, refuses a different request
 /// under the same key, and another fan's same key is their own.
-pub async fn an_idempotency_key_replays_the_first_answer<R, H>(b: &Backend<R, H>)
-where
-    R: BookingStore + IdempotencyStore + Clone + 'static,
-    H: SeatHolds + SeatBoard + Clone + 'static,
-{
+pub async fn an_idempotency_key_replays_the_first_answer<R: Store, H: Holds>(b: &Backend<R, H>) {
     let (event, fan, other, bookings) = (b.event(), fan(), fan(), b.bookings());
     let lease = std::time::Duration::from_secs(30);
     let create = |who: &Claims, label: &'static str| {
