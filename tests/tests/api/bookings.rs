@@ -6,23 +6,12 @@ use shared::{domain::user::Role, repo::booking_ports::OutboxStore};
 use uuid::Uuid;
 
 use crate::common::{
-    create_event, eventually, gateway_url, not_expired, redis_board, run, seat_docs, send, state, state_with,
-    token_for, State, TestApp,
+    active_seats, create_event, eventually, gateway_url, not_expired, redis_board, run, seat_docs, send, state,
+    state_with, token_for, State, TestApp,
 };
 
 fn user(state: &State) -> String {
     token_for(state, Uuid::new_v4(), Role::User)
-}
-
-/// (seat label, booking id) of every active booking seat of the event.
-async fn pg_active(state: &State, event: &str) -> Vec<(String, Uuid)> {
-    sqlx::query_as(
-        "SELECT seat_label, booking_id FROM bookings_demo.booking_seats WHERE event_id = $1 AND active ORDER BY seat_label",
-    )
-    .bind(event)
-    .fetch_all(state.pg())
-    .await
-    .unwrap()
 }
 
 async fn booking_status(state: &State, id: &str) -> String {
@@ -37,11 +26,11 @@ async fn booking_status(state: &State, id: &str) -> String {
 /// booking is owned by that booking in Redis and (once the consumers catch
 /// up) in Mongo, and no store gives a seat to anyone else.
 async fn assert_stores_agree(state: &State, event: &str) {
-    let active = pg_active(state, event).await;
-    let labels: Vec<&String> = active.iter().map(|(l, _)| l).collect();
-    let unique: std::collections::HashSet<&String> = labels.iter().copied().collect();
-    assert_eq!(labels.len(), unique.len(), "a seat is in two active bookings: {active:?}");
-    let owners: HashMap<String, String> = active.iter().map(|(l, b)| (l.clone(), b.to_string())).collect();
+    let owners: HashMap<String, String> = active_seats(state, event)
+        .await
+        .into_iter()
+        .map(|(label, (booking, _))| (label, booking.to_string()))
+        .collect();
     let board = redis_board(state, event).await;
     let now = chrono::Utc::now().timestamp_millis();
     for (label, value) in &board {
@@ -168,7 +157,7 @@ fn two_hundred_users_racing_for_ten_seats_never_oversell() {
         let distinct: std::collections::HashSet<&String> = won.iter().collect();
         assert_eq!(won.len(), distinct.len(), "a seat was sold twice: {won:?}");
         assert!(!won.is_empty());
-        assert_eq!(pg_active(&state, &event).await.len(), won.len());
+        assert_eq!(active_seats(&state, &event).await.len(), won.len());
         assert_stores_agree(&state, &event).await;
     });
 }
@@ -188,7 +177,7 @@ fn fifty_parallel_bookings_by_one_user_leave_one_open_booking() {
         let statuses: Vec<u16> = join_all(attempts).await.into_iter().map(Result::unwrap).collect();
         assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
         assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
-        assert_eq!(pg_active(&state, &event).await.len(), 1);
+        assert_eq!(active_seats(&state, &event).await.len(), 1);
         assert_stores_agree(&state, &event).await;
     });
 }
@@ -357,7 +346,7 @@ fn bad_booking_requests_are_4xx_and_change_nothing() {
             )
             .await;
         assert_eq!(status, 404);
-        assert_eq!(pg_active(&state, &other).await.len(), 0);
+        assert_eq!(active_seats(&state, &other).await.len(), 0);
     });
 }
 
@@ -399,7 +388,7 @@ fn expired_holds_release_seats_in_every_store() {
         // …and the sweep makes it so in PostgreSQL and, via booking.expired, Mongo.
         shared::consumers::sweep(&short, std::time::Duration::from_secs(60)).await.unwrap();
         assert_eq!(booking_status(&short, &id).await, "EXPIRED");
-        assert!(pg_active(&short, &event).await.is_empty());
+        assert!(active_seats(&short, &event).await.is_empty());
         assert!(redis_board(&short, &event).await.is_empty());
         eventually(10, "mongo releases the seats", || async {
             seat_docs(&short, &event).await.iter().all(|s| s.booking_id.is_none())

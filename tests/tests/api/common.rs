@@ -396,6 +396,25 @@ pub async fn pay(state: &State, token: &str, booking: &str) {
     assert_eq!(status, 200, "{paid}");
 }
 
+/// The seats PostgreSQL gives to an active (open or paid) booking of
+/// `event`: label → (booking, its owner). Panics if a seat is in two, which
+/// the partial unique index must never allow.
+pub async fn active_seats(state: &State, event: &str) -> HashMap<String, (uuid::Uuid, uuid::Uuid)> {
+    let rows: Vec<(String, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+        "SELECT s.seat_label, b.id, b.user_id FROM bookings_demo.booking_seats s
+           JOIN bookings_demo.bookings b ON b.id = s.booking_id WHERE s.event_id = $1 AND s.active",
+    )
+    .bind(event)
+    .fetch_all(state.pg())
+    .await
+    .unwrap();
+    let mut seats = HashMap::new();
+    for (label, booking, user) in rows {
+        assert!(seats.insert(label.clone(), (booking, user)).is_none(), "seat {label} is in two active bookings");
+    }
+    seats
+}
+
 /// How many of the bookings `ids` PostgreSQL has not expired.
 pub async fn not_expired<T: AsRef<[uuid::Uuid]>>(state: &State, ids: T) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM bookings_demo.bookings WHERE id = ANY($1) AND status <> 'EXPIRED'")

@@ -3,7 +3,7 @@
 //! to the next fan, a release racing new buyers, and the whole path through
 //! the running consumers and the mail server.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use shared::domain::event::EventId;
@@ -52,22 +52,6 @@ async fn cancel(state: &State, token: &str, booking: &str) {
 }
 
 /// The seats of `event` in active bookings, by label: (booking, user).
-async fn owners(state: &State, event: &str) -> HashMap<String, (Uuid, Uuid)> {
-    let rows: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
-        "SELECT s.seat_label, b.id, b.user_id FROM bookings_demo.booking_seats s
-           JOIN bookings_demo.bookings b ON b.id = s.booking_id WHERE s.event_id = $1 AND s.active",
-    )
-    .bind(event)
-    .fetch_all(state.pg())
-    .await
-    .unwrap();
-    let mut owners = HashMap::new();
-    for (label, booking, user) in rows {
-        assert!(owners.insert(label.clone(), (booking, user)).is_none(), "seat {label} is in two active bookings");
-    }
-    owners
-}
-
 async fn returned(state: &State, event: &str, booking: &str, labels: &[&str]) -> Vec<Uuid> {
     let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
     let booking = Uuid::parse_str(booking).unwrap();
@@ -170,7 +154,7 @@ fn returned_seats_go_to_the_first_fan_in_line_whose_request_fits() {
         assert_eq!(entry_of(&state, &event, &pair).await["position"], 1);
         // The offered seats are the fan's own booking, held in PostgreSQL
         // and in Redis (so the seat map and the next buyer see them taken).
-        assert_eq!(owners(&state, &event).await["A4"], (offers[0], user_of(&single, &state)));
+        assert_eq!(active_seats(&state, &event).await["A4"], (offers[0], user_of(&single, &state)));
         let board = redis_board(&state, &event).await;
         assert!(board.get("A4").is_some_and(|hold| hold.contains(&offers[0].to_string())), "{board:?}");
 
@@ -179,7 +163,7 @@ fn returned_seats_go_to_the_first_fan_in_line_whose_request_fits() {
         cancel(&state, token, booking).await;
         let offers = returned(&state, &event, booking, &["A1", "A2", "A3"]).await;
         assert_eq!(offers.len(), 2);
-        let seats = owners(&state, &event).await;
+        let seats = active_seats(&state, &event).await;
         assert_eq!(seats["A1"].1, user_of(&pair, &state));
         assert_eq!(seats["A2"].1, user_of(&pair, &state));
         assert_eq!(seats["A3"].1, user_of(&late, &state));
@@ -245,7 +229,7 @@ fn an_offer_that_lapses_unpaid_passes_to_the_next_fan() {
 
         let lapsed = entry_of(&state, &event, &first).await;
         assert_eq!((lapsed["state"].as_str(), lapsed["bookingStatus"].as_str()), (Some("PASSED"), Some("EXPIRED")));
-        assert_eq!(owners(&state, &event).await["A1"], (next_offer, user_of(&second, &state)));
+        assert_eq!(active_seats(&state, &event).await["A1"], (next_offer, user_of(&second, &state)));
         // Paying claims it.
         pay(&state, &second, &next_offer.to_string()).await;
         assert_eq!(entry_of(&state, &event, &second).await["bookingStatus"], "CONFIRMED");
@@ -295,8 +279,8 @@ fn seats_released_while_buyers_race_for_them_go_to_one_taker_each_and_no_seat_is
             .collect();
 
         // PostgreSQL: every released seat is in one active booking at most
-        // (owners() panics otherwise), of a buyer who got a 201 or of an offer.
-        let seats = owners(&state, &event).await;
+        // (active_seats() panics otherwise), of a buyer who got a 201 or of an offer.
+        let seats = active_seats(&state, &event).await;
         let offered_ids: std::collections::HashSet<Uuid> = offers.iter().copied().collect();
         assert_eq!(offered_ids.len(), offers.len(), "an offer was made twice: {offers:?}");
         for label in &released {
