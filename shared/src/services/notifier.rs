@@ -244,71 +244,23 @@ impl Notifier<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        collections::HashMap,
-        sync::{
-            atomic::{AtomicUsize, Ordering},
-            Mutex,
-        },
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
     };
 
     use chrono::Utc;
 
     use super::*;
-    use crate::domain::{
-        booking::{BookedSeat, Booking, BookingStatus},
-        money::Cents,
-        notice::{EventSummary, MailedTicket, Payment, Recipient},
-        user::Tier,
+    use crate::{
+        domain::{
+            booking::{BookedSeat, Booking, BookingStatus},
+            money::Cents,
+            notice::{EventSummary, MailedTicket, Payment, Recipient},
+            user::Tier,
+        },
+        repo::memory::MemoryLedger,
     };
-
-    /// The ledger's rules in memory: the same answers the PostgreSQL
-    /// adapter gives (tests/tests/api/notifications.rs runs them there).
-    /// (state, lease end, attempt) of one notice.
-    type LedgerRow = (&'static str, tokio::time::Instant, i32);
-
-    #[derive(Default)]
-    struct MemoryLedger {
-        rows: Mutex<HashMap<(Uuid, NoticeKind), LedgerRow>>,
-    }
-
-    #[async_trait]
-    impl NoticeLedger for MemoryLedger {
-        async fn claim(&self, booking: Uuid, kind: NoticeKind, lease: Duration) -> Result<NoticeClaim, ApiError> {
-            let mut rows = self.rows.lock().unwrap();
-            let now = tokio::time::Instant::now();
-            let row = rows.entry((booking, kind)).or_insert(("RETRY", now, 0));
-            let (state, lease_end, attempt) = *row;
-            Ok(if state == "RETRY" || (state == "SENDING" && lease_end <= now) {
-                *row = ("SENDING", now + lease, attempt + 1);
-                NoticeClaim::Ours { attempt: attempt + 1 }
-            } else if state == "SENDING" {
-                NoticeClaim::Busy
-            } else {
-                NoticeClaim::Done
-            })
-        }
-
-        async fn settle(
-            &self,
-            booking: Uuid,
-            kind: NoticeKind,
-            attempt: i32,
-            end: NoticeEnd<'_>,
-        ) -> Result<(), ApiError> {
-            let state = match end {
-                NoticeEnd::Sent { .. } => "SENT",
-                NoticeEnd::Refused { .. } => "REFUSED",
-                NoticeEnd::Skipped(_) => "SKIPPED",
-                NoticeEnd::Retry(_) => "RETRY",
-            };
-            let mut rows = self.rows.lock().unwrap();
-            if let Some(row) = rows.get_mut(&(booking, kind)).filter(|row| row.0 == "SENDING" && row.2 == attempt) {
-                row.0 = state;
-            }
-            Ok(())
-        }
-    }
 
     struct Facts(BookingStatus);
 

@@ -14,6 +14,7 @@
 mod bookings;
 mod catalog;
 mod gate;
+mod notices;
 mod publisher;
 mod seats;
 
@@ -27,6 +28,7 @@ use chrono::{DateTime, Utc};
 pub use bookings::MemoryBookings;
 pub use catalog::MemoryCatalog;
 pub use gate::OpenDoors;
+pub use notices::MemoryLedger;
 pub use publisher::{RecordingPublisher, Sent};
 pub use seats::{MemoryHolds, MemorySeatModel, ModelSeat};
 
