@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{locked, since};
+use super::{after, locked, since};
 use crate::{
     domain::{
         booking::{Booking, BookingStatus, CancelVerdict, PayVerdict, SeatSelection},
@@ -54,6 +54,16 @@ struct Payment {
     created_at: DateTime<Utc>,
     refund_due_at: DateTime<Utc>,
     refund_attempts: u32,
+}
+
+impl Payment {
+    /// This payment as a refund owed to its payer.
+    fn owed(&self) -> OwedRefund {
+        OwedRefund {
+            payment: self.id,
+            refund: Refund { booking: self.booking, reference: self.reference.clone(), amount: self.amount },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -152,11 +162,8 @@ impl Ledger {
         if reference.is_some() {
             payment.reference = reference;
         }
-        payment.refund_due_at = Utc::now() + chrono::Duration::from_std(REFUND_LEASE).unwrap_or_default();
-        OwedRefund {
-            payment: payment.id,
-            refund: Refund { booking: payment.booking, reference: payment.reference.clone(), amount: payment.amount },
-        }
+        payment.refund_due_at = after(Utc::now(), REFUND_LEASE);
+        payment.owed()
     }
 
     fn owe_refund_of_booking(&mut self, booking: Uuid) -> Option<OwedRefund> {
@@ -206,14 +213,11 @@ impl BookingRepo for MemoryBookings {
         let now = Utc::now();
         // Lazy expiry of open bookings in the way, as the adapter does when
         // an index refuses the insert.
-        let mut blockers: Vec<Uuid> = ledger.owners(event, &labels).iter().map(|o| o.booking).collect();
-        blockers.extend(ledger.open_booking_of(user, event).map(|b| b.id));
-        let stale: Vec<Uuid> = blockers
-            .into_iter()
-            .filter(|id| ledger.bookings[id].status.is_open() && ledger.bookings[id].expires_at <= now)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let mut stale: Vec<Uuid> = ledger.owners(event, &labels).iter().map(|o| o.booking).collect();
+        stale.extend(ledger.open_booking_of(user, event).map(|b| b.id));
+        stale.retain(|id| ledger.bookings[id].status.is_open() && ledger.bookings[id].expires_at <= now);
+        stale.sort();
+        stale.dedup();
         let mut outbox = Vec::new();
         for id in stale {
             outbox.extend(ledger.close(id, BookingStatus::Expired, None, Some(kafka::BOOKING_EXPIRED))?.1);
@@ -476,15 +480,8 @@ impl PaymentRecords for MemoryBookings {
             .into_iter()
             .take(limit as usize)
             .map(|payment| {
-                payment.refund_due_at = now + chrono::Duration::from_std(lease).unwrap_or_default();
-                OwedRefund {
-                    payment: payment.id,
-                    refund: Refund {
-                        booking: payment.booking,
-                        reference: payment.reference.clone(),
-                        amount: payment.amount,
-                    },
-                }
+                payment.refund_due_at = after(now, lease);
+                payment.owed()
             })
             .collect())
     }

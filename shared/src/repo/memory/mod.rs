@@ -44,3 +44,11 @@ pub(crate) fn since(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
         .and_then(|span| now.checked_sub_signed(span))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
+
+/// `span` after `now` (the far future if `span` overflows).
+pub(crate) fn after(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(span)
+        .ok()
+        .and_then(|span| now.checked_add_signed(span))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
