@@ -73,7 +73,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 REGION = os.environ["AWS_DEFAULT_REGION"]
 BUCKET = "rehearsal-artifacts"
 MSK_CLUSTER_NAME = "ticketing"
-SECRET_SETTINGS = {"DATABASE_URL", "MONGO_URL", "JWT_SECRET", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_USERNAME"}
+SECRET_SETTINGS = {"DATABASE_URL", "MONGO_URL", "REDIS_URL", "JWT_SECRET", "ORIGIN_VERIFY_SECRET", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_USERNAME"}
 # What the Lambda service itself does with every function's role.
 SERVICE_CALLS_EVERY_FUNCTION = [
     ("logs:CreateLogStream", "${log-group}"),
@@ -86,6 +86,20 @@ SERVICE_CALLS_EVERY_FUNCTION = [
     ("ec2:AssignPrivateIpAddresses", "*"),
     ("ec2:UnassignPrivateIpAddresses", "*"),
 ]
+# SDK operations whose IAM actions depend on their arguments, as the service
+# authorises them: SES v2 SendEmail is ses:SendRawEmail with Raw content
+# and ses:SendEmail otherwise, checked on the sender identity and, when the
+# call names one, on the configuration set (SES developer guide, "Controlling
+# access to Amazon SES", and the SES v2 API reference's SendEmail).
+def ses_send_email(args: dict[str, str], region: str, account: str) -> list[tuple[str, str]]:
+    action = "ses:SendRawEmail" if args.get("Content") == "Raw" else "ses:SendEmail"
+    needs = [(action, args["FromEmailAddressIdentityArn"])]
+    if args.get("ConfigurationSetName"):
+        needs.append((action, f"arn:aws:ses:{region}:{account}:configuration-set/{args['ConfigurationSetName']}"))
+    return needs
+
+
+SDK_OPERATIONS = {"sesv2:SendEmail": ses_send_email}
 # What AWS's own policies SAM attaches grant beyond those needs (logs:CreateLogGroup
 # and the like) is theirs to define; only the stack's own policies must be exact.
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
@@ -142,7 +156,7 @@ class Rehearsal:
             "JwtSecretArn": secret("ticketing/jwt", "x" * 48),
             "TicketSecretArn": secret("ticketing/tickets", "t" * 48),
             "ScramSecretArn": secret("AmazonMSK_ticketing", json.dumps({"username": "app", "password": "p" * 20})),
-            "RedisUrl": "rediss://clustercfg.ticketing.example:6379",
+            "RedisUrlSecretArn": secret("ticketing/redis-url", "rediss://:auth-token@clustercfg.ticketing.example:6379"),
         }
         cluster = kafka.create_cluster_v2(
             ClusterName=MSK_CLUSTER_NAME,
@@ -158,7 +172,7 @@ class Rehearsal:
         return infra
 
     def parameters(self, setup: str, infra: dict[str, str]) -> dict[str, str]:
-        common = {k: infra[k] for k in ("VpcId", "SubnetIds", "SecurityGroupIds", "RouteTableIds", "DatabaseUrlSecretArn", "MongoUrlSecretArn", "JwtSecretArn", "TicketSecretArn", "RedisUrl")}
+        common = {k: infra[k] for k in ("VpcId", "SubnetIds", "SecurityGroupIds", "RouteTableIds", "DatabaseUrlSecretArn", "MongoUrlSecretArn", "JwtSecretArn", "TicketSecretArn", "RedisUrlSecretArn")}
         common["AllowedOrigins"] = "https://tickets.example.com"
         common["MailFrom"] = "Box Office <tickets@tickets.example.com>"
         common["MailSenderIdentity"] = "tickets.example.com"
@@ -178,6 +192,7 @@ class Rehearsal:
         s3.put_object(Bucket=BUCKET, Key=code_key, Body=function_zip(code_key))
         template = packaged(yaml_parse(pathlib.Path(self.template).read_text()))
         parameters = {k: v for k, v in parameters.items() if k in template.get("Parameters", {})}
+        self.last_parameters = parameters
         for resource in template["Resources"].values():
             if resource["Type"] == "AWS::Serverless::Function":
                 resource["Properties"]["CodeUri"] = f"s3://{BUCKET}/{code_key}"
@@ -310,7 +325,15 @@ class Rehearsal:
         for mapping in ours:
             failures.check(len(mapping.get("Topics", [])) == 1, f"{setup}: mapping {mapping['UUID']} has topics {mapping.get('Topics')}")
         endpoints = {e["ServiceName"].rsplit(".", 1)[1] for e in self.client("ec2").describe_vpc_endpoints()["VpcEndpoints"]}
-        failures.check({"secretsmanager", "kafka", "lambda", "sts", "s3"} <= endpoints, f"{setup}: VPC endpoints {sorted(endpoints)} miss some of secretsmanager, kafka, lambda, sts, s3")
+        failures.check({"secretsmanager", "kafka", "lambda", "sts", "s3", "email"} <= endpoints,
+                       f"{setup}: VPC endpoints {sorted(endpoints)} miss some of secretsmanager, kafka, lambda, sts, s3, email")
+        # A custom resource waits for whatever its function needs to answer
+        # (the endpoints, from inside the VPC): rules.py on what was deployed.
+        import rules
+
+        ev = rules.Evaluator(transformed, self.last_parameters)
+        for problem in rules.rule_custom_resources(transformed, ev, rules.deployed(transformed, ev), self.last_parameters, setup):
+            failures.check(False, f"{setup}: {problem}")
         outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
         failures.check("ApiUrl" in outputs and "execute-api" in outputs["ApiUrl"], f"{setup}: no ApiUrl output ({outputs})")
         return functions, ours, outputs
@@ -414,7 +437,19 @@ class Rehearsal:
             return (resource.replace("${msk:topic}", topic_prefix).replace("${msk:cluster}", cluster_arn)
                     .replace("${log-group}", log_arn))
 
-        needed = [("code", c["action"], fill(c["resource"])) for c in code_calls]
+        needed = []
+        for call in code_calls:
+            if "arguments" not in call:
+                needed.append(("code", call["action"], fill(call["resource"])))
+                continue
+            derive = SDK_OPERATIONS.get(call["action"])
+            if derive is None:
+                needed.append(("code", f"<no IAM mapping for {call['action']}; add it to SDK_OPERATIONS>", "*"))
+                continue
+            arguments = {k: fill(v) for k, v in call["arguments"].items()}
+            arguments = {k: v for k, v in arguments.items() if v and not v.startswith("<")}
+            who = f"code ({call['action']} with {', '.join(f'{k}={v}' for k, v in sorted(arguments.items()))})"
+            needed += [(who, action, resource) for action, resource in derive(arguments, REGION, self.account)]
         needed += [("lambda service", a, fill(r)) for a, r in SERVICE_CALLS_EVERY_FUNCTION]
         for mapping in mappings:
             if not mapping["FunctionArn"].startswith(fn["Configuration"]["FunctionArn"]):
@@ -422,7 +457,12 @@ class Rehearsal:
             topic = mapping["Topics"][0]
             who = f"event source mapping ({topic})"
             destination = (mapping.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
-            if destination:
+            if destination.startswith("arn:aws:s3:::"):
+                # Lambda writes the failed batch, records and all, as an object.
+                needed += [(who, "s3:PutObject", f"{destination}/failed-batch"), (who, "s3:ListBucket", destination)]
+            elif destination.startswith("kafka://"):
+                needed.append((who, "kafka-cluster:WriteData", f"{topic_prefix}/{destination[len('kafka://'):]}"))
+            elif destination:
                 needed.append((who, "sqs:SendMessage", destination))
             for action in ("ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"):
                 needed.append((who, action, "*"))
@@ -466,6 +506,52 @@ class Rehearsal:
                         used = any(action_allowed(action, a) and resource_allowed(resource, r) for _, a, r in needed)
                         failures.check(used, f"{setup}: {binary}'s role allows {action} on {resource}, which nothing it runs needs")
         return checked
+
+
+# Managed-AllViewerExceptHostHeader: every viewer header but Host (which the
+# execute-api endpoint refuses) plus CloudFront's viewer headers, among them
+# CloudFront-Viewer-Address.
+VIEWER_ADDRESS_POLICIES = {"b689b0a8-53d0-40ab-baf2-68738e2966ac"}
+
+
+def check_viewer_address(setup: str, template: dict, failures: "Failures") -> None:
+    """The per-address limits count the fan, not the CloudFront edge: every
+    behaviour to the API forwards CloudFront-Viewer-Address, the API origin
+    carries the secret header (a dynamic reference to a secret, so rotating
+    it needs no template change), and every function that builds the state
+    is given that secret's ARN, so it can tell CloudFront's word from a
+    caller's (shared/src/http.rs)."""
+    resources = template["Resources"]
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    api = next((o for o in config["Origins"] if o["Id"] == "api"), {})
+    headers = {h["HeaderName"].lower(): h["HeaderValue"] for h in api.get("OriginCustomHeaders", [])}
+    value = headers.get("x-origin-verify")
+    reference = value.get("Fn::Sub") if isinstance(value, dict) else value
+    secret = next((name for name, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"
+                   and isinstance(reference, str) and reference.startswith(f"{{{{resolve:secretsmanager:${{{name}}}")), None)
+    failures.check(secret is not None,
+                   f"{setup}: the api origin has no X-Origin-Verify header resolved from a secret of the stack: {value!r}")
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        env = resource["Properties"].get("Environment", {}).get("Variables", {})
+        if "DATABASE_URL_SECRET_ARN" in env:
+            failures.check(secret is not None and env.get("ORIGIN_VERIFY_SECRET_ARN") == {"Ref": secret},
+                           f"{setup}: {name} is not given the origin secret's ARN (ORIGIN_VERIFY_SECRET_ARN)")
+    policies = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudFront::OriginRequestPolicy"}
+
+    def forwards_viewer_address(policy) -> bool:
+        if policy in VIEWER_ADDRESS_POLICIES:
+            return True
+        custom = policies.get(policy.get("Ref")) if isinstance(policy, dict) else None
+        headers = (custom or {}).get("OriginRequestPolicyConfig", {}).get("HeadersConfig", {})
+        return headers.get("HeaderBehavior") in ("whitelist", "allViewerAndWhitelistCloudFront") and \
+            "cloudfront-viewer-address" in {h.lower() for h in headers.get("Headers", [])}
+
+    for behaviour in config.get("CacheBehaviors", []):
+        if behaviour["TargetOriginId"] == "api":
+            failures.check(forwards_viewer_address(behaviour.get("OriginRequestPolicyId")),
+                           f"{setup}: CloudFront does not forward CloudFront-Viewer-Address on {behaviour['PathPattern']}")
 
 
 def without_false_conditions(template: dict, parameters: dict[str, str]) -> dict:
@@ -555,6 +641,7 @@ def main():
                 functions, mappings, outputs = rehearsal.check_stack(setup, stack, transformed, failures)
                 checked = rehearsal.check_iam(setup, functions, mappings, msk_arn, failures)
                 routed = rehearsal.check_web(setup, stack, outputs, failures)
+                check_viewer_address(setup, transformed, failures)
                 verb = "updated" if update else "created"
                 print(f"  {setup}: stack {verb}: {len(functions)} functions, {len(mappings)} Kafka mappings, "
                       f"{checked} role grants checked, {routed} paths routed by CloudFront; "

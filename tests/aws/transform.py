@@ -1,4 +1,6 @@
-"""Deploy rehearsal, first stage: the SAM transform CloudFormation itself runs.
+"""Deploy rehearsal, first stage: the SAM transform CloudFormation itself runs,
+for every KafkaSource × KafkaAuth (the unsupported ones must be refused by
+the template's Rules), and the account rules of rules.py on its output.
 
 cfn-lint and `sam validate --lint` read template.yaml as written and passed a
 template the transform refuses (a Kafka event source with several topics).
@@ -31,26 +33,31 @@ COMMON = {
     "MongoUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/mongo-url-AbCdEf",
     "JwtSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/jwt-AbCdEf",
     "TicketSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/tickets-AbCdEf",
-    "RedisUrl": "rediss://ticketing.abc123.clustercfg.use1.cache.amazonaws.com:6379",
+    "RedisUrlSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ticketing/redis-url-AbCdEf",
     "AllowedOrigins": "https://tickets.example.com",
     "MailFrom": "Box Office <tickets@tickets.example.com>",
     "MailSenderIdentity": "tickets.example.com",
     "RouteTableIds": "rtb-0a1b2c3d4e5f60001,rtb-0a1b2c3d4e5f60002",
 }
-SETUPS = {
-    "msk": {
-        **COMMON,
-        "MskClusterArn": f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/ticketing/0a1b2c3d-1111-2222-3333-444455556666-7",
-        "MskClusterName": "ticketing",
-        "KafkaAuth": "iam",
-    },
-    "self-managed": {
-        **COMMON,
-        "KafkaBootstrapServers": "b-1.kafka.internal:9096,b-2.kafka.internal:9096",
-        "KafkaScramSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:AmazonMSK_ticketing-AbCdEf",
-        "KafkaAuth": "scram",
-    },
+MSK = {
+    "MskClusterArn": f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/ticketing/0a1b2c3d-1111-2222-3333-444455556666-7",
+    "MskClusterName": "ticketing",
 }
+SELF_MANAGED = {"KafkaBootstrapServers": "b-1.kafka.internal:9096,b-2.kafka.internal:9096"}
+SCRAM = {"KafkaScramSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:AmazonMSK_ticketing-AbCdEf"}
+# Every KafkaSource × KafkaAuth. The supported ones are transformed and
+# checked; the template's Rules must refuse the others before anything is
+# created (IAM auth exists only on MSK; the event source mappings
+# authenticate to MSK with IAM and to a self-managed Kafka with SCRAM, so a
+# client that authenticates otherwise would read what its mapping cannot).
+SUPPORTED = {("msk", "iam"), ("self-managed", "scram")}
+COMBINATIONS = {
+    (source, auth): {**COMMON, **(MSK if source == "msk" else SELF_MANAGED), **(SCRAM if auth == "scram" else {}), "KafkaAuth": auth}
+    for source in ("msk", "self-managed")
+    for auth in ("iam", "scram", "tls", "plaintext")
+}
+# The names the rest of the checks use for the two supported setups.
+SETUPS = {"msk": COMBINATIONS[("msk", "iam")], "self-managed": COMBINATIONS[("self-managed", "scram")]}
 
 
 class BundledPolicies:
@@ -89,6 +96,7 @@ def lambda_api_problems(transformed):
             problems.append(f"{name}: {len(topics)} topics, the Lambda API takes at most {max_topics}")
         config = props.get("AmazonManagedKafkaEventSourceConfig") or props.get("SelfManagedKafkaEventSourceConfig")
         group = (config or {}).get("ConsumerGroupId")
+        group = json.dumps(group, sort_keys=True) if isinstance(group, dict) else group
         condition = resource.get("Condition", "")
         if group is not None:
             groups.setdefault((condition, group), []).append(name)
@@ -98,12 +106,27 @@ def lambda_api_problems(transformed):
     return problems
 
 
-def main():
+def run(template_path: pathlib.Path, write: bool = True) -> int:
+    import rules
+
     out = ROOT / ".data" / "aws"
     out.mkdir(parents=True, exist_ok=True)
-    template = packaged(yaml_parse((ROOT / "template.yaml").read_text()))
+    raw = yaml_parse(template_path.read_text())
+    template = packaged(raw)
     failed = False
-    for setup, parameters in SETUPS.items():
+    for (source, auth), parameters in COMBINATIONS.items():
+        setup = f"{source}/{auth}"
+        refused = rules.refusals(raw, parameters)
+        if (source, auth) not in SUPPORTED:
+            if refused:
+                print(f"{setup}: refused by the template: {refused[0]}")
+            else:
+                failed = True
+                print(f"{setup}: unsupported, but no Rule of the template refuses it (it would deploy and not work)")
+            continue
+        if refused:
+            failed = True
+            print(f"{setup}: supported, but the template refuses it: {'; '.join(refused)}")
         try:
             transformed = transform(copy.deepcopy(template), dict(parameters), BundledPolicies())
         except InvalidDocumentException as err:
@@ -111,14 +134,21 @@ def main():
             for cause in err.causes:
                 print(f"{setup}: transform: {cause.message}")
             continue
-        problems = lambda_api_problems(transformed)
-        for problem in problems:
+        problems = lambda_api_problems(transformed) + rules.check(transformed, parameters, setup)
+        for problem in dict.fromkeys(problems):
             print(f"{setup}: {problem}")
         failed |= bool(problems)
-        (out / f"transformed-{setup}.json").write_text(json.dumps(transformed, indent=1))
+        name = "msk" if source == "msk" else "self-managed"
+        if write:
+            (out / f"transformed-{name}.json").write_text(json.dumps(transformed, indent=1))
         mappings = sum(r["Type"] == "AWS::Lambda::EventSourceMapping" for r in transformed["Resources"].values())
-        print(f"{setup}: {len(transformed['Resources'])} resources, {mappings} event source mappings")
-    sys.exit(1 if failed else 0)
+        print(f"{setup}: {len(transformed['Resources'])} resources, {mappings} event source mappings, "
+              f"{rules.reserved_total(transformed, parameters)} reserved concurrent executions")
+    return 1 if failed else 0
+
+
+def main():
+    sys.exit(run(ROOT / "template.yaml"))
 
 
 if __name__ == "__main__":
