@@ -28,7 +28,15 @@ run() { # name command...
 run "cfn-lint template.yaml" cfn-lint template.yaml
 # The SAM transform with realistic parameters (MSK and self-managed Kafka) and
 # the Lambda API's own limits on its output: what a deploy would refuse.
-run "sam transform + Lambda API limits (msk, self-managed)" python3 tests/aws/transform.py
+run "sam transform + Lambda API limits + account rules (every KafkaSource × KafkaAuth)" python3 tests/aws/transform.py
+# The deploy workflow's effective parameters (sam deploy's command line
+# replaces samconfig's list) against the template's Parameters and Rules.
+run "deploy workflow parameters" python3 tests/aws/deploy_params.py
+# The workflow's pre-deploy concurrency check, on a default account (limit
+# 1,000, nothing else reserved).
+echo '{"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000}}' > "$CACHE/default-account.json"
+run "reserved concurrency fits a default account" python3 tests/aws/concurrency_budget.py --account-settings "$CACHE/default-account.json"
+run "migrations expand, never contract what the previous release reads" python3 tests/migrations_expand_contract.py
 # Errors only (bit 2 of cfn-lint's exit code): the warnings are about
 # parameter defaults left empty, which the transform keeps as written.
 lint_errors() { cfn-lint "$@"; (( ($? & 2) == 0 )); }
