@@ -408,7 +408,8 @@ async fn run(base: &str) -> anyhow::Result<()> {
     let kafka_p50 = kafka_produce.p50;
     report.add(kafka_produce, None);
 
-    let admin = state.jwt.issue(uuid::Uuid::new_v4(), "bench@ticketing.local", Role::Admin, Tier::Vip)?;
+    // Admin calls check the account in the store: a real one, not a bare token.
+    let admin = shared::seed::privileged_token(&state, uuid::Uuid::new_v4(), Role::Admin).await?;
     if only_rush {
         let sound = rush::rush(&mut report, base, &state, &admin).await?;
         return finish(&report, sound);
@@ -661,6 +662,7 @@ async fn create_event(http: &reqwest::Client, base: &str, admin: &str, seats: u6
         "name": format!("Bench {}", uuid::Uuid::new_v4()), "venue": { "name": "Bench Arena" },
         "date": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
         "totalSeats": seats, "price": 50, "description": "benchmark", "category": "bench",
+        "salesOpenAt": chrono::Utc::now().to_rfc3339(),
         "sections": [{ "name": "Floor", "price": 50, "rows": seats / 100, "seatsPerRow": 100 }]
     });
     // Writing thousands of seat documents to nx-27017 can outlast the load

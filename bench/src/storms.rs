@@ -32,7 +32,8 @@ async fn ten_seat_event(http: &reqwest::Client, base: &str, admin: &str) -> anyh
     let body = serde_json::json!({
         "name": format!("Storm {}", uuid::Uuid::new_v4()), "venue": { "name": "Storm Hall" },
         "date": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
-        "totalSeats": 10, "price": 80, "description": "oversell storm", "category": "bench"
+        "totalSeats": 10, "price": 80, "description": "oversell storm", "category": "bench",
+        "salesOpenAt": chrono::Utc::now().to_rfc3339()
     });
     let created: serde_json::Value =
         http.post(format!("{base}/events")).bearer_auth(admin).json(&body).send().await?.json().await?;

@@ -1,9 +1,12 @@
 //! Configuration from the environment.
 //!
-//! `APP_ENV=local` (the default) fills every missing setting with a value that
-//! works against the local stack and prints nothing secret. `APP_ENV=aws`
-//! allows no defaults for connection strings or secrets: a Lambda that starts
-//! with the local JWT secret would accept tokens anyone can mint.
+//! `APP_ENV=local` fills every missing setting with a value that works
+//! against the local stack and prints nothing secret. `APP_ENV=aws` allows no
+//! defaults for connection strings or secrets: a Lambda that starts with the
+//! local JWT secret would accept tokens anyone can mint. A process must name
+//! its environment ([`Config::from_env`], [`Config::from_process_vars`]): one
+//! started without APP_ENV stops with a configuration error instead of
+//! quietly accepting the public local secrets.
 
 use std::{collections::HashMap, fmt, time::Duration};
 
@@ -26,6 +29,8 @@ pub enum AppEnv {
 pub enum ConfigError {
     #[error("APP_ENV must be `local` or `aws`, got `{0}`")]
     UnknownEnv(String),
+    #[error("APP_ENV is not set: set APP_ENV=local for the local stack's public defaults, or APP_ENV=aws")]
+    UnsetEnv,
     #[error("{0} must be set when APP_ENV=aws")]
     Missing(&'static str),
     #[error("{name} is not valid: {reason}")]
@@ -72,8 +77,9 @@ pub enum MailTransport {
     /// An SMTP server (`SMTP_URL`, lettre's URL form); locally the maildev
     /// inbox on 127.0.0.1:1025.
     Smtp { url: String },
-    /// Amazon SES v2, sending as `identity_arn` (`MAIL_IDENTITY_ARN`) when set.
-    Ses { identity_arn: Option<String> },
+    /// Amazon SES v2, sending as `identity_arn` (`MAIL_IDENTITY_ARN`) when
+    /// set, with the configuration set `MAIL_CONFIGURATION_SET` when set.
+    Ses { identity_arn: Option<String>, configuration_set: Option<String> },
 }
 
 /// How Kafka clients authenticate. MSK offers a listener per mode; the
@@ -158,6 +164,10 @@ pub struct Config {
     pub pg_max_connections: u32,
     pub mongo_max_pool: u32,
     pub jwt_secret: Secret,
+    /// The key before the last rotation (`JWT_SECRET_PREVIOUS`; on AWS the
+    /// secret's AWSPREVIOUS version): tokens it signed stay valid until they
+    /// expire, so a rotation logs nobody out. Any older key is refused.
+    pub jwt_previous_secret: Option<Secret>,
     pub jwt_ttl: Duration,
     /// `iss` and `aud` of the tokens this deployment issues and accepts, so a
     /// token of another deployment that shares the secret is refused.
@@ -169,7 +179,8 @@ pub struct Config {
     pub login_max_failures: u32,
     /// Failed logins allowed for one email from all addresses together in
     /// the window: a ceiling against distributed guessing, far above what
-    /// locks a single address.
+    /// locks a single address (200 addresses' worth with the defaults), so
+    /// that locking the owner out takes a botnet, not a script.
     pub login_account_max_failures: u32,
     /// Login attempts (any email) allowed from one client address in the
     /// window.
@@ -185,10 +196,26 @@ pub struct Config {
     /// How long a user who cancelled seats waits before booking those same
     /// seats again (hold → cancel → hold would keep them off sale forever).
     pub rebook_cooldown: Duration,
+    /// How long seats whose hold a fan let lapse stay out of that fan's
+    /// reach, and how many lapses within `lapse_window` sit the fan out of
+    /// the event until they leave it (`domain::purchase`).
+    pub lapse_cooldown: Duration,
+    pub max_lapses_per_event: u32,
+    pub lapse_window: Duration,
     /// How long an Idempotency-Key claim without an answer stands before a
     /// retry may take it over (its first request died mid-flight). Longer
     /// than any request may run.
     pub idempotency_lease: Duration,
+    /// Declined charges allowed per booking, per fan and per client address
+    /// within an hour before paying answers 429 (`bookings::declines`); 0
+    /// turns one off (the tests do for the address: every test client is
+    /// 127.0.0.1).
+    pub declines_per_booking: u32,
+    pub declines_per_fan_per_hour: u32,
+    pub declines_per_ip_per_hour: u32,
+    /// How long an Idempotency-Key replays its first answer; the sweeper
+    /// forgets older ones (a day, as payment APIs commonly keep them).
+    pub idempotency_ttl: Duration,
     /// Most rows one sweeper step handles (expiries, refunds, relays); the
     /// sweeper repeats a step until it comes back short or time runs out.
     pub sweep_batch: u32,
@@ -215,19 +242,47 @@ pub struct Config {
     /// on AWS only the notifier is given one.
     pub mail_from: Option<String>,
     pub mail_transport: MailTransport,
+    /// The web app's origin (`WEB_URL`), which the links in account mail
+    /// (verify the address, reset the password) open; locally the gateway.
+    pub web_url: Option<String>,
     /// How long a notifier delivery keeps a notice to itself while it sends.
     pub notice_lease: Duration,
     /// How long seats offered to a waiting fan stay held for them.
     pub waitlist_claim: Duration,
+    /// The value CloudFront adds to every API request as
+    /// [`crate::http::ORIGIN_VERIFY_HEADER`] (current and, during a
+    /// rotation, previous). Only a request carrying one of them may name the
+    /// fan's address in `CloudFront-Viewer-Address`; empty means no request
+    /// may (direct calls, the local gateway).
+    pub origin_verify_secrets: Vec<Secret>,
+    /// How long an instance trusts the secrets it read before reading them
+    /// again (`SECRETS_TTL_SECS`): a rotated JWT key or database password
+    /// reaches every warm instance within this.
+    pub secrets_ttl: Duration,
+    /// How long an instance trusts an account's role and token version read
+    /// from the store (`ACCESS_CACHE_MS`): a demotion, a deleted account or a
+    /// logout takes effect on every instance within this.
+    pub access_cache: Duration,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_map(&std::env::vars().collect())
+        Self::from_process_vars(&std::env::vars().collect())
     }
 
-    /// Reads settings from any key/value source; `from_env` passes the
-    /// process environment, tests pass a literal map.
+    /// A process's settings (its environment, with its secrets read): fails
+    /// closed when APP_ENV is missing, so a deploy that forgets it never
+    /// falls back to the public local JWT and ticket keys.
+    pub fn from_process_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        if vars.get("APP_ENV").is_none_or(|v| v.trim().is_empty()) {
+            return Err(ConfigError::UnsetEnv);
+        }
+        Self::from_map(vars)
+    }
+
+    /// Reads settings from any key/value source; processes go through
+    /// [`Config::from_process_vars`], unit tests pass a literal map (where
+    /// an absent APP_ENV means local).
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let app_env = match get("APP_ENV").unwrap_or("local") {
@@ -270,6 +325,34 @@ impl Config {
                 reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
             });
         }
+        let jwt_previous_secret = match get("JWT_SECRET_PREVIOUS") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET_PREVIOUS",
+                    reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
+                })
+            }
+            Some(secret) if !local && secret == LOCAL_JWT_SECRET => {
+                return Err(ConfigError::LocalSecretOutsideLocal("JWT_SECRET_PREVIOUS"))
+            }
+            Some(secret) if secret != jwt_secret => Some(Secret::new(secret)),
+            _ => None,
+        };
+        let mut origin_verify_secrets = Vec::new();
+        for name in ["ORIGIN_VERIFY_SECRET", "ORIGIN_VERIFY_SECRET_PREVIOUS"] {
+            match get(name) {
+                // Short values could be guessed, and then anyone could pick
+                // the address the limits count against.
+                Some(value) if value.len() < MIN_JWT_SECRET_BYTES => {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        reason: format!("needs at least {MIN_JWT_SECRET_BYTES} bytes"),
+                    })
+                }
+                Some(value) => origin_verify_secrets.push(Secret::new(value)),
+                None => {}
+            }
+        }
         let ticket_secret = match get("TICKET_SECRET") {
             Some(secret) if !local && secret == LOCAL_TICKET_SECRET => {
                 return Err(ConfigError::LocalSecretOutsideLocal("TICKET_SECRET"))
@@ -286,7 +369,10 @@ impl Config {
         };
         let mail_transport = match get("MAIL_TRANSPORT").unwrap_or(if local { "smtp" } else { "ses" }) {
             "smtp" => MailTransport::Smtp { url: get("SMTP_URL").unwrap_or("smtp://127.0.0.1:1025").to_owned() },
-            "ses" => MailTransport::Ses { identity_arn: get("MAIL_IDENTITY_ARN").map(str::to_owned) },
+            "ses" => MailTransport::Ses {
+                identity_arn: get("MAIL_IDENTITY_ARN").map(str::to_owned),
+                configuration_set: get("MAIL_CONFIGURATION_SET").map(str::to_owned),
+            },
             _ => return Err(ConfigError::Invalid { name: "MAIL_TRANSPORT", reason: "must be smtp or ses".into() }),
         };
         let default_cost = PasswordCost::OWASP;
@@ -338,19 +424,27 @@ impl Config {
             pg_max_connections: small("PG_MAX_CONNECTIONS", 10)?,
             mongo_max_pool: small("MONGO_MAX_POOL", 8)?,
             jwt_secret: Secret::new(jwt_secret),
+            jwt_previous_secret,
             jwt_ttl: Duration::from_secs(number("JWT_TTL_SECS", 3600)?),
             jwt_issuer: get("JWT_ISSUER").unwrap_or("ticket-booking").to_owned(),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or("ticket-booking-api").to_owned(),
             password_cost,
             login_max_failures: small("LOGIN_MAX_FAILURES", 5)?,
-            login_account_max_failures: small("LOGIN_ACCOUNT_MAX_FAILURES", 100)?,
+            login_account_max_failures: small("LOGIN_ACCOUNT_MAX_FAILURES", 1000)?,
             login_ip_max_attempts: small("LOGIN_IP_MAX_ATTEMPTS", 300)?,
             login_lockout_window: Duration::from_secs(number("LOGIN_LOCKOUT_SECS", 15 * 60)?),
             bookings_per_ip_per_minute: small("BOOKINGS_PER_IP_PER_MINUTE", 120)?,
             registrations_per_ip_per_minute: small("REGISTRATIONS_PER_IP_PER_MINUTE", 20)?,
             max_seats_per_user_per_event: small("MAX_SEATS_PER_USER_PER_EVENT", 10)?,
             rebook_cooldown: Duration::from_secs(number("REBOOK_COOLDOWN_SECS", 120)?),
+            lapse_cooldown: Duration::from_secs(number("LAPSE_COOLDOWN_SECS", 20 * 60)?),
+            max_lapses_per_event: small("MAX_LAPSES_PER_EVENT", 2)?,
+            lapse_window: Duration::from_secs(number("LAPSE_WINDOW_SECS", 60 * 60)?),
             idempotency_lease: Duration::from_secs(number("IDEMPOTENCY_LEASE_SECS", 60)?),
+            declines_per_booking: small("DECLINES_PER_BOOKING", 5)?,
+            declines_per_fan_per_hour: small("DECLINES_PER_FAN_PER_HOUR", 10)?,
+            declines_per_ip_per_hour: small("DECLINES_PER_IP_PER_HOUR", 20)?,
+            idempotency_ttl: Duration::from_secs(number("IDEMPOTENCY_TTL_SECS", 24 * 60 * 60)?),
             sweep_batch: small("SWEEP_BATCH", 500)?.max(1),
             charge_abandoned_after: Duration::from_secs(number("CHARGE_ABANDONED_AFTER_SECS", 300)?),
             max_body_bytes: number("MAX_BODY_BYTES", 1024 * 1024)? as usize,
@@ -362,8 +456,14 @@ impl Config {
             ticket_secret,
             mail_from: get("MAIL_FROM").or(local.then_some(LOCAL_MAIL_FROM)).map(str::to_owned),
             mail_transport,
+            web_url: get("WEB_URL")
+                .or(local.then_some("http://127.0.0.1:3000"))
+                .map(|url| url.trim_end_matches('/').to_owned()),
             notice_lease: Duration::from_secs(number("NOTICE_LEASE_SECS", 20)?.max(1)),
             waitlist_claim: Duration::from_secs(number("WAITLIST_CLAIM_SECS", 15 * 60)?.max(1)),
+            origin_verify_secrets,
+            secrets_ttl: Duration::from_secs(number("SECRETS_TTL_SECS", 300)?.max(1)),
+            access_cache: Duration::from_millis(number("ACCESS_CACHE_MS", 5000)?),
         })
     }
 
@@ -397,6 +497,36 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.hold_ttl, Duration::from_secs(600));
         assert_eq!(config.password_cost, PasswordCost::OWASP);
+    }
+
+    #[test]
+    fn a_process_without_app_env_fails_closed() {
+        assert_eq!(Config::from_process_vars(&vars(&[])).unwrap_err(), ConfigError::UnsetEnv);
+        assert_eq!(Config::from_process_vars(&vars(&[("APP_ENV", " ")])).unwrap_err(), ConfigError::UnsetEnv);
+        let jwt = "j".repeat(40);
+        let err = Config::from_process_vars(&vars(&[("JWT_SECRET", &jwt)])).unwrap_err();
+        assert_eq!(err, ConfigError::UnsetEnv, "a real JWT secret does not make the other defaults safe");
+        let local = Config::from_process_vars(&vars(&[("APP_ENV", "local")])).unwrap();
+        assert_eq!(local.jwt_secret.expose(), LOCAL_JWT_SECRET);
+    }
+
+    #[test]
+    fn the_previous_jwt_key_and_origin_secrets_are_checked_like_the_current_key() {
+        let config = Config::from_map(&vars(&[
+            ("JWT_SECRET_PREVIOUS", &"p".repeat(40)),
+            ("ORIGIN_VERIFY_SECRET", &"o".repeat(40)),
+        ]))
+        .unwrap();
+        assert!(config.jwt_previous_secret.is_some());
+        assert_eq!(config.origin_verify_secrets.len(), 1);
+        let same = Config::from_map(&vars(&[("JWT_SECRET_PREVIOUS", LOCAL_JWT_SECRET)])).unwrap();
+        assert!(same.jwt_previous_secret.is_none(), "a previous key equal to the current one is no second key");
+        for name in ["JWT_SECRET_PREVIOUS", "ORIGIN_VERIFY_SECRET"] {
+            assert!(matches!(
+                Config::from_map(&vars(&[(name, "short")])),
+                Err(ConfigError::Invalid { name: n, .. }) if n == name
+            ));
+        }
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub fn sample_events(now: DateTime<Utc>) -> Vec<Event> {
     ];
     specs
         .into_iter()
-        .map(|(id, body)| {
+        .map(|(id, mut body)| {
+            // The samples are on sale from the moment they are loaded.
+            body["salesOpenAt"] = now.to_rfc3339().into();
             serde_json::from_value::<NewEventRequest>(body)
                 .expect("sample event JSON matches the request type")
                 .into_event(EventId::parse(id).expect("sample ids are valid"), now)
@@ -92,4 +94,27 @@ pub async fn seed(catalog: &dyn EventCatalog, now: DateTime<Utc>) -> Result<usiz
         }
     }
     Ok(created)
+}
+
+/// An account with `role` under id `user` (made if missing, its role set if
+/// not), and a token for it: privileged calls check the account in the store,
+/// so tests and the bench cannot mint an admin or door-staff token for an id
+/// nobody registered. The password hash is not a hash: nobody signs in.
+pub async fn privileged_token(
+    state: &crate::State,
+    user: uuid::Uuid,
+    role: crate::domain::user::Role,
+) -> Result<String, ApiError> {
+    let email = format!("{}@accounts.test", user.simple());
+    sqlx::query(
+        "INSERT INTO users_demo.users (id, email, name, password_hash, role) VALUES ($1, $2, 'Test account', '!', $3)
+         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role",
+    )
+    .bind(user)
+    .bind(&email)
+    .bind(role)
+    .execute(state.pg())
+    .await?;
+    let version = crate::repo::AccessStore::access(&state.access(), user).await?.map_or(0, |a| a.token_version);
+    state.jwt.issue_versioned(user, &email, role, crate::domain::user::Tier::Regular, version)
 }

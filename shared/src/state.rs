@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::{
     auth::{JwtKeys, PasswordHasherService},
-    bookings::Bookings,
+    bookings::{declines::CardTestingGuard, Bookings},
     catalog::LayoutCache,
     config::Config,
     error::ApiError,
@@ -30,7 +30,7 @@ use crate::{
         redis_conn::RedisConn,
         redis_queue::RedisQueue,
         redis_seats::RedisSeatBoard,
-        redis_throttle::{RedisLoginThrottle, RedisRateLimiter},
+        redis_throttle::{RedisDeclineCounter, RedisLoginThrottle, RedisRateLimiter},
     },
     tickets::{TicketSigner, Tickets},
     waiting_room::{AdmissionPasses, OnSaleCache, WaitingRoom},
@@ -51,20 +51,32 @@ pub struct State {
     pub onsales: OnSaleCache,
     pub passes: AdmissionPasses,
     ticket_signer: Option<TicketSigner>,
+    /// Signs the links in account mail (verify the address, reset the password).
+    pub links: crate::account_links::LinkSigner,
     pg: PgPool,
     mongo: mongodb::Client,
     redis: OnceCell<RedisConn>,
     kafka: kafka::ProducerSlot,
     mailer: OnceCell<Box<dyn Mailer>>,
+    /// Accounts' roles and token versions as this instance last read them.
+    access_cache: crate::sessions::AccessCache,
+    /// The CloudFront origin secret (current, previous); replaced when the
+    /// secrets are read again.
+    origin_secrets: std::sync::RwLock<Vec<crate::config::Secret>>,
+    /// On AWS: when and how to read the secrets again (`None` locally).
+    secret_refresh: Option<crate::secrets::Refresh>,
 }
 
 impl State {
     /// The function's settings from its environment, with the secrets whose
     /// ARNs it names read from Secrets Manager (once: this runs per cold start).
     pub async fn from_env() -> anyhow::Result<State> {
-        let mut vars = std::env::vars().collect();
+        let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        let mut vars = env.clone();
         crate::secrets::resolve(&mut vars).await?;
-        State::new(Config::from_map(&vars)?).await
+        let mut state = State::new(Config::from_process_vars(&vars)?).await?;
+        state.secret_refresh = crate::secrets::Refresh::new(env, state.config.secrets_ttl);
+        Ok(state)
     }
 
     pub async fn new(config: Config) -> anyhow::Result<State> {
@@ -90,12 +102,20 @@ impl State {
         mongo_options.app_name.get_or_insert_with(|| "ticket-booking".to_owned());
         let mongo = mongodb::Client::with_options(mongo_options)?;
         Ok(State {
-            jwt: JwtKeys::new(&config.jwt_secret, config.jwt_ttl, &config.jwt_issuer, &config.jwt_audience),
+            jwt: {
+                let keys = JwtKeys::new(&config.jwt_secret, config.jwt_ttl, &config.jwt_issuer, &config.jwt_audience);
+                keys.rotate(&config.jwt_secret, config.jwt_previous_secret.as_ref());
+                keys
+            },
+            access_cache: crate::sessions::AccessCache::new(config.access_cache),
+            origin_secrets: std::sync::RwLock::new(config.origin_verify_secrets.clone()),
+            secret_refresh: None,
             passwords: PasswordHasherService::new(config.password_cost)?,
             layouts: LayoutCache::default(),
             onsales: OnSaleCache::new(config.onsale_cache),
             passes: AdmissionPasses::from_config(&config),
             ticket_signer: TicketSigner::from_config(&config),
+            links: crate::account_links::LinkSigner::from_config(&config),
             payments: Box::new(TestCardProvider),
             config,
             pg,
@@ -104,6 +124,101 @@ impl State {
             kafka: kafka::ProducerSlot::default(),
             mailer: OnceCell::new(),
         })
+    }
+
+    /// The caller's claims if their token is valid and not revoked (see
+    /// `services::sessions`).
+    pub async fn authenticate(&self, req: &lambda_http::Request) -> Result<crate::auth::Claims, ApiError> {
+        self.authorize(req, crate::sessions::Need::Account).await
+    }
+
+    /// Door staff or an admin, per the store: who may check tickets in.
+    pub async fn require_staff(&self, req: &lambda_http::Request) -> Result<crate::auth::Claims, ApiError> {
+        self.authorize(req, crate::sessions::Need::Staff).await
+    }
+
+    /// An admin, per the store.
+    pub async fn require_admin(&self, req: &lambda_http::Request) -> Result<crate::auth::Claims, ApiError> {
+        self.authorize(req, crate::sessions::Need::Admin).await
+    }
+
+    async fn authorize(
+        &self,
+        req: &lambda_http::Request,
+        need: crate::sessions::Need,
+    ) -> Result<crate::auth::Claims, ApiError> {
+        self.refresh_secrets(false).await;
+        let token = crate::auth::bearer_token(req)?;
+        let claims = match self.jwt.verify(token) {
+            // Signed with a key this instance has not read yet (another
+            // instance saw the rotation first), or forged: reading the
+            // secrets again tells which.
+            Err(_) if self.jwt.names_unknown_key(token) => {
+                self.refresh_secrets(true).await;
+                self.jwt.verify(token)?
+            }
+            verified => verified?,
+        };
+        crate::sessions::authorize(&self.access(), &self.access_cache, claims, need).await
+    }
+
+    /// Revokes every token of the caller's account.
+    pub async fn logout(&self, claims: &crate::auth::Claims) -> Result<(), ApiError> {
+        crate::sessions::logout(&self.access(), &self.access_cache, claims).await
+    }
+
+    /// `PUT /users/{id}/role`, revoking the account's older tokens.
+    pub async fn set_role(
+        &self,
+        admin: &crate::auth::Claims,
+        user: uuid::Uuid,
+        change: crate::accounts::RoleChange,
+    ) -> Result<crate::domain::user::User, ApiError> {
+        crate::sessions::set_role(&self.users(), &self.access(), &self.access_cache, admin, user, change).await
+    }
+
+    pub fn access(&self) -> crate::repo::pg_access::PgAccess {
+        crate::repo::pg_access::PgAccess::new(self.pg.clone())
+    }
+
+    /// The address per-address limits count against (see
+    /// [`crate::http::client_ip`]).
+    pub fn client_ip(&self, req: &lambda_http::Request) -> String {
+        let secrets = self.origin_secrets.read().unwrap_or_else(|p| p.into_inner());
+        crate::http::client_ip(req, &secrets)
+    }
+
+    /// Reads the secrets again when due (see `secrets::Refresh`) and puts
+    /// the new values to work: JWT keys at once, the origin secret at once,
+    /// a new database password for the connections opened from now on. A
+    /// failed read keeps what the instance had.
+    async fn refresh_secrets(&self, forced: bool) {
+        let Some(refresh) = &self.secret_refresh else { return };
+        let vars = match refresh.run(forced).await {
+            Ok(Some(vars)) => vars,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error.cause_chain = ?err, "reading the secrets again failed; keeping those read before");
+                return;
+            }
+        };
+        let long_enough = |name: &str| vars.get(name).filter(|v| v.len() >= 32).map(crate::config::Secret::new);
+        if let Some(current) = long_enough("JWT_SECRET") {
+            self.jwt.rotate(&current, long_enough("JWT_SECRET_PREVIOUS").as_ref());
+        }
+        if vars.contains_key("ORIGIN_VERIFY_SECRET") {
+            let secrets = ["ORIGIN_VERIFY_SECRET", "ORIGIN_VERIFY_SECRET_PREVIOUS"].into_iter().filter_map(long_enough);
+            *self.origin_secrets.write().unwrap_or_else(|p| p.into_inner()) = secrets.collect();
+        }
+        if let Some(url) = vars.get("DATABASE_URL").filter(|url| *url != self.config.database_url.expose()) {
+            match url.parse::<sqlx::postgres::PgConnectOptions>() {
+                Ok(options) => self.pg.set_connect_options(options),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the re-read DATABASE_URL does not parse; keeping the old one")
+                }
+            }
+        }
+        tracing::info!("secrets read again");
     }
 
     pub fn pg(&self) -> &PgPool {
@@ -193,11 +308,30 @@ impl State {
         })
     }
 
-    /// The notifier wired to this instance's stores and mail service (the
-    /// SMTP pool or SES client is made once, on first use).
-    pub async fn notifier(&self) -> Result<Notifier<'_>, ApiError> {
+    /// This instance's mail service (the SMTP pool or SES client is made
+    /// once, on first use).
+    pub async fn mailer(&self) -> Result<&dyn Mailer, ApiError> {
         let mailer =
             self.mailer.get_or_try_init(|| crate::mail::from_config(&self.config)).await.map_err(ApiError::Internal)?;
+        Ok(mailer.as_ref())
+    }
+
+    /// Door staff per event.
+    pub fn event_staff(&self) -> crate::repo::pg_staff::PgEventStaff {
+        crate::repo::pg_staff::PgEventStaff::new(self.pg.clone())
+    }
+
+    /// The web app's origin, which account mail links to.
+    pub fn web_url(&self) -> Result<&str, ApiError> {
+        self.config
+            .web_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("WEB_URL is not set for this function")))
+    }
+
+    /// The notifier wired to this instance's stores and mail service.
+    pub async fn notifier(&self) -> Result<Notifier<'_>, ApiError> {
+        let mailer = self.mailer().await?;
         Ok(Notifier {
             source: Box::new(StoredFacts {
                 bookings: Box::new(self.booking_repo()),
@@ -207,7 +341,7 @@ impl State {
                 signer: self.ticket_signer.as_ref(),
             }),
             ledger: Box::new(PgNotices::new(self.pg.clone())),
-            mailer: mailer.as_ref(),
+            mailer,
             lease: self.config.notice_lease,
         })
     }
@@ -231,6 +365,11 @@ impl State {
             layouts: &self.layouts,
             catalog: Box::new(self.events()),
         })
+    }
+
+    /// The card-testing guard around payments (declines counted in Redis).
+    pub async fn card_testing_guard(&self) -> Result<CardTestingGuard<'_>, ApiError> {
+        Ok(CardTestingGuard { counter: Box::new(RedisDeclineCounter::new(self.redis().await?)), config: &self.config })
     }
 
     pub async fn login_throttle(&self) -> Result<RedisLoginThrottle, ApiError> {

@@ -186,7 +186,7 @@ try {
   });
   const tiny = await apiCall("POST", "/events", {
     name: `Back Room ${unique}`, venue: { name: "Back Room" }, date: date.toISOString(), totalSeats: 2, price: 20,
-    description: "two seats", category: "test",
+    description: "two seats", category: "test", salesOpenAt: new Date().toISOString(),
   }, login.body?.data?.token);
   const early = { email: `early-${unique}@example.test`, password: "a-long-password" };
   await apiCall("POST", "/auth/register", { ...early, name: "Early Bird" });
@@ -208,7 +208,7 @@ try {
   // queue page until let in, and books with the pass the page kept.
   const queued = await apiCall("POST", "/events", {
     name: `Queue Night ${unique}`, venue: { name: "Queue Hall" }, date: date.toISOString(), totalSeats: 10, price: 25,
-    description: "an on-sale with a waiting room", category: "test",
+    description: "an on-sale with a waiting room", category: "test", salesOpenAt: new Date().toISOString(),
   }, login.body?.data?.token);
   const queuedId = queued.body?.data?.id;
   // The organiser sets the on-sale on the event's dashboard: a queue
@@ -265,7 +265,7 @@ try {
   // ---------------------------------------------------------- 5,000 seats
   const big = await apiCall("POST", "/events", {
     name: `Stadium ${unique}`, venue: { name: "Big Stadium" }, date: date.toISOString(), totalSeats: 5000, price: 50,
-    description: "5,000 seats", category: "test",
+    description: "5,000 seats", category: "test", salesOpenAt: new Date().toISOString(),
     sections: [
       { name: "Floor", tier: "vip", price: 150, rows: 10, seatsPerRow: 100 },
       { name: "Lower", tier: "premium", price: 90, rows: 15, seatsPerRow: 100 },

@@ -60,6 +60,12 @@ function App() {
     case "login":
       page = <Login onSignedIn={signedIn} next={route.slice(1).join("/") || "events"} />;
       break;
+    case "verify":
+      page = <VerifyEmail token={route[1] ?? ""} />;
+      break;
+    case "reset":
+      page = route[1] ? <ResetPassword token={route[1]} /> : <ForgotPassword />;
+      break;
     case "admin":
       page = route[1] === "events" && route[2] ? <Dashboard id={route[2]} /> : <NewEventForm />;
       break;
@@ -81,7 +87,7 @@ function App() {
           )}
         </nav>
       </header>
-      <main>{page}</main>
+      <main><Notice key={route.join("/")} />{page}</main>
     </>
   );
 }
@@ -387,12 +393,26 @@ function Login({ onSignedIn, next }: { onSignedIn: (s: Session) => void; next: s
   const [mode, setMode] = useState<"login" | "register">("login");
   const [form, setForm] = useState({ email: "", name: "", password: "" });
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     setError(null);
+    setNotice(null);
     try {
-      // Registering creates the account; logging in issues the token.
-      if (mode === "register") await api.register(form.email, form.name, form.password);
+      if (mode === "register") {
+        // The answer is the same whether or not the address already had an
+        // account; the mail says which. A new account can log in at once
+        // (tickets are mailed once the address is verified).
+        const registered = await api.register(form.email, form.name, form.password);
+        try {
+          onSignedIn(await api.login(form.email, form.password));
+          saveNotice(`${registered.message} Verify your address to get your tickets by e-mail.`);
+          go(next);
+        } catch {
+          setNotice(registered.message);
+        }
+        return;
+      }
       onSignedIn(await api.login(form.email, form.password));
       go(next);
     } catch (err) {
@@ -409,11 +429,122 @@ function Login({ onSignedIn, next }: { onSignedIn: (s: Session) => void; next: s
         <label>Password<input type="password" name="password" required minLength={8}
           autoComplete={mode === "login" ? "current-password" : "new-password"} value={form.password} onInput={field("password")} /></label>
         <Alert error={error} />
+        {notice && <p class="notice" role="status">{notice}</p>}
         <button type="submit">{mode === "login" ? "Log in" : "Create account"}</button>
       </form>
       <button class="link" onClick={() => setMode(mode === "login" ? "register" : "login")}>
         {mode === "login" ? "New here? Create an account" : "Have an account? Log in"}
       </button>
+      {mode === "login" && <p><a href="#/reset">Forgot your password?</a></p>}
+    </section>
+  );
+}
+
+/// A message for the next page (the one a fresh sign-up lands on).
+function saveNotice(text: string) {
+  sessionStorage.setItem("notice", text);
+}
+
+function takeNotice(): string | null {
+  const text = sessionStorage.getItem("notice");
+  sessionStorage.removeItem("notice");
+  return text;
+}
+
+function Notice() {
+  const [text] = useState(takeNotice);
+  return text ? <p class="notice" role="status">{text}</p> : null;
+}
+
+/// `#/verify/{token}`: the link from the verification mail.
+function VerifyEmail({ token }: { token: string }) {
+  const [state, setState] = useState<{ done?: string; error?: string }>({});
+  useEffect(() => {
+    api.verifyEmail(token).then(
+      (v) => setState({ done: `${v.email} is verified: your tickets will be e-mailed there.` }),
+      (err) => setState({ error: message(err) }),
+    );
+  }, [token]);
+  return (
+    <section class="narrow">
+      <h1>Verify your address</h1>
+      {state.done && <p role="status">{state.done} <a href="#/events">See what's on</a>.</p>}
+      <Alert error={state.error ?? null} />
+      {state.error && session() && <ResendButton />}
+      {!state.done && !state.error && <p>Checking your link…</p>}
+    </section>
+  );
+}
+
+function ResendButton() {
+  const [result, setResult] = useState<{ text?: string; error?: string }>({});
+  const resend = async () => {
+    try {
+      const r = await api.resendVerification();
+      setResult({ text: r.emailVerified ? "Your address is already verified." : r.message });
+    } catch (err) {
+      setResult({ error: message(err) });
+    }
+  };
+  return (
+    <>
+      <button onClick={resend}>Send me a new link</button>
+      {result.text && <p role="status">{result.text}</p>}
+      <Alert error={result.error ?? null} />
+    </>
+  );
+}
+
+/// `#/reset`: asks for a reset link.
+function ForgotPassword() {
+  const [email, setEmail] = useState("");
+  const [result, setResult] = useState<{ text?: string; error?: string }>({});
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    try {
+      setResult({ text: (await api.requestPasswordReset(email)).message });
+    } catch (err) {
+      setResult({ error: message(err) });
+    }
+  };
+  return (
+    <section class="narrow">
+      <h1>Reset your password</h1>
+      <form onSubmit={submit}>
+        <label>E-mail<input type="email" name="email" required autoComplete="email" value={email}
+          onInput={(e) => setEmail((e.target as HTMLInputElement).value)} /></label>
+        <Alert error={result.error ?? null} />
+        {result.text && <p class="notice" role="status">{result.text}</p>}
+        <button type="submit">Send me a link</button>
+      </form>
+    </section>
+  );
+}
+
+/// `#/reset/{token}`: the link from the reset mail; it works once.
+function ResetPassword({ token }: { token: string }) {
+  const [password, setPassword] = useState("");
+  const [result, setResult] = useState<{ text?: string; error?: string }>({});
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    try {
+      setResult({ text: (await api.confirmPasswordReset(token, password)).message });
+    } catch (err) {
+      setResult({ error: message(err) });
+    }
+  };
+  return (
+    <section class="narrow">
+      <h1>Choose a new password</h1>
+      {result.text ? <p role="status">{result.text} <a href="#/login">Log in</a>.</p> : (
+        <form onSubmit={submit}>
+          <label>New password<input type="password" name="password" required minLength={8} maxLength={128}
+            autoComplete="new-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} /></label>
+          <Alert error={result.error ?? null} />
+          <button type="submit">Set password</button>
+        </form>
+      )}
+      {result.error && <p><a href="#/reset">Ask for a new link</a></p>}
     </section>
   );
 }
@@ -423,6 +554,9 @@ interface SectionDraft { name: string; tier: string; price: string; rows: string
 function NewEventForm() {
   const [form, setForm] = useState({ name: "", venue: "", city: "", date: "", category: "concert", description: "" });
   const [sections, setSections] = useState<SectionDraft[]>([{ name: "Floor", tier: "regular", price: "50", rows: "5", seatsPerRow: "10" }]);
+  // New events are off sale until they open; by default they open now,
+  // unchecked they wait for the on-sale set on the event's dashboard.
+  const [openNow, setOpenNow] = useState(true);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: SubmitEvent) => {
@@ -436,6 +570,7 @@ function NewEventForm() {
         name: form.name, venue: { name: form.venue, city: form.city || null },
         date: form.date ? new Date(form.date).toISOString() : "", totalSeats,
         price: Math.min(...parsed.map((s) => s.price)), description: form.description, category: form.category, sections: parsed,
+        ...(openNow ? { salesOpenAt: new Date().toISOString() } : {}),
       });
       go(`events/${event.id}`);
     } catch (err) {
@@ -473,6 +608,10 @@ function NewEventForm() {
           {problem("sections")}
           <button type="button" class="secondary" onClick={() => setSections([...sections, { name: "", tier: "regular", price: "", rows: "1", seatsPerRow: "10" }])}>Add a section</button>
         </fieldset>
+        <label class="check"><input type="checkbox" name="openNow" checked={openNow}
+          onChange={(e) => setOpenNow((e.target as HTMLInputElement).checked)} />
+          Open sales now (otherwise fans can book once you set the on-sale on the event's dashboard)</label>
+        {problem("salesOpenAt")}
         <Alert error={error} />
         <button type="submit">Create event</button>
       </form>

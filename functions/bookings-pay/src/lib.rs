@@ -16,12 +16,14 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn pay(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let user = state.jwt.authenticate(req)?;
+    let user = state.authenticate(req).await?;
     let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
     let bookings = state.bookings().await?;
+    let guard = state.card_testing_guard().await?;
     idempotency::once_per_request(state, req, user.sub, &format!("/bookings/{id}/pay"), || async {
         let card = http::parse_json(req, state.config.max_body_bytes)?;
-        let booking = bookings.pay(&user, id, card, state.payments.as_ref()).await?;
+        let paying = bookings.pay(&user, id, card, state.payments.as_ref());
+        let booking = guard.pay(user.sub, id, &state.client_ip(req), paying).await?;
         http::Reply::ok(&BookingView::new(&booking, Utc::now()))
     })
     .await

@@ -234,13 +234,18 @@ impl Booking {
         self.seats.iter().map(|s| s.label.clone()).collect()
     }
 
-    /// What a cancel at `now` does to this booking. Open and paid bookings
-    /// can be cancelled (a paid one is refunded); cancelling twice changes
+    /// What a cancel does to this booking, decided by its whole history and
+    /// not by its status alone. Open and paid bookings can be cancelled (a
+    /// paid one is refunded) until the door admitted one of its tickets or
+    /// the event started: after that the seat was used, or could have been,
+    /// and money back would be a free ticket. Cancelling twice changes
     /// nothing; a lapsed or failed one is over.
-    pub fn on_cancel(&self, now: DateTime<Utc>) -> CancelVerdict {
-        match self.status.effective(self.expires_at, now) {
+    pub fn on_cancel(&self, facts: CancelFacts) -> CancelVerdict {
+        match self.status.effective(self.expires_at, facts.now) {
             BookingStatus::Cancelled => CancelVerdict::AlreadyCancelled,
             closed @ (BookingStatus::Expired | BookingStatus::Failed) => CancelVerdict::Closed(closed),
+            _ if facts.admitted => CancelVerdict::TooLate(TooLate::TicketUsed),
+            _ if facts.now >= facts.event_starts_at => CancelVerdict::TooLate(TooLate::EventStarted),
             _ => CancelVerdict::Cancel { refund: self.status == BookingStatus::Confirmed },
         }
     }
@@ -256,12 +261,32 @@ impl Booking {
     }
 }
 
+/// What a cancel is decided on besides the booking itself: the clock, when
+/// the event starts (the catalog's), and whether the door admitted any of
+/// the booking's tickets (read under the same row lock the door takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelFacts {
+    pub now: DateTime<Utc>,
+    pub event_starts_at: DateTime<Utc>,
+    pub admitted: bool,
+}
+
 /// See `Booking::on_cancel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelVerdict {
     Cancel { refund: bool },
     AlreadyCancelled,
     Closed(BookingStatus),
+    TooLate(TooLate),
+}
+
+/// Why a booking that is still active can no longer be cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TooLate {
+    /// The door admitted one of its tickets.
+    TicketUsed,
+    /// The event has started (or taken place).
+    EventStarted,
 }
 
 /// See `Booking::on_pay`. A charge approved after the booking closed is
@@ -432,22 +457,42 @@ mod tests {
         assert_eq!(prefix_of("short", 80), "short");
     }
 
+    fn before_the_show(now: DateTime<Utc>) -> CancelFacts {
+        CancelFacts { now, event_starts_at: now + chrono::Duration::days(1), admitted: false }
+    }
+
     #[test]
     fn cancel_refunds_a_paid_booking_repeats_harmlessly_and_refuses_a_closed_one() {
         let now = Utc::now();
+        let facts = before_the_show(now);
         let open = Booking {
             expires_at: now + chrono::Duration::minutes(5),
             ..Booking::sample(BookingStatus::Pending, vec![])
         };
-        assert_eq!(open.on_cancel(now), CancelVerdict::Cancel { refund: false });
+        assert_eq!(open.on_cancel(facts), CancelVerdict::Cancel { refund: false });
         let paid = Booking { status: BookingStatus::Confirmed, ..open.clone() };
-        assert_eq!(paid.on_cancel(now), CancelVerdict::Cancel { refund: true });
+        assert_eq!(paid.on_cancel(facts), CancelVerdict::Cancel { refund: true });
         let cancelled = Booking { status: BookingStatus::Cancelled, ..open.clone() };
-        assert_eq!(cancelled.on_cancel(now), CancelVerdict::AlreadyCancelled);
+        assert_eq!(cancelled.on_cancel(facts), CancelVerdict::AlreadyCancelled);
         let lapsed = Booking { expires_at: now, ..open.clone() };
-        assert_eq!(lapsed.on_cancel(now), CancelVerdict::Closed(BookingStatus::Expired));
+        assert_eq!(lapsed.on_cancel(facts), CancelVerdict::Closed(BookingStatus::Expired));
         let failed = Booking { status: BookingStatus::Failed, ..open };
-        assert_eq!(failed.on_cancel(now), CancelVerdict::Closed(BookingStatus::Failed));
+        assert_eq!(failed.on_cancel(facts), CancelVerdict::Closed(BookingStatus::Failed));
+    }
+
+    #[test]
+    fn no_cancel_and_no_refund_once_a_ticket_was_used_or_the_show_began() {
+        let now = Utc::now();
+        let paid = Booking {
+            expires_at: now - chrono::Duration::minutes(5),
+            ..Booking::sample(BookingStatus::Confirmed, vec![])
+        };
+        let used = CancelFacts { admitted: true, ..before_the_show(now) };
+        assert_eq!(paid.on_cancel(used), CancelVerdict::TooLate(TooLate::TicketUsed));
+        let started = CancelFacts { event_starts_at: now, ..before_the_show(now) };
+        assert_eq!(paid.on_cancel(started), CancelVerdict::TooLate(TooLate::EventStarted));
+        let cancelled = Booking { status: BookingStatus::Cancelled, ..paid };
+        assert_eq!(cancelled.on_cancel(used), CancelVerdict::AlreadyCancelled, "a repeat still answers as before");
     }
 
     #[test]

@@ -148,7 +148,42 @@ pub struct Event {
     /// Seats one user may hold or own for this event (open and paid bookings
     /// together); `None` means the deployment's default.
     pub max_seats_per_user: Option<u32>,
+    /// When fans may book while the event has no on-sale of its own.
+    pub sales_start: SalesStart,
     pub created_at: DateTime<Utc>,
+}
+
+/// When an event that has no on-sale of its own goes on sale; once the
+/// organiser sets one (PUT /events/{id}/onsale), the on-sale decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SalesStart {
+    /// Created before events waited for their sale: on sale from the start.
+    Legacy,
+    /// The create call said when (`salesOpenAt`).
+    At(DateTime<Utc>),
+    /// Off sale until the organiser sets the on-sale: an event announced
+    /// now and opening on Friday is not bookable by bots in between.
+    WhenSet,
+}
+
+impl SalesStart {
+    /// Whether fans may book at `now` when no on-sale says otherwise; if
+    /// not, when it opens (`None`: when the organiser sets it).
+    pub fn opens(self, now: DateTime<Utc>) -> Result<(), Option<DateTime<Utc>>> {
+        match self {
+            SalesStart::Legacy => Ok(()),
+            SalesStart::At(at) if at <= now => Ok(()),
+            SalesStart::At(at) => Err(Some(at)),
+            SalesStart::WhenSet => Err(None),
+        }
+    }
+
+    pub fn opens_at(self) -> Option<DateTime<Utc>> {
+        match self {
+            SalesStart::At(at) => Some(at),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +276,9 @@ pub struct NewEventRequest {
     pub artist: Option<ArtistInput>,
     pub sections: Option<Vec<SectionInput>>,
     pub max_seats_per_user: Option<u32>,
+    /// When bookings open (RFC 3339, not after the event); without it the
+    /// event stays off sale until its on-sale is set.
+    pub sales_open_at: Option<String>,
 }
 
 fn text(max: usize) -> impl Fn(&str) -> Result<String, &'static str> {
@@ -354,6 +392,15 @@ impl NewEventRequest {
         if self.max_seats_per_user.is_some_and(|n| !(1..=100).contains(&n)) {
             check.fail("maxSeatsPerUser", "must be between 1 and 100");
         }
+        let sales_open_at = check.optional("salesOpenAt", self.sales_open_at.as_deref(), |raw| {
+            let at = DateTime::parse_from_rfc3339(raw.trim())
+                .map_err(|_| "must be an ISO 8601 date-time with a timezone, e.g. 2027-05-01T10:00:00Z")?
+                .with_timezone(&Utc);
+            match date {
+                Some(date) if at >= date => Err("must be before the event's date"),
+                _ => Ok(at),
+            }
+        });
         check.finish()?;
         Ok(Event {
             id,
@@ -367,6 +414,7 @@ impl NewEventRequest {
             sections,
             total_seats: total_seats.expect("checked"),
             max_seats_per_user: self.max_seats_per_user,
+            sales_start: sales_open_at.map_or(SalesStart::WhenSet, SalesStart::At),
             created_at: now,
         })
     }
@@ -515,6 +563,10 @@ pub struct EventView<'a> {
     pub total_seats: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_seats_per_user: Option<u32>,
+    /// When bookings open, if the create call said so (an on-sale, once
+    /// set, is at GET /events/{id}/queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sales_open_at: Option<DateTime<Utc>>,
     pub sections: Vec<SectionView<'a>>,
     pub availability: Availability,
     pub created_at: DateTime<Utc>,
@@ -535,6 +587,7 @@ impl<'a> EventView<'a> {
             price_cents: event.min_price().0,
             total_seats: event.total_seats,
             max_seats_per_user: event.max_seats_per_user,
+            sales_open_at: event.sales_start.opens_at(),
             sections: event
                 .sections
                 .iter()

@@ -4,6 +4,7 @@ pub mod fields;
 pub mod money;
 pub mod notice;
 pub mod onsale;
+pub mod purchase;
 pub mod sales;
 pub mod ticket;
 pub mod user;

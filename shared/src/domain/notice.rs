@@ -107,10 +107,15 @@ pub struct NoticeFacts {
     pub tickets: Vec<MailedTicket>,
 }
 
+/// Who a message goes to. The name the fan typed is deliberately not here:
+/// it was never proven, and in the To line or a greeting it would let anyone
+/// put their own words into mail from the box office's domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
     pub email: String,
-    pub name: String,
+    /// Whether the owner proved the address: booking mail goes only to
+    /// proven addresses (docs/decisions.md, "Mail only to proven addresses").
+    pub verified: bool,
 }
 
 impl NoticeFacts {
@@ -152,7 +157,6 @@ impl NoticeFacts {
         };
         NoticeView {
             kind: self.kind,
-            name: self.recipient.name.clone(),
             booking_id: self.booking.id,
             event_name: self.event.name.clone(),
             event_date: date(self.event.date),
@@ -172,7 +176,6 @@ impl NoticeFacts {
 #[derive(Debug, Clone)]
 pub struct NoticeView {
     pub kind: NoticeKind,
-    pub name: String,
     pub booking_id: Uuid,
     pub event_name: String,
     pub event_date: String,
@@ -220,7 +223,7 @@ mod tests {
         let now = Utc::now();
         NoticeFacts {
             kind,
-            recipient: Recipient { email: "fan@example.com".into(), name: "Fan".into() },
+            recipient: Recipient { email: "fan@example.com".into(), verified: true },
             booking: Booking {
                 total: Cents(29_998),
                 ..Booking::sample(

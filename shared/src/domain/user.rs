@@ -105,7 +105,8 @@ fn parse_name(raw: &str) -> Result<String, &'static str> {
     Ok(name.to_owned())
 }
 
-fn check_password(raw: &str) -> Result<(), &'static str> {
+/// A new password (registration, reset): the same bounds everywhere.
+pub fn check_password(raw: &str) -> Result<(), &'static str> {
     match raw.chars().count() {
         n if n < MIN_PASSWORD_CHARS => Err("must be at least 8 characters"),
         n if n > MAX_PASSWORD_CHARS => Err("must be at most 128 characters"),

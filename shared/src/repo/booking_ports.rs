@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        booking::{Booking, BookingStatus, SeatSelection},
+        booking::{Booking, BookingStatus, SeatSelection, TooLate},
         event::EventId,
     },
     error::ApiError,
@@ -67,13 +67,7 @@ pub enum CreateConflict {
     SeatsTaken(Vec<SeatOwner>),
 }
 
-/// A user's past at one event, as the purchase limits need it.
-#[derive(Debug, Clone, Default)]
-pub struct PurchaseHistory {
-    pub seats_owned: u32,
-    pub recently_cancelled: Vec<String>,
-    pub last_cancel: Option<DateTime<Utc>>,
-}
+pub use crate::domain::purchase::PurchaseHistory;
 
 /// An active booking's claim on a seat, as the store of record has it.
 #[derive(Debug, Clone)]
@@ -89,6 +83,7 @@ pub enum CancelOutcome {
     NotFound,
     Unchanged(Booking),
     NotCancellable(BookingStatus),
+    TooLate(TooLate),
     Cancelled { booking: Booking, outbox: Vec<OutboxRow>, refund: Option<OwedRefund> },
 }
 
@@ -166,14 +161,15 @@ pub trait BookingRepo: Send + Sync {
         currency: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<CreateOutcome, ApiError>;
-    /// Seats in the user's open or paid bookings at the event, and which of
-    /// `labels` they cancelled within `cooldown` (with the newest such cancel).
+    /// Seats in the user's open (unlapsed) or paid bookings at the event,
+    /// which of `labels` they cancelled or let lapse within `look_back`, and
+    /// when their holds there lapsed within it.
     async fn purchase_history(
         &self,
         user: Uuid,
         event: &EventId,
         labels: &[String],
-        cooldown: Duration,
+        look_back: Duration,
     ) -> Result<PurchaseHistory, ApiError>;
     async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError>;
     /// The user's booking; someone else's is reported as absent.
@@ -198,9 +194,11 @@ pub trait BookingRepo: Send + Sync {
         ids: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<HashMap<Uuid, BookingStatus>, ApiError>;
-    /// Cancels the user's booking (`Booking::on_cancel`); a paid one's
-    /// payment becomes an owed refund in the same commit.
-    async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError>;
+    /// Cancels the user's booking (`Booking::on_cancel`, with whether the
+    /// door admitted any of its tickets read under the booking's row lock,
+    /// the lock a check-in takes too, so a scan and a cancel never both
+    /// win); a paid one's payment becomes an owed refund in the same commit.
+    async fn cancel(&self, user: Uuid, id: Uuid, event_starts_at: DateTime<Utc>) -> Result<CancelOutcome, ApiError>;
     /// seat.reserved: PENDING → RESERVED for each of `ids`, anything else
     /// left alone (a redelivery is harmless). Returns how many changed.
     async fn mark_reserved(&self, ids: &[Uuid]) -> Result<u64, ApiError>;
@@ -265,6 +263,11 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<IdempotencyClaim, ApiError>;
     async fn complete_key(&self, user: Uuid, key: &str, status: u16, body: &[u8]) -> Result<(), ApiError>;
     async fn release_key(&self, user: Uuid, key: &str) -> Result<(), ApiError>;
+    /// Forgets up to `limit` keys first claimed more than `ttl` ago: a
+    /// retry that late is a new request, and a key kept for ever is a row
+    /// for ever (card testers send a new key with every attempt). Returns
+    /// how many it forgot.
+    async fn forget_keys(&self, ttl: Duration, limit: u32) -> Result<u64, ApiError>;
 }
 
 /// Everything the booking service writes through: one store of record

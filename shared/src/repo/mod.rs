@@ -23,12 +23,14 @@ pub mod booking_ports;
 #[cfg(any(test, feature = "dev"))]
 pub mod memory;
 pub mod mongo_events;
+pub mod pg_access;
 pub mod pg_bookings;
 pub mod pg_checkins;
 mod pg_codec;
 pub mod pg_notices;
 pub mod pg_onsales;
 pub mod pg_sales;
+pub mod pg_staff;
 pub mod pg_users;
 pub mod pg_waitlist;
 pub mod redis_conn;
@@ -50,6 +52,8 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 pub struct UserCredentials {
     pub user: User,
     pub password_hash: String,
+    /// Whether the owner proved the address (booking mail waits for it).
+    pub email_verified: bool,
 }
 
 #[async_trait]
@@ -60,6 +64,43 @@ pub trait UserStore: Send + Sync {
     /// The user with their new role (it applies from their next login);
     /// `None` for an unknown id.
     async fn set_role(&self, user: uuid::Uuid, role: crate::domain::user::Role) -> Result<Option<User>, ApiError>;
+    async fn find_by_id(&self, user: uuid::Uuid) -> Result<Option<UserCredentials>, ApiError>;
+    /// Records that the owner of `user` proved `email`; false if the account
+    /// is gone or no longer has that address.
+    async fn mark_verified(&self, user: uuid::Uuid, email: &str) -> Result<bool, ApiError>;
+    /// Sets `new_hash` only if the stored hash is still `old_hash` (so one
+    /// reset link sets one password, however many use it at once), and
+    /// counts the address proven; false if the hash had moved on.
+    async fn replace_password(&self, user: uuid::Uuid, old_hash: &str, new_hash: &str) -> Result<bool, ApiError>;
+}
+
+/// What a privileged call checks of an account against the store, rather
+/// than trusting the role its token was issued with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountAccess {
+    pub role: crate::domain::user::Role,
+    /// Raised by a role change or a logout; tokens issued with a lower one
+    /// are refused.
+    pub token_version: i64,
+}
+
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// `None` when the account does not exist (any more).
+    async fn access(&self, user: uuid::Uuid) -> Result<Option<AccountAccess>, ApiError>;
+    /// Raises the account's token version, refusing every token issued
+    /// before; the new version, or `None` for an unknown account.
+    async fn revoke_tokens(&self, user: uuid::Uuid) -> Result<Option<i64>, ApiError>;
+}
+
+/// Which staff accounts may admit tickets at which event's doors.
+#[async_trait]
+pub trait EventStaff: Send + Sync {
+    /// Idempotent; true if the assignment is new.
+    async fn assign(&self, event: &EventId, user: uuid::Uuid, by: uuid::Uuid) -> Result<bool, ApiError>;
+    /// True if there was an assignment to remove.
+    async fn remove(&self, event: &EventId, user: uuid::Uuid) -> Result<bool, ApiError>;
+    async fn is_assigned(&self, event: &EventId, user: uuid::Uuid) -> Result<bool, ApiError>;
 }
 
 /// Login attempts, counted before the password is checked (so parallel
@@ -80,6 +121,24 @@ pub trait RateLimiter: Send + Sync {
     /// `TooManyRequests` (429 with Retry-After) once `client` has made more
     /// than `per_minute` requests to `route` this minute; 0 means no limit.
     async fn check(&self, route: &str, client: &str, per_minute: u32) -> Result<(), ApiError>;
+}
+
+/// One budget of declined charges: at most `max` declines under `key`
+/// within `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclineLimit {
+    pub key: String,
+    pub max: u32,
+    pub window: std::time::Duration,
+}
+
+/// Declined charges counted per budget (a booking, a fan, a client address).
+#[async_trait]
+pub trait DeclineCounter: Send + Sync {
+    /// How long until another charge may be tried, when any budget is spent.
+    async fn wait(&self, limits: &[DeclineLimit]) -> Result<Option<std::time::Duration>, ApiError>;
+    /// Counts one declined charge against each budget.
+    async fn declined(&self, limits: &[DeclineLimit]) -> Result<(), ApiError>;
 }
 
 /// A page of the event list, with typed filters only.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{EventCatalog, EventQuery, SeatClaim, SeatReadModel, TakenSeat};
 use crate::{
     domain::{
-        event::{Artist, Event, EventId, SeatStatus, Section, Venue},
+        event::{Artist, Event, EventId, SalesStart, SeatStatus, Section, Venue},
         user::Tier,
     },
     error::ApiError,
@@ -42,6 +42,12 @@ struct EventDoc {
     total_seats: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_seats_per_user: Option<u32>,
+    /// `SalesStart`: a time, or off sale until the on-sale is set; a
+    /// document with neither predates the rule and is on sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sales_open_at: Option<bson::DateTime>,
+    #[serde(default)]
+    awaits_on_sale: bool,
     created_at: bson::DateTime,
     /// Lower-cased name, venue and artist: what `q` searches.
     search_text: String,
@@ -89,6 +95,8 @@ impl From<&Event> for EventDoc {
             sections: event.sections.clone(),
             total_seats: event.total_seats,
             max_seats_per_user: event.max_seats_per_user,
+            sales_open_at: event.sales_start.opens_at().map(to_bson),
+            awaits_on_sale: event.sales_start == SalesStart::WhenSet,
             created_at: to_bson(event.created_at),
             search_text: format!("{} {} {}", event.name, event.venue.name, artist).to_lowercase(),
         }
@@ -111,6 +119,11 @@ impl TryFrom<EventDoc> for Event {
             sections: doc.sections,
             total_seats: doc.total_seats,
             max_seats_per_user: doc.max_seats_per_user,
+            sales_start: match (doc.sales_open_at, doc.awaits_on_sale) {
+                (Some(at), _) => SalesStart::At(from_bson(at)),
+                (None, true) => SalesStart::WhenSet,
+                (None, false) => SalesStart::Legacy,
+            },
             created_at: from_bson(doc.created_at),
         })
     }

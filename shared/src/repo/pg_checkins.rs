@@ -41,12 +41,17 @@ impl CheckInStore for PgCheckIns {
         // check-in is read in the same statement (so a repeat scan, the
         // common case at a busy gate, is one round trip); one committed
         // while this statement waited on the key is not in its snapshot.
+        // The booking row is share-locked, the row a cancel locks for
+        // update: a scan waits for a cancel in flight and then reads
+        // CANCELLED, and a cancel waits for the scan and then sees its
+        // check-in, so a ticket is never both used and refunded.
         type Row = (Option<DateTime<Utc>>, Option<BookingStatus>, Option<DateTime<Utc>>, Option<String>);
         let (admitted_at, status, earlier_at, earlier_gate): Row = sqlx::query_as(
             "WITH seat AS (
                  SELECT b.status FROM bookings_demo.bookings b
                    JOIN bookings_demo.booking_seats s ON s.booking_id = b.id AND s.seat_label = $4
                   WHERE b.id = $2 AND b.event_id = $3
+                  FOR SHARE OF b
              ), admitted AS (
                  INSERT INTO bookings_demo.checkins (ticket_id, booking_id, event_id, seat_label, gate, checked_in_by)
                  SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM seat WHERE status = 'CONFIRMED')

@@ -10,7 +10,7 @@
 //! | `q:{E}:exp` | sorted set | place → pass expiry, for admitted places whose pass is unused |
 //! | `q:{E}:used` | hash | place → pass expiry, once a booking has spent the pass |
 //! | `seats:{E}` | hash | the seat board (see redis_seats.rs), read to tell a sell-out |
-//! | `q:{E}:avail` | string | seats left, cached for a second |
+//! | `q:{E}:avail` | string | `left|held` seats, cached for a second |
 //!
 //! Places: the pre-queue is frozen at the opening, and a pre-queue fan's
 //! place is the rank of their random draw, so arriving early gives no edge
@@ -18,9 +18,10 @@
 //! order. Admission: every call first moves the line to now, adding
 //! `rate × elapsed` slots (the first at the opening) and one slot for each
 //! pass that lapsed unused, and admits that many fans. Slots that find
-//! nobody in line lapse, as they do while every seat is sold or held; so a
-//! crowd that arrives late is still let in at the rate, and admission
-//! resumes by itself when holds lapse and seats come back.
+//! nobody in line lapse, as they do while every seat is sold; so a crowd
+//! that arrives late is still let in at the rate. While every seat is sold
+//! or held, the slots earned are kept, at most one per held seat, and spent
+//! the moment holds lapse and seats come back.
 
 use std::sync::LazyLock;
 
@@ -43,21 +44,28 @@ const PRELUDE: &str = r"
 local now, opens, rate = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local ttl, total = tonumber(ARGV[4]), tonumber(ARGV[5])
 
+-- Seats left and seats held (unpaid, so they may come back).
 local function seats_left()
   local cached = redis.call('GET', KEYS[8])
-  if cached then return tonumber(cached) end
-  local taken = 0
+  if cached then
+    local left, held = string.match(cached, '^(%d+)|(%d+)$')
+    if left then return tonumber(left), tonumber(held) end
+  end
+  local taken, held = 0, 0
   for _, v in ipairs(redis.call('HVALS', KEYS[7])) do
     if string.sub(v, 1, 2) == 'B|' then
       taken = taken + 1
     else
       local expires = tonumber(string.match(v, '^H|[^|]+|(%d+)$'))
-      if expires and expires > now then taken = taken + 1 end
+      if expires and expires > now then
+        taken = taken + 1
+        held = held + 1
+      end
     end
   end
   local left = math.max(total - taken, 0)
-  redis.call('SET', KEYS[8], left, 'PX', 1000)
-  return left
+  redis.call('SET', KEYS[8], left .. '|' .. held, 'PX', 1000)
+  return left, held
 end
 
 local function advance()
@@ -73,8 +81,15 @@ local function advance()
   local slots = math.floor(credit / 60000)
   credit = credit - slots * 60000
   slots = slots + redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
-  local sold_out = seats_left() == 0
-  if sold_out then slots = 0 end
+  local left, held = seats_left()
+  local sold_out = left == 0
+  if sold_out then
+    -- Held seats come back when their holds lapse: keep the slots earned
+    -- meanwhile for that moment, at most one per held seat, instead of
+    -- discarding them, or a bot's lapsing holds starve the line.
+    credit = math.min(credit + slots * 60000, held * 60000)
+    slots = 0
+  end
   local admit = math.min(slots, len - n)
   for place = n, n + admit - 1 do
     redis.call('ZADD', KEYS[5], now + ttl, place)

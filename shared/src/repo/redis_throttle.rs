@@ -11,7 +11,7 @@ use std::{sync::LazyLock, time::Duration};
 use async_trait::async_trait;
 use redis::Script;
 
-use super::{redis_conn::RedisConn, LoginThrottle, RateLimiter};
+use super::{redis_conn::RedisConn, DeclineCounter, DeclineLimit, LoginThrottle, RateLimiter};
 use crate::{config::Config, domain::user::Email, error::ApiError};
 
 /// INCR, EXPIRE on the first count, and the count with the key's TTL.
@@ -22,18 +22,21 @@ const COUNT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1])
      if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
      return {n, redis.call('TTL', KEYS[1])}";
 
-/// Counts an attempt for the email from one address (KEYS[1]) and from all
-/// addresses (KEYS[2]); returns the seconds to wait when either is over its
-/// limit (ARGV[2], ARGV[3]), else 0.
+/// Counts an attempt for the email from one address (KEYS[1]) and, only if
+/// that address is not locked already, from all addresses (KEYS[2]);
+/// returns the seconds to wait when either is over its limit (ARGV[2],
+/// ARGV[3]), else 0. Attempts refused at the address's own lock never
+/// reach the password check and so never count toward the account-wide
+/// ceiling: a guesser hammering from one address locks only that address,
+/// never the owner everywhere.
 static LOGIN_ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(LOGIN_ATTEMPT_SCRIPT));
 const LOGIN_ATTEMPT_SCRIPT: &str = "local function count(key)
        local n = redis.call('INCR', key)
        if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
        return n
      end
-     local pair, all = count(KEYS[1]), count(KEYS[2])
-     if pair > tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
-     if all > tonumber(ARGV[3]) then return math.max(redis.call('TTL', KEYS[2]), 1) end
+     if count(KEYS[1]) > tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
+     if count(KEYS[2]) > tonumber(ARGV[3]) then return math.max(redis.call('TTL', KEYS[2]), 1) end
      return 0";
 
 /// The attempt succeeded: this address starts afresh, and the account-wide
@@ -126,5 +129,45 @@ impl RateLimiter for RedisRateLimiter {
             Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
             None => Ok(()),
         }
+    }
+}
+
+/// The count under a key and its TTL, without counting.
+static PEEK: LazyLock<Script> = LazyLock::new(|| Script::new(PEEK_SCRIPT));
+const PEEK_SCRIPT: &str = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('TTL', KEYS[1])}";
+
+/// Declined charges, one counter per budget. Each key is read and counted
+/// on its own (one key a call), so budgets of different fans and addresses
+/// may live on different cluster slots.
+pub struct RedisDeclineCounter {
+    redis: RedisConn,
+}
+
+impl RedisDeclineCounter {
+    pub fn new(redis: RedisConn) -> Self {
+        RedisDeclineCounter { redis }
+    }
+}
+
+#[async_trait]
+impl DeclineCounter for RedisDeclineCounter {
+    async fn wait(&self, limits: &[DeclineLimit]) -> Result<Option<Duration>, ApiError> {
+        let mut wait = None;
+        for limit in limits {
+            let mut redis = self.redis.clone();
+            let (n, ttl): (u64, i64) = PEEK.key(&limit.key).invoke_async(&mut redis).await?;
+            if n >= u64::from(limit.max) {
+                let this = Duration::from_secs(ttl.max(1) as u64);
+                wait = Some(wait.map_or(this, |w: Duration| w.max(this)));
+            }
+        }
+        Ok(wait)
+    }
+
+    async fn declined(&self, limits: &[DeclineLimit]) -> Result<(), ApiError> {
+        for limit in limits {
+            count(&self.redis, &limit.key, limit.max, limit.window).await?;
+        }
+        Ok(())
     }
 }

@@ -3,10 +3,7 @@
 //! live status (one Redis HGETALL) per seat-map request; the Mongo-wire
 //! server is never on the seat map's hot path.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -24,31 +21,53 @@ use crate::{
 
 pub use crate::domain::event::Layout;
 
-/// Enough for every event a real venue sells at once; past it the cache
-/// starts over rather than grow without bound.
-const MAX_CACHED_LAYOUTS: usize = 10_000;
+/// Enough for every event a real venue sells at once; past it the least
+/// used layouts are evicted one at a time.
+const MAX_CACHED_LAYOUTS: u64 = 10_000;
 
-#[derive(Default)]
+/// How long an id the catalog does not know is answered 404 from memory: a
+/// walk over made-up ids costs the catalog one read per id per window,
+/// while an event is never missing for longer than this after it exists
+/// (the instance that creates one knows it at once).
+const MISSING_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Seat layouts, immutable once an event exists, per instance.
 pub struct LayoutCache {
-    layouts: RwLock<HashMap<EventId, Arc<Layout>>>,
+    layouts: moka::sync::Cache<EventId, Arc<Layout>>,
+    missing: moka::sync::Cache<EventId, ()>,
+}
+
+impl Default for LayoutCache {
+    fn default() -> Self {
+        LayoutCache {
+            layouts: moka::sync::Cache::new(MAX_CACHED_LAYOUTS),
+            missing: moka::sync::Cache::builder().max_capacity(MAX_CACHED_LAYOUTS).time_to_live(MISSING_FOR).build(),
+        }
+    }
 }
 
 impl LayoutCache {
     pub async fn get(&self, catalog: &dyn EventCatalog, id: &EventId) -> Result<Arc<Layout>, ApiError> {
-        if let Some(layout) = self.layouts.read().expect("layout cache lock").get(id) {
-            return Ok(layout.clone());
+        if let Some(layout) = self.layouts.get(id) {
+            return Ok(layout);
         }
-        let event = catalog.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("Event {id} not found")))?;
-        Ok(self.put(event))
+        let not_found = || ApiError::NotFound(format!("Event {id} not found"));
+        if self.missing.contains_key(id) {
+            return Err(not_found());
+        }
+        match catalog.get(id).await? {
+            Some(event) => Ok(self.put(event)),
+            None => {
+                self.missing.insert(id.clone(), ());
+                Err(not_found())
+            }
+        }
     }
 
     pub fn put(&self, event: Event) -> Arc<Layout> {
         let layout = Arc::new(Layout { seats: event.seats(), event });
-        let mut layouts = self.layouts.write().expect("layout cache lock");
-        if layouts.len() >= MAX_CACHED_LAYOUTS {
-            layouts.clear();
-        }
-        layouts.insert(layout.event.id.clone(), layout.clone());
+        self.missing.invalidate(&layout.event.id);
+        self.layouts.insert(layout.event.id.clone(), layout.clone());
         layout
     }
 }

@@ -28,7 +28,7 @@ use crate::{
     kafka::{self, Envelope},
     messages::BookingMessage,
     repo::{
-        booking_ports::{BookingRepo, ProcessedLog},
+        booking_ports::{BookingRepo, IdempotencyStore, ProcessedLog},
         pg_sales, SeatClaim, SeatReadModel, TakenSeat,
     },
     state::State,
@@ -500,13 +500,15 @@ pub async fn count_sales(state: &State, event: KafkaEvent) -> Result<BatchReport
 }
 
 /// The scheduled sweep: expire overdue bookings, drive owed refunds, then
-/// publish again the outbox rows no consumer has applied in time.
+/// publish again the outbox rows no consumer has applied in time, and
+/// forget Idempotency-Keys past their replay window.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     pub expired: usize,
     pub refunded: usize,
     pub relayed: usize,
+    pub forgotten_keys: usize,
 }
 
 /// How long before its deadline a sweep stops starting new batches, so the
@@ -523,6 +525,11 @@ pub async fn sweep(state: &State, budget: std::time::Duration) -> Result<SweepRe
         expired: drain(deadline, batch, || bookings.expire_due()).await?,
         refunded: drain(deadline, batch, || bookings.refund_due(state.payments.as_ref())).await?,
         relayed: drain(deadline, batch, || bookings.relay_pending()).await?,
+        forgotten_keys: drain(deadline, batch, || async {
+            let repo = state.booking_repo();
+            Ok(repo.forget_keys(state.config.idempotency_ttl, state.config.sweep_batch).await? as usize)
+        })
+        .await?,
     })
 }
 
@@ -754,7 +761,7 @@ mod tests {
         async fn a_hold_of_a_booking_postgres_has_closed_gives_way() {
             let w = world();
             let gone = w.book(&["C1"]).await;
-            w.store.cancel(gone.user_id, gone.id).await.unwrap();
+            w.store.cancel(gone.user_id, gone.id, w.event.date).await.unwrap();
             // Its release is still on its way through booking.cancelled.
             w.model.set(&w.event.id, "C1", ModelSeat::Held(gone.id.to_string()));
             let next = w.book(&["C1"]).await;
@@ -787,7 +794,7 @@ mod tests {
         async fn a_closed_or_unknown_booking_is_released_and_not_answered() {
             let w = world();
             let cancelled = w.book(&["E1"]).await;
-            w.store.cancel(cancelled.user_id, cancelled.id).await.unwrap();
+            w.store.cancel(cancelled.user_id, cancelled.id, w.event.date).await.unwrap();
             let never_written = Uuid::now_v7();
             let batch = vec![w.request(cancelled.id, &["E1"]), w.request(never_written, &["E2"])];
             assert_eq!(w.reserve(batch).await, vec![]);

@@ -4,11 +4,7 @@
 //! [`crate::domain::onsale`]; the live line is a [`QueueStore`]; this module
 //! wires them to the caller's claims and the clock.
 
-use std::{
-    collections::HashMap,
-    sync::RwLock,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,41 +35,44 @@ pub trait AdmissionGate: Send + Sync {
         pass: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Admission, ApiError>;
+
+    /// Whether seats that came back may be offered to the event's waiting
+    /// list now, and under which limits: `None` while the sale is not open
+    /// or its waiting room still has fans in line, whose turn comes first
+    /// (the queue admits them as seats come back).
+    async fn offer_terms(&self, event: &EventId, now: DateTime<Utc>) -> Result<Option<Admission>, ApiError>;
 }
 
 /// On-sales as this instance last read them. An admin's change reaches
 /// every instance within `ttl` (the one that made it at once), and a sale
-/// of 500 bookings a second costs one PostgreSQL read a second.
+/// of 500 bookings a second costs one PostgreSQL read a second. "No
+/// on-sale" is cached the same way, so ids that name nothing (a scraper
+/// walking ids on the public queue routes) reach PostgreSQL once a `ttl`
+/// each; the cache is bounded and evicts the least used entries one at a
+/// time, so such a walk never empties it of the events people are buying.
 pub struct OnSaleCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<EventId, (Instant, Option<OnSale>)>>,
+    entries: moka::sync::Cache<EventId, Option<OnSale>>,
 }
 
-/// Past this many events the cache starts over rather than grow.
-const MAX_CACHED_SALES: usize = 10_000;
+/// Entries kept at most; enough for every event a real venue sells at once.
+const MAX_CACHED_SALES: u64 = 10_000;
 
 impl OnSaleCache {
     pub fn new(ttl: Duration) -> Self {
-        OnSaleCache { ttl, entries: RwLock::default() }
+        OnSaleCache { entries: moka::sync::Cache::builder().max_capacity(MAX_CACHED_SALES).time_to_live(ttl).build() }
     }
 
     pub async fn get(&self, store: &dyn OnSaleStore, event: &EventId) -> Result<Option<OnSale>, ApiError> {
-        if let Some((read_at, sale)) = self.entries.read().expect("on-sale cache lock").get(event) {
-            if read_at.elapsed() < self.ttl {
-                return Ok(sale.clone());
-            }
+        if let Some(sale) = self.entries.get(event) {
+            return Ok(sale);
         }
         let sale = store.get(event).await?;
-        let mut entries = self.entries.write().expect("on-sale cache lock");
-        if entries.len() >= MAX_CACHED_SALES {
-            entries.clear();
-        }
-        entries.insert(event.clone(), (Instant::now(), sale.clone()));
+        self.entries.insert(event.clone(), sale.clone());
         Ok(sale)
     }
 
     pub fn forget(&self, event: &EventId) {
-        self.entries.write().expect("on-sale cache lock").remove(event);
+        self.entries.invalidate(event);
     }
 }
 
@@ -230,6 +229,16 @@ impl WaitingRoom<'_> {
     }
 }
 
+/// Bookings have not opened: at `at`, or when the organiser sets the
+/// on-sale.
+fn sale_not_open(at: Option<DateTime<Utc>>) -> ApiError {
+    let message = match at {
+        Some(at) => format!("The sale for this event opens at {}", at.to_rfc3339()),
+        None => "The sale for this event has not opened yet".to_owned(),
+    };
+    ApiError::denied("SALE_NOT_OPEN", message)
+}
+
 /// The event exists (or may): it is its state, having no on-sale, that
 /// refuses the call.
 fn no_on_sale(event: &EventId) -> ApiError {
@@ -254,13 +263,14 @@ impl AdmissionGate for WaitingRoom<'_> {
         now: DateTime<Utc>,
     ) -> Result<Admission, ApiError> {
         let Some(sale) = self.sale(event).await? else {
-            return Ok(Admission::default());
+            let layout = self.layouts.get(self.catalog.as_ref(), event).await?;
+            return match layout.event.sales_start.opens(now) {
+                Ok(()) => Ok(Admission::default()),
+                Err(at) => Err(sale_not_open(at)),
+            };
         };
         if !sale.is_open(now) {
-            return Err(ApiError::denied(
-                "SALE_NOT_OPEN",
-                format!("The sale for this event opens at {}", sale.opens_at.to_rfc3339()),
-            ));
+            return Err(sale_not_open(Some(sale.opens_at)));
         }
         if sale.queue_enabled {
             let pass = pass.ok_or_else(|| {
@@ -277,15 +287,36 @@ impl AdmissionGate for WaitingRoom<'_> {
         }
         Ok(Admission { max_seats_per_user: sale.max_seats_per_user })
     }
+
+    async fn offer_terms(&self, event: &EventId, now: DateTime<Utc>) -> Result<Option<Admission>, ApiError> {
+        let Some(sale) = self.sale(event).await? else {
+            let layout = self.layouts.get(self.catalog.as_ref(), event).await?;
+            return Ok(layout.event.sales_start.opens(now).is_ok().then(Admission::default));
+        };
+        if !sale.is_open(now) {
+            return Ok(None);
+        }
+        if sale.queue_enabled {
+            let rules = self.rules(&sale, now).await?;
+            let line = self.queue.line(&rules, event).await?;
+            if line.in_line > line.admitted {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Admission { max_seats_per_user: sale.max_seats_per_user }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
 
     use super::*;
     use crate::domain::{
-        event::{Event, Section, Venue},
+        event::{Event, SalesStart, Section, Venue},
         onsale::{LineSnapshot, QueueSnapshot},
         user::{Role, Tier},
     };
@@ -420,6 +451,7 @@ mod tests {
             }],
             total_seats: 20,
             max_seats_per_user: None,
+            sales_start: SalesStart::Legacy,
             created_at: now,
         }
     }
@@ -473,6 +505,39 @@ mod tests {
             let exp = (Utc::now() + chrono::Duration::minutes(1)).timestamp_millis();
             self.signer.sign(&self.signer.claims(user, &self.event, place, Utc::now().timestamp(), exp)).unwrap()
         }
+    }
+
+    /// Counts its reads: how often the cache went to the store.
+    #[derive(Default)]
+    struct CountingSales(Mutex<HashMap<EventId, u32>>);
+
+    #[async_trait]
+    impl OnSaleStore for CountingSales {
+        async fn put(&self, _sale: &OnSale, _by: uuid::Uuid) -> Result<(), ApiError> {
+            Ok(())
+        }
+        async fn get(&self, event: &EventId) -> Result<Option<OnSale>, ApiError> {
+            *self.0.lock().unwrap().entry(event.clone()).or_default() += 1;
+            Ok(None)
+        }
+    }
+
+    /// A walk over more made-up ids than the cache holds once cleared the
+    /// whole cache, sending every event people were buying back to
+    /// PostgreSQL at once; now the walk's one-off ids are the ones evicted.
+    #[tokio::test]
+    async fn a_walk_over_unknown_ids_does_not_evict_the_events_in_use() {
+        let (cache, store) = (OnSaleCache::new(Duration::from_secs(600)), CountingSales::default());
+        let hot = event("on-sale-now");
+        // Fans keep reading the event on sale while the walk goes on.
+        for n in 0..(MAX_CACHED_SALES + 5_000) {
+            cache.get(&store, &event(&format!("made-up-{n}"))).await.unwrap();
+            if n % 10 == 0 {
+                assert_eq!(cache.get(&store, &hot).await.unwrap(), None);
+            }
+        }
+        assert_eq!(store.0.lock().unwrap()[&hot], 1, "the event in use was read from the store again");
+        assert!(cache.entries.entry_count() <= MAX_CACHED_SALES, "bounded");
     }
 
     struct SalesRef<'a>(&'a Sales);
@@ -530,6 +595,27 @@ mod tests {
         let fixture = Fixture::new(None);
         assert_eq!(admit(&fixture, uuid::Uuid::new_v4(), None).await.unwrap(), Admission::default());
         assert!(fixture.passes.spent.lock().unwrap().is_empty());
+    }
+
+    /// New events wait for their sale: off sale until the organiser sets
+    /// the on-sale, or until the opening the create call gave.
+    #[tokio::test]
+    async fn without_an_on_sale_a_new_event_waits_for_its_opening() {
+        let fixture = Fixture::new(None);
+        let now = Utc::now();
+        for (start, open) in [
+            (SalesStart::WhenSet, false),
+            (SalesStart::At(now + chrono::Duration::hours(1)), false),
+            (SalesStart::At(now - chrono::Duration::seconds(1)), true),
+        ] {
+            fixture.layouts.put(Event { sales_start: start, ..show(&fixture.event) });
+            let admitted = admit(&fixture, uuid::Uuid::new_v4(), None).await;
+            match open {
+                true => assert_eq!(admitted.unwrap(), Admission::default()),
+                false => assert_eq!(admitted.unwrap_err().code(), "SALE_NOT_OPEN", "{start:?}"),
+            }
+            assert_eq!(fixture.room().offer_terms(&fixture.event, now).await.unwrap().is_some(), open, "{start:?}");
+        }
     }
 
     #[tokio::test]

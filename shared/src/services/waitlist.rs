@@ -73,6 +73,13 @@ impl Waitlist<'_> {
                 details: Some(serde_json::json!({ "available": available })),
             });
         }
+        if b.gate.offer_terms(event, now).await?.is_none() {
+            return Err(ApiError::refused(
+                StatusCode::CONFLICT,
+                "QUEUE_FIRST",
+                format!("Seats that come back go to this on-sale's waiting room first: join it at POST /events/{event}/queue"),
+            ));
+        }
         let (entry, new) = self.list.join(event, fan.sub, seats).await?;
         if new {
             tracing::info!(event.id = %event, seats, "joined the waiting list");
@@ -135,6 +142,14 @@ impl Waitlist<'_> {
         if layout.event.date <= now || labels.is_empty() {
             return Ok(Vec::new());
         }
+        // The waiting list is no side door: not before the sale opens, not
+        // ahead of fans still in its waiting room (the queue admits them as
+        // seats come back), and each offer under the rules POST /bookings
+        // applies to the same fan (seat limit, cool-downs).
+        let Some(terms) = b.gate.offer_terms(event, now).await? else {
+            tracing::info!(event.id = %event, "returned seats left on sale for the waiting room");
+            return Ok(Vec::new());
+        };
         let owned: HashSet<String> = b.repo.active_seats(event, labels).await?.into_iter().map(|o| o.label).collect();
         // Layout order, so a pair is offered seats side by side where the
         // returned ones are.
@@ -154,6 +169,13 @@ impl Waitlist<'_> {
         let mut passed_over = BTreeSet::new();
         let mut offers = Vec::new();
         while let Some((entry, seats)) = next_offer(&line, &free, &passed_over) {
+            if let Err(refusal) = b.check_purchase_limits(entry.user_id, &layout.event, &seats, terms, now).await {
+                // Not this fan's turn for these seats (over their limit, or
+                // cooling down from seats they let go); they keep their place.
+                tracing::info!(event.id = %event, entry = entry.id, error = %refusal, "waiting-list fan passed over");
+                passed_over.insert(entry.id);
+                continue;
+            }
             let booking = Uuid::now_v7();
             let owner = booking.to_string();
             let taken = b.holds.hold(event, &owner, &seats, expires_at.timestamp_millis()).await?;

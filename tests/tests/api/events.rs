@@ -14,7 +14,7 @@ use shared::{
 
 use crate::common::{
     api_request, book, call, create_event, eventually, fan, gateway_url, http_client, read, run, segment, send, state,
-    State,
+    token_for, State,
 };
 
 async fn seeded() -> std::sync::Arc<State> {
@@ -25,7 +25,7 @@ async fn seeded() -> std::sync::Arc<State> {
 }
 
 fn token(state: &State, role: Role) -> String {
-    format!("Bearer {}", state.jwt.issue(uuid::Uuid::new_v4(), "someone@example.test", role, Tier::Regular).unwrap())
+    token_for(state, uuid::Uuid::new_v4(), role)
 }
 
 async fn get(state: &State, path: &str, query: &str) -> (u16, Value) {
@@ -61,7 +61,8 @@ fn new_event(category: &str, days_ahead: i64, name: &str) -> Value {
     json!({
         "name": name, "venue": { "name": "Test Hall", "city": "Testville" },
         "date": (chrono::Utc::now() + chrono::Duration::days(days_ahead)).to_rfc3339(),
-        "totalSeats": 20, "price": 30, "description": "A test event", "category": category
+        "totalSeats": 20, "price": 30, "description": "A test event", "category": category,
+        "salesOpenAt": chrono::Utc::now().to_rfc3339()
     })
 }
 

@@ -185,14 +185,15 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
     for (name, token) in forged_tokens(state) {
         cases.push(case(format!("POST /events {name}"), "POST", "/events", Some(&token), event_body().to_string()));
     }
-    for field in ["name", "venue", "date", "totalSeats", "price", "description", "category", "sections"] {
+    for field in ["name", "venue", "date", "totalSeats", "price", "description", "category", "sections", "salesOpenAt"]
+    {
         for (i, value) in hostile_strings().into_iter().enumerate() {
             let mut body = event_body();
             body[field] = value;
             let valid_anyway = match field {
                 "name" | "description" | "venue" => [3, 4, 5, 7, 8].contains(&i),
                 "price" => i == 11,
-                "sections" => i == 10,
+                "sections" | "salesOpenAt" => i == 10,
                 _ => false,
             };
             if !valid_anyway {
@@ -205,6 +206,18 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
                 ));
             }
         }
+    }
+    // Sales that open after the show (or at it) would never open.
+    for (i, opens) in ["2030-01-01T20:00:00Z", "2031-01-01T00:00:00Z", "2030-01-01T20:00:00"].into_iter().enumerate() {
+        let mut body = event_body();
+        body["salesOpenAt"] = opens.into();
+        cases.push(case(
+            format!("POST /events salesOpenAt edge #{i}"),
+            "POST",
+            "/events",
+            Some(&admin),
+            body.to_string(),
+        ));
     }
     for (i, extra) in [json!(0), json!(-1), json!(10_001), json!(4_294_967_296u64), json!(1.5)].into_iter().enumerate()
     {
@@ -442,10 +455,98 @@ fn corpus(state: &State, event: &str, other_event: &str, user: &str, foreign_boo
             body.to_string(),
         ));
     }
+    // Account links (issue 32.7): forged, expired, misdirected, for another
+    // purpose, or not links at all. Each is a 400 that changes nothing.
+    account_link_cases(state, &mut cases);
+    // Door staff per event (issue 32.9): only an admin assigns, and staff
+    // admit only where assigned.
+    let staff_route = |user: &str| format!("/events/{event}/staff/{user}");
+    let someone = Uuid::new_v4().to_string();
+    let staff = token_for(state, Uuid::new_v4(), Role::Staff);
+    for (who, token) in [("a fan", user), ("door staff", staff.as_str())] {
+        cases.push(case(format!("staff assigned by {who}"), "PUT", staff_route(&someone), Some(token), ""));
+        cases.push(case(format!("staff removed by {who}"), "DELETE", staff_route(&someone), Some(token), ""));
+    }
+    for (name, token) in &forged_tokens(state) {
+        cases.push(case(format!("staff assigned with {name}"), "PUT", staff_route(&someone), Some(token), ""));
+    }
+    cases.push(case("staff assigned without a token", "PUT", staff_route(&someone), None, ""));
+    cases.push(case("staff: a malformed user id", "PUT", staff_route("%24gt"), Some(&admin), ""));
+    cases.push(case("staff: an unknown user", "PUT", staff_route(&someone), Some(&admin), ""));
+    cases.push(case(
+        "staff: an unknown event",
+        "PUT",
+        format!("/events/no-such-event/staff/{someone}"),
+        Some(&admin),
+        "",
+    ));
+    let scan = json!({ "code": "x.y.z", "gate": "north" }).to_string();
+    cases.push(case(
+        "check-in by staff not assigned to the event",
+        "POST",
+        format!("/events/{event}/checkin"),
+        Some(&staff),
+        scan,
+    ));
+    cases.push(case("resend verification without a token", "POST", "/auth/verify/resend", None, ""));
+    for (name, token) in &forged_tokens(state) {
+        cases.push(case(format!("resend verification with {name}"), "POST", "/auth/verify/resend", Some(token), ""));
+    }
     let mut bad_key = case("Idempotency-Key too long", "POST", "/bookings", Some(user), good_booking);
     bad_key.headers.push(("idempotency-key", "k".repeat(300)));
     cases.push(bad_key);
     cases
+}
+
+/// Verification and reset links no deployment should accept, at both
+/// routes that take one; and hostile reset requests.
+fn account_link_cases(state: &State, cases: &mut Vec<Case>) {
+    use shared::account_links::{fingerprint, LinkSigner, Purpose};
+    let (user, email) = (Uuid::new_v4(), "hostile-link@example.test");
+    let now = chrono::Utc::now().timestamp();
+    let pwd = || Some(fingerprint("a hash that is not stored"));
+    let genuine_verify = state.links.sign(Purpose::VerifyEmail, user, email, None).unwrap();
+    let parts: Vec<&str> = genuine_verify.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["email"] = "victim@example.test".into();
+    let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let foreign = LinkSigner::new(
+        &shared::config::Secret::new("k".repeat(40)),
+        &state.config.jwt_issuer,
+        &state.config.jwt_audience,
+    );
+    let login = state.jwt.issue(user, email, Role::Admin, Tier::Vip).unwrap();
+    let links: Vec<(&str, Value)> = vec![
+        ("altered", altered.into()),
+        ("alg none", none.into()),
+        ("another key", foreign.sign(Purpose::VerifyEmail, user, email, None).unwrap().into()),
+        ("a login token", login.into()),
+        ("expired verify", state.links.sign_at(Purpose::VerifyEmail, user, email, None, now - 200_000).unwrap().into()),
+        ("expired reset", state.links.sign_at(Purpose::ResetPassword, user, email, pwd(), now - 7200).unwrap().into()),
+        (
+            "for an account that does not exist",
+            state.links.sign(Purpose::VerifyEmail, user, email, None).unwrap().into(),
+        ),
+        ("reset: unknown account", state.links.sign(Purpose::ResetPassword, user, email, pwd()).unwrap().into()),
+        ("garbage", "not.a.link".into()),
+        ("empty", "".into()),
+        ("null", Value::Null),
+        ("an object", json!({ "$ne": null })),
+        ("a number", json!(12)),
+        ("huge", "x".repeat(20_000).into()),
+    ];
+    for (name, token) in links {
+        let verify = json!({ "token": token }).to_string();
+        cases.push(case(format!("verify link: {name}"), "POST", "/auth/verify", None, verify));
+        let reset = json!({ "token": token, "password": "hostile-new-password" }).to_string();
+        cases.push(case(format!("reset link: {name}"), "POST", "/auth/password-reset/confirm", None, reset));
+    }
+    cases.push(case("verify with extra fields", "POST", "/auth/verify", None, r#"{"token":"a","userId":"x"}"#));
+    for (i, value) in hostile_strings().into_iter().enumerate() {
+        let body = json!({ "email": value }).to_string();
+        cases.push(case(format!("password reset email hostile #{i}"), "POST", "/auth/password-reset", None, body));
+    }
 }
 
 const LEAKS: [&str; 10] = [

@@ -36,6 +36,19 @@ async fn tickets_of(booking: &str, owner: &str) -> Vec<Value> {
     body["data"]["tickets"].as_array().unwrap().clone()
 }
 
+/// A door-staff token for a staff account assigned to `event` (written
+/// straight to the table: the admin route is tested below).
+async fn staff_of(state: &State, event: &str) -> String {
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO bookings_demo.event_staff (event_id, user_id, assigned_by) VALUES ($1, $2, $2)")
+        .bind(event)
+        .bind(id)
+        .execute(state.pg())
+        .await
+        .unwrap();
+    token_for(state, id, Role::Staff)
+}
+
 async fn scan(event: &str, code: &str, gate: &str, staff: &str) -> (u16, Value) {
     as_user("POST", &format!("/events/{}/checkin", event), staff, Some(json!({ "code": code, "gate": gate }))).await
 }
@@ -85,7 +98,7 @@ fn twenty_gates_scanning_one_ticket_admit_it_exactly_once() {
         let (event, booking, owner) = paid_booking(&["B1"]).await;
         let ticket = tickets_of(&booking, &owner).await.remove(0);
         let code = ticket["code"].as_str().unwrap().to_owned();
-        let staff = token_for(&state, Uuid::new_v4(), Role::Staff);
+        let staff = staff_of(&state, &event).await;
         let scans = (0..20).map(|gate| {
             let (event, code, staff) = (event.clone(), code.clone(), staff.clone());
             async move { scan(&event, &code, &format!("gate {gate}"), &staff).await }
@@ -118,7 +131,7 @@ fn forged_foreign_and_voided_tickets_are_refused_and_change_nothing() {
         let (event, booking, owner) = paid_booking(&["A3", "A4"]).await;
         let tickets = tickets_of(&booking, &owner).await;
         let code = tickets[0]["code"].as_str().unwrap();
-        let staff = token_for(&state, Uuid::new_v4(), Role::Staff);
+        let staff = staff_of(&state, &event).await;
 
         let (status, _) = scan(&event, code, "north", &token_for(&state, Uuid::new_v4(), Role::User)).await;
         assert_eq!(status, 403, "a fan cannot check tickets in");
@@ -154,9 +167,10 @@ fn an_admin_makes_door_staff_who_can_then_check_tickets_in() {
     run(async {
         let state = state().await;
         let email = unique_email("door");
-        let (status, user) = register(&state, &email, "door-staff-pass").await;
-        assert_eq!(status, 201, "{user}");
-        let id = user["data"]["id"].as_str().unwrap().to_owned();
+        let (status, registered) = register(&state, &email, "door-staff-pass").await;
+        assert_eq!(status, 202, "{registered}");
+        let (_, session) = login(&state, &email, "door-staff-pass").await;
+        let id = session["data"]["user"]["id"].as_str().unwrap().to_owned();
         let admin_id = Uuid::new_v4();
         let admin = token_for(&state, admin_id, Role::Admin);
 
@@ -181,10 +195,82 @@ fn an_admin_makes_door_staff_who_can_then_check_tickets_in() {
         let staff = format!("Bearer {}", login["data"]["token"].as_str().unwrap());
         let (event, booking, owner) = paid_booking(&["B5"]).await;
         let code = tickets_of(&booking, &owner).await[0]["code"].as_str().unwrap().to_owned();
+        // The role alone admits nothing: an admin assigns them to this event.
+        let (status, body) = scan(&event, &code, "east", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NOT_ASSIGNED")), "{body}");
+        let assign = format!("/events/{event}/staff/{id}");
+        let (status, body) = as_user("PUT", &assign, &admin, None).await;
+        assert_eq!((status, body["data"]["created"].as_bool()), (200, Some(true)), "{body}");
         let (status, body) = scan(&event, &code, "east", &staff).await;
         assert_eq!((status, body["data"]["status"].as_str()), (200, Some("admitted")), "{body}");
         // Staff is not admin.
         let sale = json!({ "opensAt": chrono::Utc::now().to_rfc3339() });
         assert_eq!(call(&state, "PUT", &format!("/events/{event}/onsale"), Some(&staff), Some(&sale)).await.0, 403);
+    })
+}
+
+/// Money after the fact: once the door admitted a ticket of a booking, the
+/// booking can no longer be cancelled or refunded, and its seat stays sold.
+#[test]
+fn a_booking_whose_ticket_was_used_at_the_door_cannot_be_cancelled_or_refunded() {
+    run(async {
+        let state = state().await;
+        let (event, booking, owner) = paid_booking(&["A3", "A4"]).await;
+        let ticket = tickets_of(&booking, &owner).await.remove(0);
+        let staff = staff_of(&state, &event).await;
+        assert_eq!(scan(&event, ticket["code"].as_str().unwrap(), "north", &staff).await.0, 200);
+        let (status, refused) = as_user("PUT", &format!("/bookings/{booking}/cancel"), &owner, None).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("TICKET_USED")), "{refused}");
+        let (status, kept) = as_user("GET", &format!("/bookings/{booking}"), &owner, None).await;
+        assert_eq!((status, kept["data"]["status"].as_str()), (200, Some("CONFIRMED")), "{kept}");
+        let refunds: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM bookings_demo.payments WHERE booking_id = $1::uuid AND status <> 'SUCCEEDED'",
+        )
+        .bind(&booking)
+        .fetch_one(state.pg())
+        .await
+        .unwrap();
+        assert_eq!(refunds, 0, "no refund owed or paid");
+        assert!(active_seats(&state, &event).await.contains_key("A4"), "the seat is not back on sale");
+    })
+}
+
+/// A scan and a cancel of the same paid booking, racing: they serialise on
+/// the booking's row, so each round ends either admitted and not refunded,
+/// or cancelled and not admitted, never both.
+#[test]
+fn a_scan_racing_a_cancel_lets_exactly_one_of_them_win() {
+    run(async {
+        let state = state().await;
+        let mut outcomes = std::collections::BTreeMap::<&str, u32>::new();
+        for _ in 0..12 {
+            let (event, booking, owner) = paid_booking(&["A5"]).await;
+            let code = tickets_of(&booking, &owner).await.remove(0)["code"].as_str().unwrap().to_owned();
+            let staff = staff_of(&state, &event).await;
+            let cancel_path = format!("/bookings/{booking}/cancel");
+            let (scanned, cancelled) =
+                tokio::join!(scan(&event, &code, "east", &staff), as_user("PUT", &cancel_path, &owner, None));
+            let (status, admitted): (String, i64) = sqlx::query_as(
+                "SELECT b.status, (SELECT count(*) FROM bookings_demo.checkins c WHERE c.booking_id = b.id)
+                   FROM bookings_demo.bookings b WHERE b.id = $1::uuid",
+            )
+            .bind(&booking)
+            .fetch_one(state.pg())
+            .await
+            .unwrap();
+            let outcome = match (scanned.0, cancelled.0) {
+                (200, 409) => {
+                    assert_eq!((status.as_str(), admitted), ("CONFIRMED", 1), "{cancelled:?}");
+                    "admitted"
+                }
+                (409, 200) => {
+                    assert_eq!((status.as_str(), admitted), ("CANCELLED", 0), "{scanned:?}");
+                    "cancelled"
+                }
+                other => panic!("both or neither won: {other:?} {scanned:?} {cancelled:?} ({status}, {admitted})"),
+            };
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        assert_eq!(outcomes.values().sum::<u32>(), 12, "{outcomes:?}");
     })
 }

@@ -507,3 +507,119 @@ fn the_whole_path_through_the_gateway() {
         assert_eq!(app.call("GET", "/queue/not-a-token", Some(&fan), None).await.0, 404);
     })
 }
+
+/// The waiting list is no side door around the waiting room: while fans
+/// are in its line, seats that come back stay on sale for them (the queue
+/// admits them as seats return) instead of going to a waiting list someone
+/// joined without queueing, and joining the waiting list is refused.
+#[test]
+fn returned_seats_go_to_the_waiting_room_before_the_waiting_list() {
+    run(async {
+        let state = state().await;
+        let event = create_event(&state, 2, 30).await;
+        let holder = token_for_role(Role::User).await;
+        let (status, held) = book(&holder, &event, &["A1", "A2"], None).await;
+        assert_eq!(status, 201, "{held}");
+        let held = held["data"]["id"].as_str().unwrap().to_owned();
+        // Sold out with no on-sale yet: a fan gets on the waiting list.
+        let side_door = fan(&state).await.0;
+        let waitlist = format!("/events/{event}/waitlist");
+        let (status, body) = call(&state, "POST", &waitlist, Some(&side_door), Some(&json!({ "seats": 2 }))).await;
+        assert_eq!(status, 201, "{body}");
+
+        let sale = json!({ "opensAt": opened(1), "queueEnabled": true, "admissionPerMinute": 1 });
+        assert_eq!(set_on_sale(&event, sale).await.0, 200);
+        for _ in 0..2 {
+            join(&event, &token_for_role(Role::User).await).await;
+        }
+        let late = fan(&state).await.0;
+        let (status, body) = call(&state, "POST", &waitlist, Some(&late), Some(&json!({ "seats": 1 }))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("QUEUE_FIRST")), "{body}");
+
+        let (status, body) = call(&state, "PUT", &format!("/bookings/{held}/cancel"), Some(&holder), None).await;
+        assert_eq!(status, 200, "{body}");
+        let labels = ["A1".to_owned(), "A2".to_owned()];
+        let offers = state
+            .waitlist()
+            .await
+            .unwrap()
+            .seats_returned(
+                &EventId::parse(&event).unwrap(),
+                Uuid::parse_str(&held).unwrap(),
+                &labels,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert!(offers.is_empty(), "offered past the queue: {offers:?}");
+        let (_, entry) = call(&state, "GET", &waitlist, Some(&side_door), None).await;
+        assert_eq!(entry["data"]["state"], "WAITING", "{entry}");
+    })
+}
+
+/// A new event is off sale until its organiser opens it: bots cannot book
+/// in the gap between the announcement and the on-sale. The create call
+/// may carry the opening instead.
+#[test]
+fn a_new_event_is_off_sale_until_its_organiser_opens_it() {
+    run(async {
+        let state = state().await;
+        let admin = token_for_role(Role::Admin).await;
+        let body = |opens: Option<String>| {
+            json!({
+                "name": format!("Announced {}", Uuid::new_v4()), "venue": "Hall",
+                "date": (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339(),
+                "totalSeats": 10, "price": 30, "description": "announced today, on sale Friday", "category": "test",
+                "salesOpenAt": opens
+            })
+        };
+        let (status, created) = call(&state, "POST", "/events", Some(&admin), Some(&body(None))).await;
+        assert_eq!(status, 201, "{created}");
+        let event = created["data"]["id"].as_str().unwrap().to_owned();
+        let bot = token_for_role(Role::User).await;
+        let (status, refused) = book(&bot, &event, &["A1"], None).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("SALE_NOT_OPEN")), "{refused}");
+        assert_eq!(set_on_sale(&event, json!({ "opensAt": opened(1) })).await.0, 200);
+        assert_eq!(book(&bot, &event, &["A1"], None).await.0, 201, "open once the organiser set the on-sale");
+
+        let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+        let (_, created) = call(&state, "POST", "/events", Some(&admin), Some(&body(Some(later)))).await;
+        let friday = created["data"]["id"].as_str().unwrap().to_owned();
+        assert!(created["data"]["salesOpenAt"].is_string(), "{created}");
+        let (status, refused) = book(&bot, &friday, &["A1"], None).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("SALE_NOT_OPEN")), "{refused}");
+        let after_the_show = (chrono::Utc::now() + chrono::Duration::days(21)).to_rfc3339();
+        let (status, invalid) = call(&state, "POST", "/events", Some(&admin), Some(&body(Some(after_the_show)))).await;
+        assert_eq!(status, 400, "{invalid}");
+        assert!(invalid["error"]["details"]["fields"]["salesOpenAt"].is_string(), "{invalid}");
+    })
+}
+
+/// A bot holding every seat does not starve the line: while all seats are
+/// held the line keeps the slots it earns (one per held seat at most), and
+/// the moment the holds lapse it lets that many fans in, instead of
+/// starting again at the rate as if the sell-out had been real.
+#[test]
+fn slots_earned_while_seats_are_only_held_are_spent_when_the_holds_lapse() {
+    run(async {
+        let state = state().await;
+        let (queue, board) = (queue().await, state.seat_board().await.unwrap());
+        let event = EventId::generate();
+        let seats = 4;
+        let minute = 60_000;
+        let at = |ms: i64| rules(OPENS + ms, 1, minute, seats);
+        line_up(&queue, &at(-1_000), &event, 10).await;
+        let labels: Vec<String> = (1..=seats).map(|n| format!("A{n}")).collect();
+        // Held for the first five minutes of the sale, which earn six slots
+        // at one a minute (the first at the opening).
+        let held_until = OPENS + 5 * minute + 1;
+        assert!(board.hold(&event, &Uuid::new_v4().to_string(), &labels, held_until).await.unwrap().is_empty());
+        let during = queue.line(&at(5 * minute), &event).await.unwrap();
+        assert!(during.sold_out && during.admitted == 0, "{during:?}");
+        // The line caches the seat count for a real second.
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let after = queue.line(&at(5 * minute + 2), &event).await.unwrap();
+        assert!(!after.sold_out, "{after:?}");
+        assert_eq!(after.admitted, u64::from(seats), "one kept slot per held seat, spent as the holds lapse");
+    })
+}

@@ -344,3 +344,31 @@ fn a_cancelled_seat_reaches_the_waiting_fan_by_mail_through_the_running_consumer
         assert!(inbox.iter().any(|m| m["subject"].as_str().unwrap().starts_with("Your tickets")), "tickets mailed");
     });
 }
+
+/// An offer obeys the rules POST /bookings applies to the same fan: a fan
+/// at their seat limit is passed over (keeping their place) and the seats
+/// go to the next fan in line. Private topics: the suite's running offerer
+/// (with the default limit) must not make the offer first.
+#[test]
+fn an_offer_never_takes_a_fan_past_their_seat_limit() {
+    run(async {
+        let state = isolated(|c| c.max_seats_per_user_per_event = 2).await;
+        let event = create_event(&state, 4, 30).await;
+        let (greedy, _) = fan(&state).await;
+        book(&state, &greedy, &event, &["A1", "A2"]).await;
+        let (holder, _) = fan(&state).await;
+        let held = book(&state, &holder, &event, &["A3", "A4"]).await;
+        join(&state, &event, &greedy, 2).await;
+        let (patient, _) = fan(&state).await;
+        join(&state, &event, &patient, 2).await;
+
+        cancel(&state, &holder, &held).await;
+        let offers = returned(&state, &event, &held, &["A3", "A4"]).await;
+        assert_eq!(offers.len(), 1, "{offers:?}");
+        use shared::repo::booking_ports::BookingRepo;
+        let offered = state.booking_repo().find(offers[0]).await.unwrap().expect("the offer's booking");
+        assert_eq!(offered.user_id, user_of(&patient, &state), "the fan at the limit was passed over");
+        let greedy_entry = entry_of(&state, &event, &greedy).await;
+        assert_eq!((greedy_entry["state"].as_str(), greedy_entry["position"].as_u64()), (Some("WAITING"), Some(1)));
+    });
+}

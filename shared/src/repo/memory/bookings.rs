@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::{after, locked, since};
 use crate::{
     domain::{
-        booking::{Booking, BookingStatus, CancelVerdict, PayVerdict, SeatSelection},
+        booking::{Booking, BookingStatus, CancelFacts, CancelVerdict, PayVerdict, SeatSelection},
         event::EventId,
+        purchase::{LetGo, SeatLetGo},
     },
     error::ApiError,
     kafka,
@@ -78,6 +79,7 @@ struct Queued {
 #[derive(Debug)]
 struct StoredKey {
     request_hash: String,
+    created_at: DateTime<Utc>,
     claimed_at: DateTime<Utc>,
     response: Option<(u16, Vec<u8>)>,
 }
@@ -89,6 +91,9 @@ struct Ledger {
     outbox: Vec<Queued>,
     processed: HashSet<(String, Uuid)>,
     keys: HashMap<(Uuid, String), StoredKey>,
+    /// Bookings the door admitted a ticket of (the check-in store's fact,
+    /// which the PostgreSQL cancel reads under the booking's lock).
+    admitted: HashSet<Uuid>,
 }
 
 impl Ledger {
@@ -189,6 +194,11 @@ impl MemoryBookings {
         self.ledger().outbox.iter().map(|q| q.row.clone()).collect()
     }
 
+    /// The door admitted a ticket of `id`.
+    pub fn admit(&self, id: Uuid) {
+        self.ledger().admitted.insert(id);
+    }
+
     /// Moves a booking's deadline, for tests of what happens after it.
     pub fn set_deadline(&self, id: Uuid, expires_at: DateTime<Utc>) {
         if let Some(booking) = self.ledger().bookings.get_mut(&id) {
@@ -255,25 +265,37 @@ impl BookingRepo for MemoryBookings {
         user: Uuid,
         event: &EventId,
         labels: &[String],
-        cooldown: Duration,
+        look_back: Duration,
     ) -> Result<PurchaseHistory, ApiError> {
         let ledger = self.ledger();
         let now = Utc::now();
         let mine = || ledger.bookings.values().filter(|b| b.user_id == user && &b.event_id == event);
+        let lapsed = |b: &Booking| b.status.effective(b.expires_at, now) == BookingStatus::Expired;
         let seats_owned = mine()
             .filter(|b| b.status == BookingStatus::Confirmed || (b.status.is_open() && b.expires_at > now))
             .map(|b| b.seats.len() as u32)
             .sum();
-        let cooling: Vec<(&str, DateTime<Utc>)> = mine()
-            .filter(|b| b.status == BookingStatus::Cancelled && b.updated_at > since(now, cooldown))
-            .flat_map(|b| {
-                b.seats.iter().filter(|s| labels.contains(&s.label)).map(|s| (s.label.as_str(), b.updated_at))
+        let horizon = since(now, look_back);
+        let mut let_go: Vec<SeatLetGo> = mine()
+            .filter_map(|b| match (b.status, lapsed(b)) {
+                (_, true) => Some((b, b.expires_at, LetGo::Lapsed)),
+                (BookingStatus::Cancelled, false) => Some((b, b.updated_at, LetGo::Cancelled)),
+                _ => None,
+            })
+            .filter(|(_, at, _)| *at > horizon)
+            .flat_map(|(b, at, how)| {
+                b.seats.iter().filter(|s| labels.contains(&s.label)).map(move |s| SeatLetGo {
+                    label: s.label.clone(),
+                    at,
+                    how,
+                })
             })
             .collect();
-        let mut recently_cancelled: Vec<String> = cooling.iter().map(|(label, _)| label.to_string()).collect();
-        recently_cancelled.sort();
-        recently_cancelled.dedup();
-        Ok(PurchaseHistory { seats_owned, recently_cancelled, last_cancel: cooling.iter().map(|(_, at)| *at).max() })
+        let_go.sort_by_key(|seat| seat.at);
+        let mut lapses: Vec<DateTime<Utc>> =
+            mine().filter(|b| lapsed(b) && b.expires_at > horizon).map(|b| b.expires_at).collect();
+        lapses.sort();
+        Ok(PurchaseHistory { seats_owned, let_go, lapses })
     }
 
     async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
@@ -317,14 +339,16 @@ impl BookingRepo for MemoryBookings {
             .collect())
     }
 
-    async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
+    async fn cancel(&self, user: Uuid, id: Uuid, event_starts_at: DateTime<Utc>) -> Result<CancelOutcome, ApiError> {
         let mut ledger = self.ledger();
         let Some(booking) = ledger.bookings.get(&id).filter(|b| b.user_id == user).cloned() else {
             return Ok(CancelOutcome::NotFound);
         };
-        let refund = match booking.on_cancel(Utc::now()) {
+        let facts = CancelFacts { now: Utc::now(), event_starts_at, admitted: ledger.admitted.contains(&id) };
+        let refund = match booking.on_cancel(facts) {
             CancelVerdict::AlreadyCancelled => return Ok(CancelOutcome::Unchanged(booking)),
             CancelVerdict::Closed(status) => return Ok(CancelOutcome::NotCancellable(status)),
+            CancelVerdict::TooLate(why) => return Ok(CancelOutcome::TooLate(why)),
             CancelVerdict::Cancel { refund } => refund.then(|| ledger.owe_refund_of_booking(id)).flatten(),
         };
         let (cancelled, _) = ledger.close(id, BookingStatus::Cancelled, None, None)?;
@@ -566,7 +590,12 @@ impl IdempotencyStore for MemoryBookings {
         let now = Utc::now();
         let stored = match ledger.keys.entry((user, key.to_owned())) {
             std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(StoredKey { request_hash: request_hash.to_owned(), claimed_at: now, response: None });
+                slot.insert(StoredKey {
+                    request_hash: request_hash.to_owned(),
+                    created_at: now,
+                    claimed_at: now,
+                    response: None,
+                });
                 return Ok(IdempotencyClaim::Claimed);
             }
             std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
@@ -597,5 +626,21 @@ impl IdempotencyStore for MemoryBookings {
             ledger.keys.remove(&(user, key.to_owned()));
         }
         Ok(())
+    }
+
+    async fn forget_keys(&self, ttl: Duration, limit: u32) -> Result<u64, ApiError> {
+        let mut ledger = self.ledger();
+        let horizon = since(Utc::now(), ttl);
+        let old: Vec<(Uuid, String)> = ledger
+            .keys
+            .iter()
+            .filter(|(_, k)| k.created_at < horizon)
+            .map(|(id, _)| id.clone())
+            .take(limit as usize)
+            .collect();
+        for id in &old {
+            ledger.keys.remove(id);
+        }
+        Ok(old.len() as u64)
     }
 }

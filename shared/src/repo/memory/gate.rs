@@ -23,4 +23,8 @@ impl AdmissionGate for OpenDoors {
     ) -> Result<Admission, ApiError> {
         Ok(Admission { max_seats_per_user: None })
     }
+
+    async fn offer_terms(&self, _event: &EventId, _now: DateTime<Utc>) -> Result<Option<Admission>, ApiError> {
+        Ok(Some(Admission::default()))
+    }
 }

@@ -79,4 +79,18 @@ impl IdempotencyStore for PgBookings {
         .await?;
         Ok(())
     }
+
+    async fn forget_keys(&self, ttl: Duration, limit: u32) -> Result<u64, ApiError> {
+        let forgotten = sqlx::query(
+            "DELETE FROM bookings_demo.idempotency_keys WHERE (user_id, key) IN (
+                 SELECT user_id, key FROM bookings_demo.idempotency_keys
+                  WHERE created_at < now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(ttl.as_secs_f64())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(forgotten)
+    }
 }

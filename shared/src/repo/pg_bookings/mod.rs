@@ -37,9 +37,10 @@ use super::{
 };
 use crate::{
     domain::{
-        booking::{BookedSeat, Booking, BookingStatus, CancelVerdict, SeatSelection},
+        booking::{BookedSeat, Booking, BookingStatus, CancelFacts, CancelVerdict, SeatSelection},
         event::EventId,
         money::Cents,
+        purchase::{LetGo, SeatLetGo},
         user::Tier,
     },
     error::ApiError,
@@ -341,39 +342,55 @@ impl BookingRepo for PgBookings {
     }
 
     /// What the user already has at this event, for the purchase limits:
-    /// seats in their open or paid bookings, and which of `labels` they
-    /// cancelled within `cooldown` (with when the newest such cancel was).
+    /// seats in their open or paid bookings, which of `labels` they let go
+    /// (cancelled, or held until the hold lapsed) within `look_back`, and
+    /// when their holds lapsed. A lapse is dated by the deadline it missed,
+    /// whether or not a sweep has marked it EXPIRED yet.
     async fn purchase_history(
         &self,
         user: Uuid,
         event: &EventId,
         labels: &[String],
-        cooldown: Duration,
+        look_back: Duration,
     ) -> Result<PurchaseHistory, ApiError> {
-        let (seats_owned, recently_cancelled, last_cancel): (i64, Vec<String>, Option<DateTime<Utc>>) =
-            sqlx::query_as(&format!(
-                "WITH mine AS (
-                    SELECT b.status, b.expires_at, b.updated_at, s.seat_label, s.active
-                      FROM bookings_demo.bookings b JOIN bookings_demo.booking_seats s ON s.booking_id = b.id
-                     WHERE b.user_id = $1 AND b.event_id = $2
-                 ), cooling AS (
-                    SELECT seat_label, updated_at FROM mine
-                     WHERE status = 'CANCELLED' AND seat_label = ANY($3)
-                       AND updated_at > now() - make_interval(secs => $4)
-                 )
-                 SELECT (SELECT count(*) FROM mine WHERE active
-                           AND (status = 'CONFIRMED' OR (status IN {OPEN} AND expires_at > now()))),
-                        ARRAY(SELECT DISTINCT seat_label FROM cooling ORDER BY seat_label),
-                        (SELECT max(updated_at) FROM cooling)"
-            ))
-            .persistent(false)
-            .bind(user)
-            .bind(event.as_ref())
-            .bind(labels)
-            .bind(cooldown.as_secs_f64())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(PurchaseHistory { seats_owned: seats_owned as u32, recently_cancelled, last_cancel })
+        type Row = (i64, Vec<String>, Vec<DateTime<Utc>>, Vec<bool>, Vec<DateTime<Utc>>);
+        let (seats_owned, let_go_labels, let_go_at, let_go_lapsed, lapses): Row = sqlx::query_as(&format!(
+            "WITH mine AS (
+                SELECT b.id, b.status, b.expires_at, b.updated_at,
+                       b.status IN ('EXPIRED', 'PENDING', 'RESERVED') AND b.expires_at <= now() AS lapsed
+                  FROM bookings_demo.bookings b
+                 WHERE b.user_id = $1 AND b.event_id = $2
+             ), let_go AS (
+                SELECT s.seat_label, CASE WHEN m.lapsed THEN m.expires_at ELSE m.updated_at END AS at, m.lapsed
+                  FROM mine m JOIN bookings_demo.booking_seats s ON s.booking_id = m.id
+                 WHERE s.seat_label = ANY($3) AND (m.status = 'CANCELLED' OR m.lapsed)
+             )
+             SELECT (SELECT count(*) FROM mine m JOIN bookings_demo.booking_seats s ON s.booking_id = m.id
+                      WHERE s.active AND (m.status = 'CONFIRMED' OR (m.status IN {OPEN} AND m.expires_at > now()))),
+                    ARRAY(SELECT seat_label FROM let_go WHERE at > now() - make_interval(secs => $4) ORDER BY at),
+                    ARRAY(SELECT at FROM let_go WHERE at > now() - make_interval(secs => $4) ORDER BY at),
+                    ARRAY(SELECT lapsed FROM let_go WHERE at > now() - make_interval(secs => $4) ORDER BY at),
+                    ARRAY(SELECT expires_at FROM mine
+                           WHERE lapsed AND expires_at > now() - make_interval(secs => $4) ORDER BY expires_at)"
+        ))
+        .persistent(false)
+        .bind(user)
+        .bind(event.as_ref())
+        .bind(labels)
+        .bind(look_back.as_secs_f64())
+        .fetch_one(&self.pool)
+        .await?;
+        let let_go = let_go_labels
+            .into_iter()
+            .zip(let_go_at)
+            .zip(let_go_lapsed)
+            .map(|((label, at), lapsed)| SeatLetGo {
+                label,
+                at,
+                how: if lapsed { LetGo::Lapsed } else { LetGo::Cancelled },
+            })
+            .collect();
+        Ok(PurchaseHistory { seats_owned: seats_owned as u32, let_go, lapses })
     }
 
     async fn find(&self, id: Uuid) -> Result<Option<Booking>, ApiError> {
@@ -465,14 +482,23 @@ impl BookingRepo for PgBookings {
     /// the outbox ids to publish; cancelling a cancelled booking changes
     /// nothing. A confirmed booking's payment is marked refunded (the
     /// caller refunds it at the provider).
-    async fn cancel(&self, user: Uuid, id: Uuid) -> Result<CancelOutcome, ApiError> {
+    async fn cancel(&self, user: Uuid, id: Uuid, event_starts_at: DateTime<Utc>) -> Result<CancelOutcome, ApiError> {
         let mut tx = self.pool.begin().await?;
         let Some(booking) = lock_own(&mut tx, user, id).await? else {
             return Ok(CancelOutcome::NotFound);
         };
-        let refund = match booking.on_cancel(Utc::now()) {
+        // A new statement after the lock: under READ COMMITTED it sees a
+        // check-in that committed while this cancel waited for the row.
+        let admitted: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM bookings_demo.checkins WHERE booking_id = $1)")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let facts = CancelFacts { now: Utc::now(), event_starts_at, admitted };
+        let refund = match booking.on_cancel(facts) {
             CancelVerdict::AlreadyCancelled => return Ok(CancelOutcome::Unchanged(booking)),
             CancelVerdict::Closed(status) => return Ok(CancelOutcome::NotCancellable(status)),
+            CancelVerdict::TooLate(why) => return Ok(CancelOutcome::TooLate(why)),
             CancelVerdict::Cancel { refund: true } => {
                 owe_refund_of_booking(&mut tx, id, "cancelled by the buyer").await?
             }

@@ -2,6 +2,7 @@
 //! expire, and the outbox relay. HTTP-free; handlers call these with the
 //! caller's claims.
 
+pub mod declines;
 #[cfg(any(test, feature = "dev"))]
 pub mod suite;
 
@@ -16,9 +17,10 @@ use crate::{
     catalog::LayoutCache,
     config::Config,
     domain::{
-        booking::{select_seats, Booking, BookingStatus, BookingView, CreateBookingRequest},
+        booking::{select_seats, Booking, BookingStatus, BookingView, CreateBookingRequest, TooLate},
         event::EventId,
         onsale::Admission,
+        purchase::{PurchaseRules, PurchaseVerdict},
     },
     error::ApiError,
     kafka::Publisher,
@@ -74,7 +76,7 @@ impl Bookings<'_> {
         let selection = select_seats(&layout, &seat_ids)?;
         let labels: Vec<String> = selection.seats.iter().map(|s| s.label.clone()).collect();
         let admission = self.gate.admit(user, &event_id, pass.as_deref(), now).await?;
-        self.check_purchase_limits(user, &layout.event, &labels, admission, now).await?;
+        self.check_purchase_limits(user.sub, &layout.event, &labels, admission, now).await?;
         let id = Uuid::now_v7();
         let owner = id.to_string();
         let expires_at =
@@ -112,58 +114,78 @@ impl Bookings<'_> {
         }
     }
 
-    /// Box-office limits, checked before any seat is held: a user holds or
-    /// owns at most the event's limit of seats (open and paid bookings
-    /// together, so hold → cancel → hold buys nothing), and may not take back
-    /// seats they cancelled within the cool-down (which would keep them off
-    /// sale forever). One open booking per user and event (a unique index)
-    /// keeps two parallel requests from both passing.
-    async fn check_purchase_limits(
+    /// Box-office limits, checked before any seat is held
+    /// (`domain::purchase`): the seat limit counts open and paid bookings
+    /// together, so hold → cancel → hold buys nothing; seats the fan gave
+    /// back cool down before the same fan may take them again, and a fan
+    /// whose holds keep lapsing sits the event out for a while, so no one
+    /// keeps seats off sale by cycling holds. One open booking per user and
+    /// event (a unique index) keeps two parallel requests from both passing.
+    pub(crate) async fn check_purchase_limits(
         &self,
-        user: &Claims,
+        fan: Uuid,
         event: &crate::domain::event::Event,
         labels: &[String],
         admission: Admission,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let cooldown = self.config.rebook_cooldown;
-        let history = self.repo.purchase_history(user.sub, &event.id, labels, cooldown).await?;
-        if let Some(cancelled_at) = history.last_cancel {
-            let waited = (now - cancelled_at).to_std().unwrap_or_default();
-            let ids: Vec<String> = history.recently_cancelled.iter().map(|l| event.id.seat_id(l)).collect();
-            tracing::info!(seats = ?ids, "rebooking just-cancelled seats refused");
-            return Err(ApiError::TooManyRequests {
-                retry_after: cooldown.saturating_sub(waited).max(Duration::from_secs(1)),
-            });
-        }
-        let limit = admission
-            .max_seats_per_user
-            .or(event.max_seats_per_user)
-            .unwrap_or(self.config.max_seats_per_user_per_event);
-        let wanted = labels.len() as u32;
-        if history.seats_owned + wanted > limit {
-            return Err(ApiError::Conflict {
+        let rules = PurchaseRules {
+            seat_limit: admission
+                .max_seats_per_user
+                .or(event.max_seats_per_user)
+                .unwrap_or(self.config.max_seats_per_user_per_event),
+            cancel_cooldown: self.config.rebook_cooldown,
+            lapse_cooldown: self.config.lapse_cooldown,
+            max_lapses: self.config.max_lapses_per_event,
+            lapse_window: self.config.lapse_window,
+        };
+        let history = self.repo.purchase_history(fan, &event.id, labels, rules.look_back()).await?;
+        match rules.judge(&history, labels.len() as u32, now) {
+            PurchaseVerdict::Allowed => Ok(()),
+            PurchaseVerdict::CoolingDown { seats, retry_after } => {
+                let ids: Vec<String> = seats.iter().map(|l| event.id.seat_id(l)).collect();
+                tracing::info!(seats = ?ids, "rebooking just-released seats refused");
+                Err(ApiError::TooManyRequests { retry_after })
+            }
+            PurchaseVerdict::TooManyLapses { retry_after } => {
+                tracing::info!(event.id = %event.id, "holds refused after repeated lapses");
+                Err(ApiError::TooManyRequests { retry_after })
+            }
+            PurchaseVerdict::OverLimit { limit, owned, wanted } => Err(ApiError::Conflict {
                 message: format!(
-                    "You may hold or own at most {limit} seats for this event; you have {} and asked for {wanted}",
-                    history.seats_owned
+                    "You may hold or own at most {limit} seats for this event; you have {owned} and asked for {wanted}"
                 ),
-                details: Some(serde_json::json!({ "limit": limit, "seatsOwned": history.seats_owned })),
-            });
+                details: Some(serde_json::json!({ "limit": limit, "seatsOwned": owned })),
+            }),
         }
-        Ok(())
     }
 
     pub async fn get(&self, user: &Claims, id: Uuid) -> Result<Booking, ApiError> {
         self.repo.find_for_user(user.sub, id).await?.ok_or_else(not_found)
     }
 
+    /// Cancels the fan's booking, refunding a paid one, unless a ticket of
+    /// it was used at the door or the event has started (`Booking::on_cancel`).
     pub async fn cancel(&self, user: &Claims, id: Uuid, provider: &dyn PaymentProvider) -> Result<Booking, ApiError> {
-        match self.repo.cancel(user.sub, id).await? {
+        // The event's start is the catalog's; the booking names the event.
+        let event = self.repo.find_for_user(user.sub, id).await?.ok_or_else(not_found)?.event_id;
+        let starts_at = self.layouts.get(self.catalog.as_ref(), &event).await?.event.date;
+        match self.repo.cancel(user.sub, id, starts_at).await? {
             CancelOutcome::NotFound => Err(not_found()),
             CancelOutcome::Unchanged(booking) => Ok(booking),
             CancelOutcome::NotCancellable(status) => {
                 Err(ApiError::conflict(format!("The booking is {} and can no longer be cancelled", status.as_str())))
             }
+            CancelOutcome::TooLate(TooLate::TicketUsed) => Err(ApiError::refused(
+                http::StatusCode::CONFLICT,
+                "TICKET_USED",
+                "A ticket of this booking was already used at the door; it can no longer be cancelled or refunded",
+            )),
+            CancelOutcome::TooLate(TooLate::EventStarted) => Err(ApiError::refused(
+                http::StatusCode::CONFLICT,
+                "EVENT_STARTED",
+                "The event has started; its bookings can no longer be cancelled or refunded",
+            )),
             CancelOutcome::Cancelled { booking, outbox, refund } => {
                 self.release_holds(&booking).await;
                 self.relay(&outbox).await;

@@ -120,6 +120,7 @@ pub fn fan() -> Claims {
         exp: i64::MAX,
         iss: String::new(),
         aud: String::new(),
+        ver: 0,
     }
 }
 
@@ -248,6 +249,27 @@ pub async fn cancelling_frees_the_seats_and_refunds_a_paid_booking<R: Store, H: 
     assert_eq!(taken.seats[0].label, "D1");
 }
 
+/// Once the event has started a paid booking stays paid: no cancel, no
+/// refund, the seat not back on sale (409 EVENT_STARTED), whatever its
+/// status says.
+pub async fn no_cancel_or_refund_once_the_event_started<R: Store, H: Holds>(b: &Backend<R, H>) {
+    let (event, fan, bookings) = (b.event(), fan(), b.bookings());
+    let booking = bookings.create(&fan, request(&event, &["A9"]), Utc::now()).await.unwrap();
+    bookings.pay(&fan, booking.id, card(APPROVED), &TestCardProvider).await.unwrap();
+    // The show begins: the catalog says it started a minute ago.
+    b.layouts.put(Event { date: Utc::now() - chrono::Duration::minutes(1), ..event.clone() });
+    let refused = bookings.cancel(&fan, booking.id, &TestCardProvider).await.unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (StatusCode::CONFLICT, "EVENT_STARTED"), "{refused:?}");
+    assert_eq!(stored(b, booking.id).await.status, BookingStatus::Confirmed);
+    assert_eq!(b.live(&event, "A9").await, Some(SeatStatus::Booked), "the seat is not back on sale");
+    let cancels = b
+        .publisher
+        .sent()
+        .into_iter()
+        .filter(|(topic, key, _)| topic.ends_with(crate::kafka::BOOKING_CANCELLED) && key == event.id.as_ref());
+    assert_eq!(cancels.count(), 0, "no booking.cancelled, so no refund is counted anywhere");
+}
+
 /// Past its deadline a booking can be neither paid nor cancelled, and the
 /// next buyer of its seat gets it (the lapsed booking is expired on the
 /// way, with its booking.expired).
@@ -273,6 +295,28 @@ pub async fn a_lapsed_hold_passes_to_the_next_buyer<R: Store, H: Holds>(b: &Back
     assert_eq!(expired.count(), 1);
     // The late fan's own lapsed booking does not block a new one either.
     bookings.create(&late, request(&event, &["E2"]), Utc::now()).await.unwrap();
+}
+
+/// Hold cycling: a fan who let a hold lapse cannot take the same seats
+/// straight back (for the lapse cool-down; anyone else can), and a second
+/// lapse at the event sits them out of it for a while.
+pub async fn a_fan_cannot_cycle_holds_to_keep_seats_off_sale<R: Store, H: Holds>(b: &Backend<R, H>) {
+    let (event, bot, other, bookings) = (b.event(), fan(), fan(), b.bookings());
+    bookings.create(&bot, request(&event, &["B9", "B10"]), long_ago(&b.config)).await.unwrap();
+    let again = bookings.create(&bot, request(&event, &["B10"]), Utc::now()).await.unwrap_err();
+    let ApiError::TooManyRequests { retry_after } = again else { panic!("{again:?}") };
+    let lapsed_ago = std::time::Duration::from_secs(60);
+    assert!(retry_after + lapsed_ago >= b.config.lapse_cooldown - std::time::Duration::from_secs(5), "{retry_after:?}");
+    assert_eq!(b.live(&event, "B10").await, None, "nothing held for the refused request");
+    let taken = bookings.create(&other, request(&event, &["B10"]), Utc::now()).await.unwrap();
+    assert_eq!(taken.seats[0].label, "B10", "another fan gets the seat at once");
+
+    // Other seats are still the bot's to try, until a second hold lapses.
+    bookings.create(&bot, request(&event, &["C9"]), long_ago(&b.config)).await.unwrap();
+    let sat_out = bookings.create(&bot, request(&event, &["D9"]), Utc::now()).await.unwrap_err();
+    assert_eq!(sat_out.status(), StatusCode::TOO_MANY_REQUESTS, "{sat_out:?}");
+    assert_eq!(b.live(&event, "D9").await, None);
+    bookings.create(&fan(), request(&event, &["D9"]), Utc::now()).await.unwrap();
 }
 
 /// Another fan's booking does not exist for you: 404 to read, pay or cancel,
@@ -383,7 +427,9 @@ macro_rules! booking_behaviour_suite {
             paying_confirms_once,
             parallel_payments_charge_once,
             cancelling_frees_the_seats_and_refunds_a_paid_booking,
+            no_cancel_or_refund_once_the_event_started,
             a_lapsed_hold_passes_to_the_next_buyer,
+            a_fan_cannot_cycle_holds_to_keep_seats_off_sale,
             someone_elses_booking_is_not_found,
             a_hold_the_cache_lost_is_restored_not_resold,
             a_fan_may_not_buy_past_the_limit,
@@ -457,6 +503,21 @@ mod memory_backend {
             let queued: Vec<uuid::Uuid> = b.repo.queued().iter().map(|row| row.id).collect();
             b.repo.mark_processed("seat-reserver", &queued).await.unwrap();
             assert_eq!(bookings.relay_pending().await.unwrap(), 0);
+        }
+
+        /// The PostgreSQL run of this rule goes through the door itself
+        /// (tests/tests/api/tickets.rs): the fake stands in for the check-in.
+        #[tokio::test]
+        async fn a_booking_whose_ticket_was_used_is_neither_cancelled_nor_refunded() {
+            let b = memory().await;
+            let (event, fan, bookings) = (b.event(), fan(), b.bookings());
+            let booking = bookings.create(&fan, request(&event, &["D1"]), Utc::now()).await.unwrap();
+            bookings.pay(&fan, booking.id, card(APPROVED), &TestCardProvider).await.unwrap();
+            b.repo.admit(booking.id);
+            let refused = bookings.cancel(&fan, booking.id, &TestCardProvider).await.unwrap_err();
+            assert_eq!((refused.status(), refused.code()), (StatusCode::CONFLICT, "TICKET_USED"));
+            assert_eq!(stored(&b, booking.id).await.status, BookingStatus::Confirmed);
+            assert_eq!(bookings.refund_due(&TestCardProvider).await.unwrap(), 0, "nothing owed");
         }
 
         #[tokio::test]
