@@ -8,6 +8,8 @@
 //! What the Lambda service itself does with the role (event source mappings,
 //! logs, tracing, network interfaces) is the rehearsal's side of the check.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::kafka;
@@ -16,15 +18,32 @@ use crate::kafka;
 /// rehearsal fills from the deployed function: `${env:NAME}` is the value of
 /// the function's variable NAME, `${msk:topic}/<name>` and `${msk:cluster}`
 /// the MSK ARNs of the cluster in `MSK_CLUSTER_ARN`.
+///
+/// Where the IAM action depends on what the call passes (SES v2 SendEmail
+/// is `ses:SendRawEmail` with raw content, `ses:SendEmail` otherwise, and is
+/// also checked against the configuration set), `action` is the SDK
+/// operation (`sesv2:SendEmail`) and `arguments` what the code passes; the
+/// rehearsal knows which IAM actions and resources such a call needs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct AwsCall {
     pub action: &'static str,
     pub resource: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub arguments: BTreeMap<&'static str, String>,
 }
 
 impl AwsCall {
     pub fn new(action: &'static str, resource: impl Into<String>) -> AwsCall {
-        AwsCall { action, resource: resource.into() }
+        AwsCall { action, resource: resource.into(), arguments: BTreeMap::new() }
+    }
+
+    /// An SDK operation with the arguments that decide its IAM actions.
+    pub fn operation(
+        operation: &'static str,
+        resource: impl Into<String>,
+        arguments: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> AwsCall {
+        AwsCall { action: operation, resource: resource.into(), arguments: arguments.into_iter().collect() }
     }
 }
 
@@ -111,7 +130,7 @@ impl Access {
             calls.extend(crate::secrets::calls(self.kafka.is_some(), scram, self.reads_ticket_key));
         }
         if self.sends_mail {
-            calls.push(AwsCall::new(crate::mail::SES_SEND_EMAIL, "${env:MAIL_IDENTITY_ARN}"));
+            calls.push(crate::mail::ses_send_call());
         }
         if let Some(kafka) = self.kafka {
             if deployment.msk {
@@ -195,6 +214,8 @@ mod tests {
         let kafka: Vec<_> = actions(&calls).into_iter().filter(|(a, _)| a.starts_with("kafka")).collect();
         assert_eq!(
             kafka,
+                    ("secretsmanager:GetSecretValue", "${env:ORIGIN_VERIFY_SECRET_ARN}"),
+                    ("secretsmanager:GetSecretValue", "${env:REDIS_URL_SECRET_ARN}"),
             [
                 ("kafka-cluster:Connect", "${msk:cluster}"),
                 ("kafka-cluster:DescribeTopic", "${msk:topic}/event.created"),
@@ -218,6 +239,21 @@ mod tests {
         let calls = Access::producer(&["booking.requested"]).calls(SELF_MANAGED_SCRAM);
         assert!(calls.iter().all(|c| c.action == "secretsmanager:GetSecretValue"), "{calls:?}");
         assert!(calls.iter().any(|c| c.resource == "${env:KAFKA_SCRAM_SECRET_ARN}"));
+    }
+
+    #[test]
+    fn a_mail_sender_declares_the_ses_operation_with_the_arguments_that_decide_its_iam_actions() {
+        let calls = Access::STORES.sending_mail().calls(MSK_IAM);
+        let send = calls.iter().find(|c| c.action == "sesv2:SendEmail").expect("the SES call");
+        assert_eq!(send.arguments.get("Content").map(String::as_str), Some("Raw"));
+        assert_eq!(
+            send.arguments.get("ConfigurationSetName").map(String::as_str),
+            Some("${env:MAIL_CONFIGURATION_SET}")
+        );
+        let json = serde_json::to_value(send).unwrap();
+        assert_eq!(json["arguments"]["Content"], "Raw", "{json}");
+        // Calls whose action is their IAM action carry no arguments.
+        assert!(serde_json::to_value(&calls[0]).unwrap().get("arguments").is_none());
     }
 
     #[test]

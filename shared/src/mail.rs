@@ -20,8 +20,56 @@ use crate::{
 /// How long one SMTP conversation may take; the notifier's lease is longer.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The IAM action SES v2's SendEmail needs, on the sender identity.
-pub const SES_SEND_EMAIL: &str = "ses:SendEmail";
+/// The SDK operation that sends: SES v2 SendEmail. Its IAM actions depend
+/// on its arguments (see `ses_send_call`), so the rehearsal derives them.
+pub const SES_SEND_EMAIL: &str = "sesv2:SendEmail";
+
+/// The SES call `SesMailer::send` makes, with the arguments that decide what
+/// IAM checks: raw content (authorised as `ses:SendRawEmail`), the sender
+/// identity, and the configuration set when one is set.
+pub fn ses_send_call() -> crate::aws_access::AwsCall {
+    crate::aws_access::AwsCall::operation(
+        SES_SEND_EMAIL,
+        "${env:MAIL_IDENTITY_ARN}",
+        [
+            ("Content", "Raw".to_owned()),
+            ("FromEmailAddressIdentityArn", "${env:MAIL_IDENTITY_ARN}".to_owned()),
+            ("ConfigurationSetName", "${env:MAIL_CONFIGURATION_SET}".to_owned()),
+        ],
+    )
+}
+
+/// What an SES error says about the message and the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SesFailure {
+    /// Throttling, a paused account or a spent quota, SES's own faults, no
+    /// answer at all: the same message may pass later; retry it.
+    Transient,
+    /// This message will never pass (its content or its recipient).
+    MessageRefused,
+    /// Nothing this sender sends passes until someone fixes the account or
+    /// the identity (the role may not send, the MAIL FROM domain is not
+    /// verified, the account is suspended, the identity or configuration
+    /// set is gone). Not the message's fault: it is kept for a replay.
+    SenderMisconfigured,
+}
+
+/// Classifies by SES's error code (the `code` of the service error).
+pub fn classify_ses_error(code: Option<&str>) -> SesFailure {
+    match code {
+        Some("MessageRejected" | "BadRequestException") => SesFailure::MessageRefused,
+        Some(
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "MailFromDomainNotVerifiedException"
+            | "AccountSuspendedException"
+            | "NotFoundException",
+        ) => SesFailure::SenderMisconfigured,
+        // TooManyRequests, LimitExceeded, SendingPaused, InternalFailure,
+        // ServiceUnavailable, timeouts and anything unknown.
+        _ => SesFailure::Transient,
+    }
+}
 
 /// The MIME message for `mail` from `from`.
 pub fn mime(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
@@ -63,9 +111,14 @@ pub async fn from_config(config: &Config) -> anyhow::Result<Box<dyn Mailer>> {
                 .build();
             Box::new(SmtpMailer { transport, from })
         }
-        MailTransport::Ses { identity_arn } => {
+        MailTransport::Ses { identity_arn, configuration_set } => {
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Box::new(SesMailer { client: aws_sdk_sesv2::Client::new(&aws), from, identity_arn: identity_arn.clone() })
+            Box::new(SesMailer {
+                client: aws_sdk_sesv2::Client::new(&aws),
+                from,
+                identity_arn: identity_arn.clone(),
+                configuration_set: configuration_set.clone(),
+            })
         }
     })
 }
@@ -108,6 +161,8 @@ pub struct SesMailer {
     from: Mailbox,
     /// The verified identity the role may send as (`MAIL_IDENTITY_ARN`).
     identity_arn: Option<String>,
+    /// `MAIL_CONFIGURATION_SET`, if the mail goes out with one.
+    configuration_set: Option<String>,
 }
 
 #[async_trait]
@@ -127,6 +182,7 @@ impl Mailer for SesMailer {
             .send_email()
             .from_email_address(self.from.to_string())
             .set_from_email_address_identity_arn(self.identity_arn.clone())
+            .set_configuration_set_name(self.configuration_set.clone())
             .destination(Destination::builder().to_addresses(mail.to_email.clone()).build())
             .content(EmailContent::builder().raw(raw).build())
             .send()
@@ -134,14 +190,14 @@ impl Mailer for SesMailer {
         match sent {
             Ok(output) => Ok(output.message_id().unwrap_or_default().to_owned()),
             Err(err) => {
-                let refused = err.as_service_error().is_some_and(|e| {
-                    e.is_message_rejected()
-                        || e.is_mail_from_domain_not_verified_exception()
-                        || e.is_bad_request_exception()
-                        || e.is_account_suspended_exception()
-                });
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let code = err.as_service_error().and_then(|e| e.code());
                 let reason = aws_sdk_sesv2::error::DisplayErrorContext(&err).to_string();
-                Err(if refused { MailError::Rejected(reason) } else { MailError::Unavailable(reason) })
+                Err(match classify_ses_error(code) {
+                    SesFailure::Transient => MailError::Unavailable(reason),
+                    SesFailure::MessageRefused => MailError::Rejected(reason),
+                    SesFailure::SenderMisconfigured => MailError::Misconfigured(reason),
+                })
             }
         }
     }
@@ -177,6 +233,39 @@ mod tests {
         assert!(raw.contains("filename=\"ticket-A-1.svg\"") && raw.contains("image/svg+xml"), "{raw}");
         // Non-ASCII subjects are encoded, not sent raw.
         assert!(!raw.contains("Café"), "{raw}");
+    }
+
+    #[test]
+    fn ses_throttling_a_paused_account_and_faults_are_transient() {
+        for code in [
+            Some("TooManyRequestsException"),
+            Some("LimitExceededException"),
+            Some("SendingPausedException"),
+            Some("InternalFailure"),
+            Some("ServiceUnavailable"),
+            None,
+        ] {
+            assert_eq!(classify_ses_error(code), SesFailure::Transient, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn ses_refusing_the_message_itself_is_permanent_for_that_message() {
+        for code in ["MessageRejected", "BadRequestException"] {
+            assert_eq!(classify_ses_error(Some(code)), SesFailure::MessageRefused, "{code}");
+        }
+    }
+
+    #[test]
+    fn ses_refusing_the_sender_is_permanent_until_an_operator_fixes_it() {
+        for code in [
+            "AccessDeniedException",
+            "MailFromDomainNotVerifiedException",
+            "AccountSuspendedException",
+            "NotFoundException",
+        ] {
+            assert_eq!(classify_ses_error(Some(code)), SesFailure::SenderMisconfigured, "{code}");
+        }
     }
 
     #[test]

@@ -604,7 +604,8 @@ def action_allowed(patterns, action: str) -> bool:
 
 
 def resource_allowed(patterns, resource: str) -> bool:
-    return any(fnmatch.fnmatchcase(resource, p) for p in as_list(patterns))
+    # A Ref moto could not resolve (a resource type it lacks) allows nothing.
+    return any(p is not None and fnmatch.fnmatchcase(resource, p) for p in as_list(patterns))
 
 
 def main():

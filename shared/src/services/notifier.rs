@@ -48,12 +48,18 @@ pub struct Attachment {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum MailError {
     /// The mail service refused this message for good (a bad address, a
-    /// rejected sender): sending it again would fail again.
+    /// rejected content): sending it again would fail again.
     #[error("the mail service refused the message: {0}")]
     Rejected(String),
     /// The mail service could not be reached or failed; worth retrying.
     #[error("the mail service is unavailable: {0}")]
     Unavailable(String),
+    /// The mail service refuses this sender until someone fixes the
+    /// account or the identity (no permission, an unverified MAIL FROM
+    /// domain, a suspended account): permanent for now, but not the
+    /// message's fault, so it must stay sendable after the fix.
+    #[error("the mail service refuses this sender: {0}")]
+    Misconfigured(String),
 }
 
 /// Where e-mail goes: SES on AWS, SMTP locally (shared/src/mail.rs).
@@ -232,12 +238,24 @@ impl Notifier<'_> {
                 tracing::info!(booking.id = %booking, kind = kind.as_str(), provider_id, "notice sent");
                 Ok(Outcome::Sent)
             }
+            // `mail_failure = "permanent"` feeds the notifier's alarm
+            // (MailPermanentFailuresAlarm in template.yaml).
             Err(MailError::Rejected(reason)) => {
-                tracing::error!(booking.id = %booking, kind = kind.as_str(), reason, "notice refused by the mail service");
+                tracing::error!(booking.id = %booking, kind = kind.as_str(), reason, mail_failure = "permanent", "notice refused by the mail service");
                 self.ledger.settle(booking, kind, attempt, NoticeEnd::Refused { recipient, error: &reason }).await?;
                 Ok(Outcome::Refused)
             }
-            Err(MailError::Unavailable(reason)) => Err(ApiError::Unavailable(format!("sending a notice: {reason}"))),
+            // Not recorded as refused: the batch fails, its bounded retries
+            // fail alike, and the event source mapping keeps the whole batch
+            // in the failure bucket for a replay once the sender is fixed.
+            Err(MailError::Misconfigured(reason)) => {
+                tracing::error!(booking.id = %booking, kind = kind.as_str(), reason, mail_failure = "permanent", "the mail service refuses this sender");
+                Err(ApiError::Unavailable(format!("sending a notice: {reason}")))
+            }
+            Err(MailError::Unavailable(reason)) => {
+                tracing::warn!(booking.id = %booking, kind = kind.as_str(), reason, mail_failure = "transient", "mail service unavailable");
+                Err(ApiError::Unavailable(format!("sending a notice: {reason}")))
+            }
         }
     }
 }
@@ -431,6 +449,19 @@ mod tests {
         assert_eq!(cancelled_since.notify(Uuid::new_v4(), NoticeKind::Confirmed).await.unwrap(), Outcome::Outdated);
         assert_eq!(cancelled_since.notify(Uuid::nil(), NoticeKind::Cancelled).await.unwrap(), Outcome::UnknownBooking);
         assert!(mailer.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_sender_the_mail_service_refuses_fails_the_delivery_and_stays_sendable() {
+        let ledger = MemoryLedger::default();
+        let mailer = CountingMailer::failing(1, MailError::Misconfigured("MailFromDomainNotVerifiedException".into()));
+        let notifier = notifier_for(&ledger, &mailer, BookingStatus::Confirmed);
+        let booking = Uuid::new_v4();
+        let err = notifier.notify(booking, NoticeKind::Confirmed).await.unwrap_err();
+        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+        // Not recorded as refused: the replay after the fix sends it.
+        assert_eq!(notifier.notify(booking, NoticeKind::Confirmed).await.unwrap(), Outcome::Sent);
+        assert_eq!(mailer.sent.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
