@@ -6,7 +6,8 @@ the command line's list or samconfig's, never both. This resolves the
 workflow's `sam deploy` step to that list and fails on any parameter the
 template requires (no Default) that is left without a value, on names the
 template does not have, on a combination the template's Rules refuse, and
-on a secret the step passes without stopping when it is unset.
+on a secret the step passes without stopping when it is unset, and on a
+deploy that never prunes the Lambda versions it publishes.
 
 Usage: deploy_params.py [--workflow FILE] [--samconfig FILE] [--template FILE]
 """
@@ -36,7 +37,7 @@ def effective(workflow: dict, samconfig: dict) -> tuple[dict[str, str], list[str
     params = {}
     if "--parameter-overrides" in run:
         tail = run.split("--parameter-overrides", 1)[1]
-        params.update({m.group(1): m.group(2) for m in re.finditer(r'"?([A-Za-z0-9]+)=([^"\s]*)', tail)})
+        params.update({(m.group(1) or m.group(3)): (m.group(2) if m.group(1) else m.group(4)) for m in re.finditer(r'"([A-Za-z0-9]+)=([^"]*)"|\b([A-Za-z0-9]+)=(\S*)', tail)})
         # PARAM_<Name> variables collected by an earlier step of the job.
         params.update({k[len("PARAM_"):]: v for k, v in env.items() if k.startswith("PARAM_")})
     else:
@@ -50,6 +51,11 @@ def effective(workflow: dict, samconfig: dict) -> tuple[dict[str, str], list[str
     if secrets and not guarded:
         problems.append(f"the deploy passes {', '.join(secrets)} from secrets without stopping when one is unset "
                         "(an unset secret becomes an empty parameter)")
+    # AutoPublishAlias retains every version; something must delete the old
+    # ones or the regional code storage fills up (issue 31 item 12).
+    after = steps[steps.index(deploy) + 1:]
+    if not any("delete-function" in s.get("run", "") and "--qualifier" in s.get("run", "") for s in after):
+        problems.append("no step after sam deploy prunes old Lambda versions (delete-function --qualifier)")
     return params, problems
 
 
