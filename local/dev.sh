@@ -4,6 +4,9 @@
 # that were already running before are left as they were.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The functions refuse to start without APP_ENV (no public default secrets
+# by accident); this is the local stack, so say so unless told otherwise.
+export APP_ENV="${APP_ENV:-local}"
 
 # Stop on exit only what this run started: a service that an earlier
 # `make stack` started was running before make dev, so it stays up.

@@ -6,6 +6,9 @@
 #   POST /2015-03-31/functions/<name>/invocations  (body: an MSK event)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The functions refuse to start without APP_ENV (no public default secrets
+# by accident); this is the local stack, so say so unless told otherwise.
+export APP_ENV="${APP_ENV:-local}"
 CACHE_DIR="${TICKETING_CACHE_DIR:-$HOME/.cache/ticket-booking}"
 local/stack.sh up
 if ! command -v cargo-lambda >/dev/null; then

@@ -81,6 +81,7 @@ functions! {
     http: {
         "api-docs" => api_docs,
         "auth-login" => auth_login,
+        "auth-logout" => auth_logout,
         "auth-register" => auth_register,
         "bookings-cancel" => bookings_cancel,
         "bookings-create" => bookings_create,

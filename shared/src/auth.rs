@@ -6,7 +6,7 @@
 //! production can use OWASP's parameters while tests stay fast.
 
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{Arc, OnceLock, RwLock},
     time::Duration,
 };
 
@@ -38,6 +38,11 @@ pub struct Claims {
     /// staging) is refused.
     pub iss: String,
     pub aud: String,
+    /// The account's token version when the token was issued: a role change
+    /// or a logout raises the stored one, and every older token is refused
+    /// (see `services::sessions`). Tokens from before versions count as 0.
+    #[serde(default)]
+    pub ver: i64,
 }
 
 impl Claims {
@@ -49,13 +54,46 @@ impl Claims {
 /// HS256 with the algorithm pinned, one issuer and one audience: the codec
 /// behind login tokens, admission passes and tickets. Each kind has an
 /// audience of its own, so none passes for another even under one key.
+///
+/// Tokens name their key in the header (`kid`, a hash of the key, never the
+/// key). A codec knows its current key and, after a rotation, the one
+/// before it: tokens signed with either verify, tokens of any older key do
+/// not. Clones share the keys, so [`Hs256::rotate`] reaches every holder.
 #[derive(Clone)]
 pub struct Hs256 {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Arc<RwLock<KeyRing>>,
     validation: Validation,
     issuer: String,
     audience: String,
+}
+
+struct Key {
+    id: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Key {
+    fn new(secret: &Secret) -> Key {
+        Key {
+            id: key_id(secret),
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+        }
+    }
+}
+
+struct KeyRing {
+    current: Key,
+    previous: Option<Key>,
+}
+
+/// A key's public name: 16 hex digits of a hash of it, so a token tells which
+/// key signed it without telling anything about the key.
+pub fn key_id(secret: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(b"ticket-booking/kid/").chain_update(secret.expose()).finalize();
+    hex::encode(&digest[..8])
 }
 
 impl Hs256 {
@@ -69,12 +107,23 @@ impl Hs256 {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         Hs256 {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            keys: Arc::new(RwLock::new(KeyRing { current: Key::new(secret), previous: None })),
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         }
+    }
+
+    /// Signs with `current` from now on and still accepts `previous` (the
+    /// key before a rotation); every other key is forgotten.
+    pub fn rotate(&self, current: &Secret, previous: Option<&Secret>) {
+        let ring = KeyRing { current: Key::new(current), previous: previous.filter(|p| *p != current).map(Key::new) };
+        *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = ring;
+    }
+
+    fn ring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        // A panic while swapping keys leaves a whole ring behind either way.
+        self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn issuer(&self) -> &str {
@@ -87,12 +136,35 @@ impl Hs256 {
 
     /// `what` names the token in the error, should signing ever fail.
     pub fn sign<T: Serialize>(&self, claims: &T, what: &str) -> Result<String, ApiError> {
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
+        let ring = self.ring();
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(ring.current.id.clone());
+        encode(&header, claims, &ring.current.encoding)
             .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(format!("signing {what}"))))
     }
 
+    /// Whether the token names a key this codec does not hold: signed after
+    /// a rotation this instance has not read yet, or forged. Either way
+    /// only reading the secrets again can tell.
+    pub fn names_unknown_key(&self, token: &str) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return false };
+        let ring = self.ring();
+        header.kid.is_some_and(|kid| kid != ring.current.id && ring.previous.as_ref().is_none_or(|p| p.id != kid))
+    }
+
     pub fn decode<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, jsonwebtoken::errors::Error> {
-        decode::<T>(token, &self.decoding, &self.validation).map(|data| data.claims)
+        let header = jsonwebtoken::decode_header(token)?;
+        let ring = self.ring();
+        let key = match header.kid {
+            // Tokens from before key ids were the current key's.
+            None => &ring.current,
+            Some(kid) if kid == ring.current.id => &ring.current,
+            Some(kid) => match &ring.previous {
+                Some(previous) if previous.id == kid => previous,
+                _ => return Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into()),
+            },
+        };
+        decode::<T>(token, &key.decoding, &self.validation).map(|data| data.claims)
     }
 }
 
@@ -108,6 +180,23 @@ impl JwtKeys {
         JwtKeys { codec: Hs256::new(secret, issuer, audience, &required, Some(5)), ttl }
     }
 
+    /// After a rotation: sign with `current`, still accept `previous`. A
+    /// token lives `ttl`, so the previous key's tokens are gone one lifetime
+    /// after the rotation reached every instance (`SECRETS_TTL_SECS`), and
+    /// the next rotation retires that key for good.
+    pub fn rotate(&self, current: &Secret, previous: Option<&Secret>) {
+        self.codec.rotate(current, previous);
+    }
+
+    /// See [`Hs256::names_unknown_key`].
+    pub fn names_unknown_key(&self, token: &str) -> bool {
+        self.codec.names_unknown_key(token)
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// Claims this deployment would issue, for `sign` (tests and tools that
     /// need a token with chosen times).
     pub fn claims(&self, user_id: Uuid, email: &str, role: Role, tier: Tier, iat: i64, exp: i64) -> Claims {
@@ -120,12 +209,26 @@ impl JwtKeys {
             exp,
             iss: self.codec.issuer().to_owned(),
             aud: self.codec.audience().to_owned(),
+            ver: 0,
         }
     }
 
     pub fn issue(&self, user_id: Uuid, email: &str, role: Role, tier: Tier) -> Result<String, ApiError> {
+        self.issue_versioned(user_id, email, role, tier, 0)
+    }
+
+    /// A login token carrying the account's current token version.
+    pub fn issue_versioned(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        role: Role,
+        tier: Tier,
+        version: i64,
+    ) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
-        self.sign(&self.claims(user_id, email, role, tier, now, now + self.ttl.as_secs() as i64))
+        let claims = self.claims(user_id, email, role, tier, now, now + self.ttl.as_secs() as i64);
+        self.sign(&Claims { ver: version, ..claims })
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
@@ -147,39 +250,27 @@ impl JwtKeys {
     /// token (the original API accepted both). Two Authorization headers are
     /// ambiguous and refused.
     pub fn authenticate(&self, req: &Request) -> Result<Claims, ApiError> {
-        let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
-        let value = values.next().ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
-        if values.next().is_some() {
-            return Err(ApiError::Unauthorized("Send exactly one Authorization header".into()));
-        }
-        let value = value.to_str().map_err(|_| ApiError::Unauthorized("Invalid token".into()))?.trim();
-        let token = match value.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-            Some(_) => return Err(ApiError::Unauthorized("Invalid token".into())),
-            None => value,
-        };
-        if token.is_empty() {
-            return Err(ApiError::Unauthorized("Authentication required".into()));
-        }
-        self.verify(token)
+        self.verify(bearer_token(req)?)
     }
+}
 
-    /// Door staff or an admin: who may check tickets in.
-    pub fn require_staff(&self, req: &Request) -> Result<Claims, ApiError> {
-        let claims = self.authenticate(req)?;
-        if !matches!(claims.role, Role::Staff | Role::Admin) {
-            return Err(ApiError::Forbidden("Door staff or administrator role required".into()));
-        }
-        Ok(claims)
+/// The token of `Authorization: Bearer <jwt>` (or a bare token).
+pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
+    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    let value = values.next().ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
+    if values.next().is_some() {
+        return Err(ApiError::Unauthorized("Send exactly one Authorization header".into()));
     }
-
-    pub fn require_admin(&self, req: &Request) -> Result<Claims, ApiError> {
-        let claims = self.authenticate(req)?;
-        if !claims.is_admin() {
-            return Err(ApiError::Forbidden("Administrator role required".into()));
-        }
-        Ok(claims)
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized("Invalid token".into()))?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return Err(ApiError::Unauthorized("Invalid token".into())),
+        None => value,
+    };
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized("Authentication required".into()));
     }
+    Ok(token)
 }
 
 /// argon2id with the configured cost. Hashing is CPU-bound, so callers run it
@@ -362,6 +453,88 @@ mod tests {
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys.verify(&format!("{none_header}.{}.", parts[1])).is_err());
         assert!(keys.verify("not-a-jwt").is_err());
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_previous_keys_tokens_and_retires_older_ones() {
+        let (first, second, third) = (
+            Secret::new("first-key-that-is-long-enough-0123456789"),
+            Secret::new("second-key-that-is-long-enough-012345678"),
+            Secret::new("third-key-that-is-long-enough-0123456789"),
+        );
+        let keys = JwtKeys::new(&first, Duration::from_secs(60), "here", "api");
+        let signed_with_first = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
+        let header = jsonwebtoken::decode_header(&signed_with_first).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(key_id(&first).as_str()));
+        assert!(!key_id(&first).contains("first-key"), "the key id says nothing of the key");
+
+        keys.rotate(&second, Some(&first));
+        assert!(keys.verify(&signed_with_first).is_ok(), "the previous key's tokens live out their lifetime");
+        let signed_with_second = keys.issue(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular).unwrap();
+        assert!(keys.verify(&signed_with_second).is_ok());
+
+        keys.rotate(&third, Some(&second));
+        assert_eq!(keys.verify(&signed_with_first).unwrap_err().status(), 401, "a retired key is refused");
+        assert!(keys.verify(&signed_with_second).is_ok());
+        assert!(keys.names_unknown_key(&signed_with_first));
+        assert!(!keys.names_unknown_key(&signed_with_second));
+
+        // A forger who names the current key id but signs with a key of
+        // their own gets nothing, whatever kid they claim.
+        let forger = JwtKeys::new(
+            &Secret::new("forged-key-that-is-long-enough-012345678"),
+            Duration::from_secs(60),
+            "here",
+            "api",
+        );
+        let claims = keys.claims(
+            Uuid::new_v4(),
+            "a@b.co",
+            Role::Admin,
+            Tier::Vip,
+            Utc::now().timestamp(),
+            Utc::now().timestamp() + 60,
+        );
+        for kid in [Some(key_id(&third)), Some(key_id(&second)), None] {
+            let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+            header.kid = kid;
+            let forged =
+                encode(&header, &claims, &EncodingKey::from_secret(b"forged-key-that-is-long-enough-012345678"))
+                    .unwrap();
+            assert_eq!(keys.verify(&forged).unwrap_err().status(), 401);
+        }
+        assert!(keys.verify(&forger.sign(&claims).unwrap()).is_err());
+    }
+
+    #[test]
+    fn versioned_tokens_carry_their_version_and_old_tokens_read_as_zero() {
+        let keys = keys();
+        let token = keys.issue_versioned(Uuid::new_v4(), "a@b.co", Role::User, Tier::Regular, 7).unwrap();
+        assert_eq!(keys.verify(&token).unwrap().ver, 7);
+        #[derive(Serialize)]
+        struct Unversioned {
+            sub: Uuid,
+            email: &'static str,
+            role: Role,
+            tier: Tier,
+            iat: i64,
+            exp: i64,
+            iss: &'static str,
+            aud: &'static str,
+        }
+        let now = Utc::now().timestamp();
+        let old = Unversioned {
+            sub: Uuid::new_v4(),
+            email: "a@b.co",
+            role: Role::User,
+            tier: Tier::Regular,
+            iat: now,
+            exp: now + 60,
+            iss: "here",
+            aud: "api",
+        };
+        let token = keys.codec.sign(&old, "jwt").unwrap();
+        assert_eq!(keys.verify(&token).unwrap().ver, 0);
     }
 
     #[tokio::test]

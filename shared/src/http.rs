@@ -222,15 +222,75 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`;
-/// the local gateway fills it from the connection). Used to key abuse limits.
-pub fn client_ip(req: &Request) -> String {
-    use lambda_http::RequestExt;
-    match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+/// The header CloudFront adds to every request it sends the API origin, with
+/// a secret value (template.yaml, `OriginVerifySecret`): proof that the
+/// request came through the distribution, so its viewer address is
+/// CloudFront's word, not the caller's.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+
+/// The viewer's address and port as CloudFront saw them: `ip:port`, with an
+/// IPv6 address unbracketed (`2001:db8::1:443`). Anyone can send it; only
+/// a request that also carries the origin secret is believed.
+pub const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+
+/// The caller's address, to key per-address limits on: the fan's address
+/// from `CloudFront-Viewer-Address` when the request proves it came through
+/// CloudFront (one of `origin_secrets` in [`ORIGIN_VERIFY_HEADER`]), else
+/// the address API Gateway saw (`requestContext.http.sourceIp`; the local
+/// gateway fills it from the connection): a direct call to the API, or a
+/// forged viewer address, counts against the address that really connected.
+/// An IPv6 address counts as its /64, the block one subscriber is given, so
+/// a client cannot dodge a limit by walking its own block.
+pub fn client_ip(req: &Request, origin_secrets: &[crate::config::Secret]) -> String {
+    let address = viewer_address(req, origin_secrets).or_else(|| match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
         _ => None,
+    });
+    match address {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(String::new, |v4| v4.to_string()),
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
     }
-    .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn viewer_address(req: &Request, origin_secrets: &[crate::config::Secret]) -> Option<std::net::IpAddr> {
+    let single = |name: &str| {
+        let mut values = req.headers().get_all(name).iter();
+        let value = values.next()?;
+        values.next().is_none().then_some(value)
+    };
+    let presented = single(ORIGIN_VERIFY_HEADER)?.as_bytes();
+    // Every secret is compared, each in constant time, so the answer's
+    // timing tells nothing about which bytes matched.
+    let trusted =
+        origin_secrets.iter().fold(false, |found, secret| found | same_secret(secret.expose().as_bytes(), presented));
+    if !trusted {
+        return None;
+    }
+    parse_viewer_address(single(VIEWER_ADDRESS_HEADER)?.to_str().ok()?)
+}
+
+/// Equal in time that depends on neither value: both are hashed first (so
+/// their lengths do not show either), then every byte is compared.
+fn same_secret(expected: &[u8], presented: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(expected), Sha256::digest(presented));
+    a.iter().zip(b.iter()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// `ip:port` → ip. The port is after the last colon; what is before it is
+/// an IPv4 or an (unbracketed, or bracketed) IPv6 address.
+fn parse_viewer_address(value: &str) -> Option<std::net::IpAddr> {
+    let (ip, port) = value.trim().rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let ip = ip.strip_prefix('[').and_then(|ip| ip.strip_suffix(']')).unwrap_or(ip);
+    ip.parse().ok()
 }
 
 #[cfg(test)]
@@ -268,6 +328,62 @@ mod tests {
 
         let changed = Reply::ok(&serde_json::json!({ "seats": 2 })).unwrap().conditional(&again);
         assert_eq!((changed.status, changed.body.is_empty()), (StatusCode::OK, false));
+    }
+
+    const ORIGIN: &str = "origin-secret-of-at-least-thirty-two-bytes";
+
+    fn from(source_ip: &str, headers: &[(&str, &str)]) -> Request {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(source_ip.to_owned());
+        let mut req = request("").with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+        for (name, value) in headers {
+            req.headers_mut().append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        req
+    }
+
+    fn secrets(values: &[&str]) -> Vec<crate::config::Secret> {
+        values.iter().map(|v| crate::config::Secret::new(*v)).collect()
+    }
+
+    #[test]
+    fn behind_cloudfront_the_viewer_address_counts_ipv4_and_ipv6() {
+        let trusted = secrets(&[ORIGIN]);
+        let via =
+            |viewer: &str| from("130.176.0.1", &[(ORIGIN_VERIFY_HEADER, ORIGIN), (VIEWER_ADDRESS_HEADER, viewer)]);
+        assert_eq!(client_ip(&via("198.51.100.7:46532"), &trusted), "198.51.100.7");
+        assert_eq!(client_ip(&via("2001:db8:85a3:7:8a2e:370:7334:1:443"), &trusted), "2001:db8:85a3:7::/64");
+        assert_eq!(client_ip(&via("[2001:db8::1]:443"), &trusted), "2001:db8:0:0::/64");
+        assert_eq!(client_ip(&via("::ffff:198.51.100.7:443"), &trusted), "198.51.100.7");
+        // Garbage from CloudFront's side falls back to the connection.
+        for bad in ["198.51.100.7", "198.51.100.7:port", "not-an-ip:443", ""] {
+            assert_eq!(client_ip(&via(bad), &trusted), "130.176.0.1", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_viewer_address_without_the_origin_secret_is_ignored() {
+        let trusted = secrets(&[ORIGIN]);
+        let forged = [(VIEWER_ADDRESS_HEADER, "203.0.113.9:1234")];
+        assert_eq!(client_ip(&from("192.0.2.10", &forged), &trusted), "192.0.2.10", "no secret header");
+        let wrong = [(ORIGIN_VERIFY_HEADER, "a-guess-of-at-least-thirty-two-bytes-long"), forged[0]];
+        assert_eq!(client_ip(&from("192.0.2.10", &wrong), &trusted), "192.0.2.10", "wrong secret");
+        let prefix = [(ORIGIN_VERIFY_HEADER, &ORIGIN[..20]), forged[0]];
+        assert_eq!(client_ip(&from("192.0.2.10", &prefix), &trusted), "192.0.2.10", "a prefix of the secret");
+        let doubled = [(ORIGIN_VERIFY_HEADER, ORIGIN), forged[0], (VIEWER_ADDRESS_HEADER, "198.51.100.1:1")];
+        assert_eq!(client_ip(&from("192.0.2.10", &doubled), &trusted), "192.0.2.10", "two viewer addresses");
+        // No secret configured (direct calls, the local gateway): never trusted.
+        let right = [(ORIGIN_VERIFY_HEADER, ORIGIN), forged[0]];
+        assert_eq!(client_ip(&from("192.0.2.10", &right), &[]), "192.0.2.10");
+        assert_eq!(client_ip(&from("2001:db8:1:2:3:4:5:6", &[]), &[]), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_origin_secret_still_counts() {
+        let rotated = secrets(&["the-new-origin-secret-of-32-bytes-or-more", ORIGIN]);
+        let req = from("130.176.0.1", &[(ORIGIN_VERIFY_HEADER, ORIGIN), (VIEWER_ADDRESS_HEADER, "198.51.100.7:1")]);
+        assert_eq!(client_ip(&req, &rotated), "198.51.100.7");
     }
 
     #[test]

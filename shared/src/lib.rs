@@ -17,7 +17,8 @@ pub mod repo;
 pub mod services;
 
 pub use services::{
-    accounts, analytics, bookings, catalog, consumers, idempotency, notifier, tickets, waiting_room, waitlist,
+    accounts, analytics, bookings, catalog, consumers, idempotency, notifier, sessions, tickets, waiting_room,
+    waitlist,
 };
 
 pub mod auth;

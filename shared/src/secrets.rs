@@ -1,10 +1,15 @@
-//! Secrets read from Secrets Manager once per cold start.
+//! Secrets read from Secrets Manager at cold start, and again every
+//! `SECRETS_TTL_SECS` (5 minutes by default) and when a token names a key
+//! this instance has not read (see `State`).
 //!
 //! On AWS the template passes each secret's ARN (`<SETTING>_SECRET_ARN`)
 //! instead of its value, so no secret sits in plaintext in the function's
-//! configuration and a rotated secret reaches every new instance without a
-//! redeploy. Locally nothing is set and the plain settings (or their local
-//! defaults) are used as before.
+//! configuration and a rotated secret reaches every instance without a
+//! redeploy: new ones at cold start, warm ones within the TTL. For the keys
+//! that must overlap a rotation (the JWT key, the CloudFront origin secret)
+//! the secret's AWSPREVIOUS version is read too, as `<SETTING>_PREVIOUS`.
+//! Locally nothing is set and the plain settings (or their local defaults)
+//! are used as before.
 
 use std::collections::HashMap;
 
@@ -17,13 +22,23 @@ use crate::aws_access::AwsCall;
 pub const GET_SECRET_VALUE: &str = "secretsmanager:GetSecretValue";
 
 /// Settings whose value is a whole secret string: (setting, variable holding
-/// the secret's ARN). Every function that builds the shared `State` needs
-/// all three: the Postgres and Mongo URLs and the JWT key.
-pub const STORE_SECRETS: [(&str, &str); 3] = [
+/// the secret's ARN). Every function that builds the shared `State` reads
+/// all five: the Postgres, Mongo and Redis URLs (an ElastiCache AUTH token
+/// sits in the last), the JWT key, and the value CloudFront adds to API
+/// requests (`X-Origin-Verify`, see `http::client_ip`; any handler may key
+/// a limit on the caller's address).
+pub const STORE_SECRETS: [(&str, &str); 5] = [
     ("DATABASE_URL", "DATABASE_URL_SECRET_ARN"),
     ("MONGO_URL", "MONGO_URL_SECRET_ARN"),
+    ("REDIS_URL", "REDIS_URL_SECRET_ARN"),
     ("JWT_SECRET", "JWT_SECRET_ARN"),
+    ("ORIGIN_VERIFY_SECRET", "ORIGIN_VERIFY_SECRET_ARN"),
 ];
+
+/// Settings whose AWSPREVIOUS version is read too, as `<SETTING>_PREVIOUS`:
+/// tokens signed, and CloudFront configured, before a rotation keep working
+/// until they expire or the next deploy.
+const OVERLAPPING: [&str; 2] = ["JWT_SECRET", "ORIGIN_VERIFY_SECRET"];
 
 /// Read only where the template gives the function its ARN: the e-ticket
 /// signing key (the ticket and check-in functions).
@@ -81,6 +96,14 @@ async fn resolve_with(
     for ((setting, _), value) in reads.iter().zip(plain) {
         vars.insert((*setting).to_owned(), value);
     }
+    let overlapping: Vec<_> = reads.iter().filter(|(setting, _)| OVERLAPPING.contains(setting)).collect();
+    let previous = futures::future::try_join_all(overlapping.iter().map(|(_, arn)| read_previous(client, arn))).await?;
+    for ((setting, _), value) in overlapping.into_iter().zip(previous) {
+        match value {
+            Some(value) => vars.insert(format!("{setting}_PREVIOUS"), value),
+            None => vars.remove(&format!("{setting}_PREVIOUS")),
+        };
+    }
     if let Some(arn) = scram {
         #[derive(serde::Deserialize)]
         struct Scram {
@@ -93,6 +116,91 @@ async fn resolve_with(
         vars.insert("KAFKA_SASL_PASSWORD".into(), password);
     }
     Ok(())
+}
+
+/// The secrets of `env` (a function's environment, with the ARNs) as they
+/// are now, for an instance that read them a while ago: only the settings
+/// given by ARN come back. Nothing is called when none is.
+pub async fn reread(env: &HashMap<String, String>) -> anyhow::Result<HashMap<String, String>> {
+    let mut vars: HashMap<String, String> =
+        env.iter().filter(|(name, _)| name.ends_with("_ARN")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if vars.is_empty() {
+        return Ok(vars);
+    }
+    resolve(&mut vars).await?;
+    vars.retain(|name, _| !name.ends_with("_ARN"));
+    Ok(vars)
+}
+
+/// When a warm instance reads its secrets again: after `ttl`, or sooner when
+/// a request shows it is behind (a token signed with a key it does not
+/// know), though not more than once per [`FORCED_REFRESH_GAP`], so forged
+/// tokens cannot turn into a flood of Secrets Manager calls.
+pub struct Refresh {
+    env: HashMap<String, String>,
+    ttl: std::time::Duration,
+    read_at: std::sync::Mutex<std::time::Instant>,
+    forced_at: std::sync::Mutex<Option<std::time::Instant>>,
+    busy: tokio::sync::Mutex<()>,
+}
+
+pub const FORCED_REFRESH_GAP: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Refresh {
+    /// `None` when the environment names no secret by ARN (locally): there
+    /// is nothing that could change.
+    pub fn new(env: HashMap<String, String>, ttl: std::time::Duration) -> Option<Refresh> {
+        env.keys().any(|name| name.ends_with("_SECRET_ARN") || name == "JWT_SECRET_ARN").then(|| Refresh {
+            env,
+            ttl,
+            read_at: std::sync::Mutex::new(std::time::Instant::now()),
+            forced_at: std::sync::Mutex::default(),
+            busy: tokio::sync::Mutex::default(),
+        })
+    }
+
+    fn read_at(&self) -> std::time::Instant {
+        *self.read_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The secrets as they are now if a re-read is due (`forced`: a request
+    /// suggested this instance is behind); `None` if not due, or if another
+    /// request of this instance just read them.
+    pub async fn run(&self, forced: bool) -> anyhow::Result<Option<HashMap<String, String>>> {
+        let now = std::time::Instant::now();
+        let due = |read_at: std::time::Instant| now.duration_since(read_at) >= self.ttl;
+        let may_force = || {
+            let mut forced_at = self.forced_at.lock().unwrap_or_else(|p| p.into_inner());
+            let allowed = forced_at.is_none_or(|at| now.duration_since(at) >= FORCED_REFRESH_GAP);
+            if allowed {
+                *forced_at = Some(now);
+            }
+            allowed
+        };
+        if !(due(self.read_at()) || forced && may_force()) {
+            return Ok(None);
+        }
+        let _one_at_a_time = self.busy.lock().await;
+        if self.read_at() > now {
+            return Ok(None);
+        }
+        let vars = reread(&self.env).await?;
+        *self.read_at.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+        Ok(Some(vars))
+    }
+}
+
+/// The version before the last rotation, if the secret was ever rotated.
+async fn read_previous(client: &Client, arn: &str) -> anyhow::Result<Option<String>> {
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+    match client.get_secret_value().secret_id(arn).version_stage("AWSPREVIOUS").send().await {
+        Ok(output) => Ok(output.secret_string),
+        Err(err) => match err.into_service_error() {
+            // Never rotated: there is no previous version.
+            GetSecretValueError::ResourceNotFoundException(_) => Ok(None),
+            err => Err(anyhow::Error::new(err).context(format!("reading the previous version of {arn}"))),
+        },
+    }
 }
 
 async fn read(client: &Client, arn: &str) -> anyhow::Result<String> {
@@ -117,8 +225,23 @@ mod tests {
 
     fn secret(arn: &'static str, value: &'static str) -> aws_smithy_mocks::Rule {
         mock!(Client::get_secret_value)
-            .match_requests(move |req| req.secret_id() == Some(arn))
+            .match_requests(move |req| req.secret_id() == Some(arn) && req.version_stage().is_none())
             .then_output(move || GetSecretValueOutput::builder().secret_string(value).build())
+    }
+
+    fn previous(arn: &'static str, value: Option<&'static str>) -> aws_smithy_mocks::Rule {
+        let rule = mock!(Client::get_secret_value)
+            .match_requests(move |req| req.secret_id() == Some(arn) && req.version_stage() == Some("AWSPREVIOUS"));
+        match value {
+            Some(value) => rule.then_output(move || GetSecretValueOutput::builder().secret_string(value).build()),
+            None => rule.then_error(|| {
+                GetSecretValueError::ResourceNotFoundException(
+                    aws_sdk_secretsmanager::types::error::ResourceNotFoundException::builder()
+                        .message("no AWSPREVIOUS")
+                        .build(),
+                )
+            }),
+        }
     }
 
     #[tokio::test]
@@ -126,21 +249,53 @@ mod tests {
         let rules = [
             secret("arn:db", "postgres://proxy/db?sslmode=verify-full"),
             secret("arn:mongo", "mongodb://docdb"),
+            secret("arn:redis", "rediss://:auth-token@cache:6379"),
             secret("arn:jwt", "a-secret-of-at-least-thirty-two-bytes!!"),
+            previous("arn:jwt", None),
+            secret("arn:origin", "origin-value-of-at-least-thirty-two-bytes"),
+            previous("arn:origin", None),
             secret("arn:scram", r#"{"username":"u","password":"p"}"#),
         ];
         let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &rules);
         let mut vars = vars(&[
             ("DATABASE_URL_SECRET_ARN", "arn:db"),
             ("MONGO_URL_SECRET_ARN", "arn:mongo"),
+            ("REDIS_URL_SECRET_ARN", "arn:redis"),
             ("JWT_SECRET_ARN", "arn:jwt"),
+            ("ORIGIN_VERIFY_SECRET_ARN", "arn:origin"),
         ]);
         let reads = STORE_SECRETS.iter().map(|(s, a)| (*s, vars[*a].clone())).collect();
         resolve_with(&client, &mut vars, reads, Some("arn:scram".into())).await.unwrap();
         assert_eq!(vars["DATABASE_URL"], "postgres://proxy/db?sslmode=verify-full");
         assert_eq!(vars["MONGO_URL"], "mongodb://docdb");
+        assert_eq!(vars["REDIS_URL"], "rediss://:auth-token@cache:6379");
         assert_eq!(vars["JWT_SECRET"], "a-secret-of-at-least-thirty-two-bytes!!");
+        assert!(!vars.contains_key("JWT_SECRET_PREVIOUS"), "a secret never rotated has no previous version");
         assert_eq!((vars["KAFKA_SASL_USERNAME"].as_str(), vars["KAFKA_SASL_PASSWORD"].as_str()), ("u", "p"));
+        assert!(rules.iter().all(|rule| rule.num_calls() == 1));
+    }
+
+    #[tokio::test]
+    async fn after_a_rotation_the_previous_jwt_and_origin_values_are_read_too() {
+        let rules = [
+            secret("arn:jwt", "the-new-key-of-at-least-thirty-two-bytes"),
+            previous("arn:jwt", Some("the-old-key-of-at-least-thirty-two-bytes")),
+            secret("arn:origin", "new-origin-value-of-at-least-32-bytes!!"),
+            previous("arn:origin", Some("old-origin-value-of-at-least-32-bytes!!")),
+            secret("arn:db", "postgres://proxy/db?sslmode=verify-full"),
+        ];
+        let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &rules);
+        let reads = vec![
+            ("JWT_SECRET", "arn:jwt".to_owned()),
+            ("ORIGIN_VERIFY_SECRET", "arn:origin".to_owned()),
+            ("DATABASE_URL", "arn:db".to_owned()),
+        ];
+        let mut vars = HashMap::new();
+        resolve_with(&client, &mut vars, reads, None).await.unwrap();
+        assert_eq!(vars["JWT_SECRET"], "the-new-key-of-at-least-thirty-two-bytes");
+        assert_eq!(vars["JWT_SECRET_PREVIOUS"], "the-old-key-of-at-least-thirty-two-bytes");
+        assert_eq!(vars["ORIGIN_VERIFY_SECRET_PREVIOUS"], "old-origin-value-of-at-least-32-bytes!!");
+        assert!(!vars.contains_key("DATABASE_URL_PREVIOUS"), "only the overlapping keys keep a previous value");
         assert!(rules.iter().all(|rule| rule.num_calls() == 1));
     }
 

@@ -15,7 +15,15 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 async fn login(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let input = http::parse_json(req, state.config.max_body_bytes)?;
     let throttle = state.login_throttle().await?;
-    let session =
-        accounts::login(&state.users(), &throttle, &state.passwords, &state.jwt, input, &http::client_ip(req)).await?;
+    let session = accounts::login(
+        &state.users(),
+        &throttle,
+        &state.passwords,
+        &state.jwt,
+        &state.access(),
+        input,
+        &state.client_ip(req),
+    )
+    .await?;
     http::Reply::ok(&session)
 }

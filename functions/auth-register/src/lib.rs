@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 
 async fn register(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let per_minute = state.config.registrations_per_ip_per_minute;
-    state.rate_limiter().await?.check("register", &http::client_ip(req), per_minute).await?;
+    state.rate_limiter().await?.check("register", &state.client_ip(req), per_minute).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
     let user = accounts::register(&state.users(), &state.passwords, input).await?;
     http::Reply::created(&user)

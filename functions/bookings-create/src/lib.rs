@@ -17,9 +17,9 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let user = state.jwt.authenticate(req)?;
+    let user = state.authenticate(req).await?;
     let per_minute = state.config.bookings_per_ip_per_minute;
-    state.rate_limiter().await?.check("bookings", &http::client_ip(req), per_minute).await?;
+    state.rate_limiter().await?.check("bookings", &state.client_ip(req), per_minute).await?;
     let bookings = state.bookings().await?;
     idempotency::once_per_request(state, req, user.sub, "/bookings", || async {
         let booking = bookings.create(&user, http::parse_json(req, state.config.max_body_bytes)?, Utc::now()).await?;

@@ -15,7 +15,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn get(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let user = state.jwt.authenticate(req)?;
+    let user = state.authenticate(req).await?;
     let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
     let booking = state.bookings().await?.get(&user, id).await?;
     http::Reply::ok(&BookingView::new(&booking, Utc::now()))

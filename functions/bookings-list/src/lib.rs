@@ -15,7 +15,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn list(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let user = state.jwt.authenticate(req)?;
+    let user = state.authenticate(req).await?;
     let (status, limit, page) = bookings::parse_list_query(|name| http::query_param(req, name))?;
     let page = bookings::list(&state.booking_repo(), &user, status, limit, page, Utc::now()).await?;
     http::Reply::ok(&page)

@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn tickets(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let user = state.jwt.authenticate(req)?;
+    let user = state.authenticate(req).await?;
     let id = bookings::parse_booking_id(&http::path_param(req, "id")?)?;
     let tickets = state.tickets()?.of_booking(&user, id).await?;
     // Each ticket admits once; no shared cache may keep it.

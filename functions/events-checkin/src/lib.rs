@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn check_in(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let staff = state.jwt.require_staff(req)?;
+    let staff = state.require_staff(req).await?;
     let event = EventId::parse(&http::path_param(req, "id")?)?;
     let scan = http::parse_json(req, state.config.max_body_bytes)?;
     http::Reply::ok(&state.tickets()?.check_in(&staff, &event, scan).await?)

@@ -19,7 +19,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn create(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    state.jwt.require_admin(req)?;
+    state.require_admin(req).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
     let publisher = state.publisher();
     let event = catalog::create_event(&state.events(), &publisher, input, chrono::Utc::now()).await?;

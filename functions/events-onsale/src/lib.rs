@@ -15,7 +15,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn set(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let admin = state.jwt.require_admin(req)?;
+    let admin = state.require_admin(req).await?;
     let event = EventId::parse(&http::path_param(req, "id")?)?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
     let sale = state.waiting_room().await?.set_on_sale(&admin, &event, input).await?;

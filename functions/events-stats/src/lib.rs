@@ -17,7 +17,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn stats(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    state.jwt.require_admin(req)?;
+    state.require_admin(req).await?;
     let id = EventId::parse(&http::path_param(req, "id")?)?;
     let page = analytics::parse_series_page(|name| http::query_param(req, name))?;
     let board = state.seat_board().await?;

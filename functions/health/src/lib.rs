@@ -11,6 +11,6 @@ use shared::{health, http, State};
 pub const AWS_ACCESS: Access = Access::with_kafka(KafkaUse::DescribesAllTopics);
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
-    let detailed = state.jwt.require_admin(&req).is_ok();
+    let detailed = state.require_admin(&req).await.is_ok();
     Ok(http::respond(health::reply(state, detailed).await))
 }

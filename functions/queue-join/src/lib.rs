@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn join(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let fan = state.jwt.authenticate(req)?;
+    let fan = state.authenticate(req).await?;
     let event = EventId::parse(&http::path_param(req, "id")?)?;
     let view = state.waiting_room().await?.join(&fan, &event, chrono::Utc::now()).await?;
     // Retry-After tells the fan's client when to ask again; the answer is

@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn status(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let fan = state.jwt.authenticate(req)?;
+    let fan = state.authenticate(req).await?;
     let token = http::path_param(req, "token")?;
     let view = state.waiting_room().await?.status(&fan, &token, chrono::Utc::now()).await?;
     // Retry-After tells the fan's client when to ask again; the answer is

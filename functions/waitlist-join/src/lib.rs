@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn join(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let fan = state.jwt.authenticate(req)?;
+    let fan = state.authenticate(req).await?;
     let event = EventId::parse(&http::path_param(req, "id")?)?;
     // An empty body asks for one seat.
     let request: JoinRequest = match http::body_bytes(req, state.config.max_body_bytes)? {

@@ -14,7 +14,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 }
 
 async fn leave(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
-    let fan = state.jwt.authenticate(req)?;
+    let fan = state.authenticate(req).await?;
     let event = EventId::parse(&http::path_param(req, "id")?)?;
     let entry = state.waitlist().await?.leave(&fan, &event).await?;
     Ok(http::Reply::ok(&entry)?.cache_control("private, no-store"))

@@ -78,7 +78,10 @@ pub async fn login(
         }
     };
     throttle.succeeded(&email, client).await?;
-    let token = keys.issue(user.id, &user.email, user.role, user.tier)?;
+    // The token starts at the account's current version: older tokens stay
+    // revoked, this one lives until the next role change or logout.
+    let version = access.access(user.id).await?.map_or(0, |a| a.token_version);
+    let token = keys.issue_versioned(user.id, &user.email, user.role, user.tier, version)?;
     Ok(LoginSuccess {
         user: LoginUser { id: user.id, email: user.email, name: user.name, tier: user.tier, role: user.role },
         token,
@@ -118,3 +121,4 @@ pub async fn set_role(
     tracing::info!(user.id = %user, by = %admin.sub, role = ?role, "role changed");
     Ok(changed)
 }
+    access: &dyn crate::repo::AccessStore,

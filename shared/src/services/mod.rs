@@ -12,4 +12,5 @@ pub mod idempotency;
 pub mod notifier;
 pub mod tickets;
 pub mod waiting_room;
+pub mod sessions;
 pub mod waitlist;

@@ -238,9 +238,32 @@ pub async fn login(state: &State, email: &str, password: &str) -> (u16, Value) {
     call(state, "POST", "/auth/login", None, Some(&body)).await
 }
 
+/// A token for `user` with `role`. Admin and door-staff calls check the
+/// account in the store, so for those roles the account is made (or given
+/// the role) first: on a thread and runtime of its own, so this stays a
+/// plain function callable anywhere in a test.
 pub fn token_for(state: &State, user: uuid::Uuid, role: shared::domain::user::Role) -> String {
-    let tier = shared::domain::user::Tier::Regular;
-    format!("Bearer {}", state.jwt.issue(user, "someone@example.test", role, tier).expect("token"))
+    use shared::domain::user::{Role, Tier};
+    if role == Role::User {
+        return format!(
+            "Bearer {}",
+            state.jwt.issue(user, "someone@example.test", role, Tier::Regular).expect("token")
+        );
+    }
+    let config = state.config.clone();
+    let token = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async {
+                    let account_state = State::new(config).await.expect("state for the account");
+                    shared::seed::privileged_token(&account_state, user, role).await.expect("privileged account")
+                })
+            })
+            .join()
+            .expect("account thread")
+    });
+    format!("Bearer {token}")
 }
 
 /// The route table the gateway serves, from template.yaml.

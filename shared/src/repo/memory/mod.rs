@@ -11,6 +11,7 @@
 //! over their pools; a `std` mutex is enough since no lock is held across
 //! an await.
 
+mod access;
 mod bookings;
 mod catalog;
 mod gate;
@@ -25,6 +26,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
+pub use access::MemoryAccess;
 pub use bookings::MemoryBookings;
 pub use catalog::MemoryCatalog;
 pub use gate::OpenDoors;
