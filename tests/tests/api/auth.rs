@@ -344,5 +344,6 @@ fn registrations_from_one_address_are_rate_limited_with_retry_after() {
 /// per-address counters left in Redis by a previous run never interfere.
 fn fresh_ip() -> String {
     let n = uuid::Uuid::new_v4().as_u128();
-    format!("2001:db8::{:x}:{:x}", (n >> 16) as u16, n as u16)
+    // Distinct /64s: addresses of one /64 count as one client.
+    format!("2001:db8:{:x}:{:x}::1", (n >> 16) as u16, n as u16)
 }

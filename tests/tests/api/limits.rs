@@ -106,7 +106,8 @@ fn bookings_from_one_address_are_rate_limited_with_retry_after() {
         let state = state_with(|c| c.bookings_per_ip_per_minute = 3).await;
         let event = crate::common::create_event(&state, 10, 5).await;
         let n = Uuid::new_v4().as_u128();
-        let (ip, other_ip) = (format!("2001:db8::b:{:x}", n as u16), format!("2001:db8::c:{:x}", n as u16));
+        // Distinct /64s: addresses of one /64 count as one client.
+        let (ip, other_ip) = (format!("2001:db8:b:{:x}::1", n as u16), format!("2001:db8:c:{:x}::1", n as u16));
         for label in ["A1", "A2", "A3"] {
             let token = token_for(&state, Uuid::new_v4(), Role::User);
             assert_eq!(book_from(&state, &ip, &token, &event, &[label]).await.0, 201);

@@ -355,7 +355,11 @@ fn an_offer_never_takes_a_fan_past_their_seat_limit() {
         let state = isolated(|c| c.max_seats_per_user_per_event = 2).await;
         let event = create_event(&state, 4, 30).await;
         let (greedy, _) = fan(&state).await;
-        book(&state, &greedy, &event, &["A1", "A2"]).await;
+        // Paid, so no open booking of theirs stands in the offer's way: only the limit can.
+        let owned = book(&state, &greedy, &event, &["A1", "A2"]).await;
+        let card = json!({ "paymentMethod": { "type": "card", "cardNumber": "4242424242424242" } });
+        let (status, paid) = call(&state, "POST", &format!("/bookings/{owned}/pay"), Some(&greedy), Some(&card)).await;
+        assert_eq!(status, 200, "{paid}");
         let (holder, _) = fan(&state).await;
         let held = book(&state, &holder, &event, &["A3", "A4"]).await;
         join(&state, &event, &greedy, 2).await;
