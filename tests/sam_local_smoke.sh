@@ -22,7 +22,7 @@ call() { curl -s --max-time 60 "$@" -w ' HTTP%{http_code}'; }
 email="sam-$(date +%s%N)@example.test"
 out=$(call -XPOST "$base/auth/register" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"name\":\"Sam Local\",\"password\":\"sam-local-pw-1\"}")
-check "POST /auth/register" 'HTTP201' "$out"
+check "POST /auth/register" 'HTTP202' "$out"
 out=$(call -XPOST "$base/auth/login" -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"sam-local-pw-1\"}")
 check "POST /auth/login" 'HTTP200' "$out"
 token=$(echo "${out% HTTP*}" | json 'd["data"]["token"]')

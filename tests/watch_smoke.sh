@@ -33,7 +33,7 @@ email="watch-$(date +%s%N)@example.test"
 # did and so recompile shared dependencies: allow the first calls minutes.
 out=$(curl -s --max-time 1200 -XPOST "$base/auth/register" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"name\":\"Watch\",\"password\":\"watch-pass-1\"}" -w ' HTTP%{http_code}' || true)
-check "POST /auth/register under cargo lambda watch" 'HTTP201' "$out"
+check "POST /auth/register under cargo lambda watch" 'HTTP202' "$out"
 out=$(curl -s --max-time 600 -XPOST "$base/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"watch-pass-1\"}" -w ' HTTP%{http_code}' || true)
 check "POST /auth/login under cargo lambda watch" '"token"' "$out"

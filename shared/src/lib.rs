@@ -17,8 +17,8 @@ pub mod repo;
 pub mod services;
 
 pub use services::{
-    accounts, analytics, bookings, catalog, consumers, idempotency, notifier, sessions, tickets, waiting_room,
-    waitlist,
+    account_links, accounts, analytics, bookings, catalog, consumers, door_staff, idempotency, notifier, sessions,
+    tickets, waiting_room, waitlist,
 };
 
 pub mod auth;

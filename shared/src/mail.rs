@@ -76,7 +76,7 @@ pub fn mime(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
     let to = mail
         .to_email
         .parse()
-        .map(|address| Mailbox::new(Some(mail.to_name.clone()), address))
+        .map(|address| Mailbox::new(None, address))
         .map_err(|e| MailError::Rejected(format!("recipient address: {e}")))?;
     let mut body =
         MultiPart::mixed().multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()));
@@ -211,7 +211,6 @@ mod tests {
     fn mail(to: &str) -> Mail {
         Mail {
             key: "confirmed.0000".into(),
-            to_name: "Ann \"The Fan\"".into(),
             to_email: to.into(),
             subject: "Your tickets for Café Night".into(),
             html: "<p>Hello</p>".into(),

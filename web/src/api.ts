@@ -116,6 +116,9 @@ function explain(status: number, error: { code?: string; message?: string; detai
       return "This on-sale has a waiting room: join the queue above and book when it is your turn.";
     case "ADMISSION_PASS_EXPIRED":
       return "Your turn in the waiting room has passed. Join the queue again.";
+    case "LINK_INVALID":
+    case "LINK_EXPIRED":
+      return `${message}.`;
     case "TOO_MANY_REQUESTS":
       return `${message} Please wait a moment and try again.`;
     case "SERVICE_UNAVAILABLE":
@@ -126,8 +129,15 @@ function explain(status: number, error: { code?: string; message?: string; detai
 }
 
 export const api = {
+  /// The same answer whether or not the address had an account: the
+  /// inbox tells the rest.
   register: (email: string, name: string, password: string) =>
-    call<User>("POST", "/auth/register", { email, name, password }),
+    call<{ message: string }>("POST", "/auth/register", { email, name, password }),
+  verifyEmail: (token: string) => call<{ email: string; emailVerified: boolean }>("POST", "/auth/verify", { token }),
+  resendVerification: () => call<{ message?: string; emailVerified?: boolean }>("POST", "/auth/verify/resend"),
+  requestPasswordReset: (email: string) => call<{ message: string }>("POST", "/auth/password-reset", { email }),
+  confirmPasswordReset: (token: string, password: string) =>
+    call<{ message: string }>("POST", "/auth/password-reset/confirm", { token, password }),
   login: (email: string, password: string) => call<Session>("POST", "/auth/login", { email, password }),
   events: (query: string) => call<EventPage>("GET", `/events?${query}`),
   event: (id: string) => call<EventInfo>("GET", `/events/${encodeURIComponent(id)}`),

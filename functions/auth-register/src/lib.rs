@@ -1,12 +1,14 @@
-//! `POST /auth/register`: creates a user account.
+//! `POST /auth/register`: creates a user account and mails a link that
+//! proves the address. The answer is the same 202 whether or not the address
+//! already had an account (its owner is told by mail instead).
 
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{http::StatusCode, Body, Error, Request, Response};
 use shared::aws_access::Access;
 use shared::{accounts, http, repo::RateLimiter, State};
 
 /// The AWS calls this function's code makes; its role in template.yaml
 /// allows these and no more (checked by the deploy rehearsal).
-pub const AWS_ACCESS: Access = Access::STORES;
+pub const AWS_ACCESS: Access = Access::STORES.sending_mail();
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     Ok(http::respond(register(state, &req).await))
@@ -14,8 +16,15 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 
 async fn register(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let per_minute = state.config.registrations_per_ip_per_minute;
-    state.rate_limiter().await?.check("register", &state.client_ip(req), per_minute).await?;
+    let limiter = state.rate_limiter().await?;
+    limiter.check("register", &state.client_ip(req), per_minute).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
-    let user = accounts::register(&state.users(), &state.passwords, input).await?;
-    http::Reply::created(&user)
+    let mail = accounts::AccountMailer {
+        mailer: state.mailer().await?,
+        links: &state.links,
+        web_url: state.web_url()?,
+        quota: &limiter,
+    };
+    let answer = accounts::register(&state.users(), &state.passwords, &mail, input).await?;
+    http::Reply::with_status(StatusCode::ACCEPTED, &answer)
 }

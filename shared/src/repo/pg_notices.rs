@@ -32,8 +32,8 @@ impl PgNotices {
         user: Uuid,
         booking: Uuid,
     ) -> Result<Option<(Recipient, Payment)>, ApiError> {
-        let row: Option<(String, String, Option<String>, Option<i64>)> = sqlx::query_as(
-            "SELECT u.email, u.name, p.status, p.amount_cents
+        let row: Option<(String, bool, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT u.email, u.email_verified_at IS NOT NULL, p.status, p.amount_cents
                FROM users_demo.users u
                LEFT JOIN bookings_demo.payments p
                  ON p.booking_id = $2 AND p.status IN ('SUCCEEDED', 'REFUND_PENDING', 'REFUNDED')
@@ -43,7 +43,7 @@ impl PgNotices {
         .bind(booking)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(email, name, status, amount)| {
+        Ok(row.map(|(email, verified, status, amount)| {
             let amount = Cents(amount.unwrap_or_default());
             let payment = match status.as_deref() {
                 Some("SUCCEEDED") => Payment::Paid(amount),
@@ -51,7 +51,7 @@ impl PgNotices {
                 Some("REFUNDED") => Payment::Refunded(amount),
                 _ => Payment::Unpaid,
             };
-            (Recipient { email, name }, payment)
+            (Recipient { email, verified }, payment)
         }))
     }
 }

@@ -31,6 +31,7 @@ struct UserRow {
     role: Role,
     created_at: DateTime<Utc>,
     password_hash: String,
+    email_verified: bool,
 }
 
 impl From<UserRow> for UserCredentials {
@@ -46,6 +47,7 @@ impl From<UserRow> for UserCredentials {
                 created_at: row.created_at,
             },
             password_hash: row.password_hash,
+            email_verified: row.email_verified,
         }
     }
 }
@@ -56,7 +58,8 @@ impl UserStore for PgUsers {
         let row = sqlx::query_as::<_, UserRow>(
             "INSERT INTO users_demo.users (id, email, name, phone, password_hash, role, tier)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING id, email, name, phone, tier, role, created_at, password_hash",
+             RETURNING id, email, name, phone, tier, role, created_at, password_hash,
+                       email_verified_at IS NOT NULL AS email_verified",
         )
         .bind(Uuid::now_v7())
         .bind(user.email.as_ref())
@@ -79,7 +82,8 @@ impl UserStore for PgUsers {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<UserCredentials>, ApiError> {
         let row = sqlx::query_as::<_, UserRow>(
-            "SELECT id, email, name, phone, tier, role, created_at, password_hash
+            "SELECT id, email, name, phone, tier, role, created_at, password_hash,
+                    email_verified_at IS NOT NULL AS email_verified
              FROM users_demo.users WHERE email = $1",
         )
         .bind(email.as_ref())
@@ -91,12 +95,56 @@ impl UserStore for PgUsers {
     async fn set_role(&self, user: Uuid, role: Role) -> Result<Option<User>, ApiError> {
         let row = sqlx::query_as::<_, UserRow>(
             "UPDATE users_demo.users SET role = $2 WHERE id = $1
-             RETURNING id, email, name, phone, tier, role, created_at, password_hash",
+             RETURNING id, email, name, phone, tier, role, created_at, password_hash,
+                       email_verified_at IS NOT NULL AS email_verified",
         )
         .bind(user)
         .bind(role)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| UserCredentials::from(r).user))
+    }
+
+    async fn find_by_id(&self, user: Uuid) -> Result<Option<UserCredentials>, ApiError> {
+        let row = sqlx::query_as::<_, UserRow>(
+            "SELECT id, email, name, phone, tier, role, created_at, password_hash,
+                    email_verified_at IS NOT NULL AS email_verified
+             FROM users_demo.users WHERE id = $1",
+        )
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(UserCredentials::from))
+    }
+
+    async fn mark_verified(&self, user: Uuid, email: &str) -> Result<bool, ApiError> {
+        // The first proof's date is kept: a second click changes nothing.
+        let marked = sqlx::query(
+            "UPDATE users_demo.users SET email_verified_at = COALESCE(email_verified_at, now())
+              WHERE id = $1 AND email = $2",
+        )
+        .bind(user)
+        .bind(email)
+        .execute(&self.pool)
+        .await?;
+        Ok(marked.rows_affected() == 1)
+    }
+
+    async fn replace_password(&self, user: Uuid, old_hash: &str, new_hash: &str) -> Result<bool, ApiError> {
+        // Compare-and-set: concurrent confirms of one link queue on the row
+        // lock, and each after the first re-reads a hash that no longer
+        // matches (READ COMMITTED re-checks the WHERE on the new version).
+        let replaced = sqlx::query(
+            "UPDATE users_demo.users
+                SET password_hash = $3, updated_at = now(),
+                    email_verified_at = COALESCE(email_verified_at, now())
+              WHERE id = $1 AND password_hash = $2",
+        )
+        .bind(user)
+        .bind(old_hash)
+        .bind(new_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(replaced.rows_affected() == 1)
     }
 }

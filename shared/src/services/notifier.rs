@@ -30,7 +30,8 @@ pub struct Mail {
     /// Names the message (kind and booking): the same notice always has the
     /// same key, which the adapters turn into its Message-ID.
     pub key: String,
-    pub to_name: String,
+    /// The bare address: no display name, since the only name we have is
+    /// whatever the fan typed, which nobody checked.
     pub to_email: String,
     pub subject: String,
     pub html: String,
@@ -151,7 +152,6 @@ pub fn render(facts: &NoticeFacts) -> Result<Mail, ApiError> {
         .collect();
     Ok(Mail {
         key: format!("{}.{}", facts.kind.as_str().to_ascii_lowercase(), facts.booking.id),
-        to_name: facts.recipient.name.clone(),
         to_email: facts.recipient.email.clone(),
         subject,
         html,
@@ -171,6 +171,9 @@ pub enum Outcome {
     UnknownBooking,
     /// The mail service refused it for good; recorded, not retried.
     Refused,
+    /// The owner never proved the address: nothing is mailed to it
+    /// (recorded SKIPPED; the tickets stay in the account).
+    Unverified,
 }
 
 /// How often a delivery that finds another one sending the same notice
@@ -228,6 +231,13 @@ impl Notifier<'_> {
             self.ledger.settle(booking, kind, attempt, NoticeEnd::Skipped("the booking has moved on")).await?;
             return Ok(Outcome::Outdated);
         }
+        if !facts.recipient.verified {
+            // Anyone can register any address: mail to one nobody proved
+            // would let them send the box office's mail to a stranger.
+            tracing::info!(booking.id = %booking, kind = kind.as_str(), "owner's address not verified; notice not sent");
+            self.ledger.settle(booking, kind, attempt, NoticeEnd::Skipped("address not verified")).await?;
+            return Ok(Outcome::Unverified);
+        }
         let mail = render(&facts)?;
         let recipient = &mail.to_email;
         match self.mailer.send(&mail).await {
@@ -282,6 +292,20 @@ mod tests {
 
     struct Facts(BookingStatus);
 
+    /// The same facts, for an owner who never verified the address.
+    struct UnverifiedFacts;
+
+    #[async_trait]
+    impl NoticeSource for UnverifiedFacts {
+        async fn facts(&self, booking: Uuid, kind: NoticeKind) -> Result<Option<NoticeFacts>, ApiError> {
+            let mut facts = Facts(BookingStatus::Confirmed).facts(booking, kind).await?;
+            if let Some(facts) = facts.as_mut() {
+                facts.recipient.verified = false;
+            }
+            Ok(facts)
+        }
+    }
+
     #[async_trait]
     impl NoticeSource for Facts {
         async fn facts(&self, booking: Uuid, kind: NoticeKind) -> Result<Option<NoticeFacts>, ApiError> {
@@ -291,7 +315,7 @@ mod tests {
             let now = Utc::now();
             Ok(Some(NoticeFacts {
                 kind,
-                recipient: Recipient { email: "fan@example.com".into(), name: "Ann <script>".into() },
+                recipient: Recipient { email: "fan@example.com".into(), verified: true },
                 booking: Booking {
                     id: booking,
                     ..Booking::sample(
@@ -432,6 +456,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_sender_the_mail_service_refuses_fails_the_delivery_and_stays_sendable() {
+        let ledger = MemoryLedger::default();
+        let mailer = CountingMailer::failing(1, MailError::Misconfigured("MailFromDomainNotVerifiedException".into()));
+        let notifier = notifier_for(&ledger, &mailer, BookingStatus::Confirmed);
+        let booking = Uuid::new_v4();
+        let err = notifier.notify(booking, NoticeKind::Confirmed).await.unwrap_err();
+        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
+        // Not recorded as refused: the replay after the fix sends it.
+        assert_eq!(notifier.notify(booking, NoticeKind::Confirmed).await.unwrap(), Outcome::Sent);
+        assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_sender_that_died_is_taken_over_after_its_lease() {
         let (ledger, mailer) = (MemoryLedger::default(), CountingMailer::new());
         let booking = Uuid::new_v4();
@@ -452,16 +489,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_sender_the_mail_service_refuses_fails_the_delivery_and_stays_sendable() {
-        let ledger = MemoryLedger::default();
-        let mailer = CountingMailer::failing(1, MailError::Misconfigured("MailFromDomainNotVerifiedException".into()));
-        let notifier = notifier_for(&ledger, &mailer, BookingStatus::Confirmed);
+    async fn nothing_is_mailed_to_an_address_nobody_proved() {
+        let (ledger, mailer) = (MemoryLedger::default(), CountingMailer::new());
+        let notifier = Notifier {
+            source: Box::new(UnverifiedFacts),
+            ledger: Box::new(&ledger),
+            mailer: &mailer,
+            lease: Duration::from_millis(300),
+        };
         let booking = Uuid::new_v4();
-        let err = notifier.notify(booking, NoticeKind::Confirmed).await.unwrap_err();
-        assert!(matches!(err, ApiError::Unavailable(_)), "{err:?}");
-        // Not recorded as refused: the replay after the fix sends it.
-        assert_eq!(notifier.notify(booking, NoticeKind::Confirmed).await.unwrap(), Outcome::Sent);
-        assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+        assert_eq!(notifier.notify(booking, NoticeKind::Confirmed).await.unwrap(), Outcome::Unverified);
+        // Recorded, so a redelivery does not look again.
+        assert_eq!(notifier.notify(booking, NoticeKind::Confirmed).await.unwrap(), Outcome::AlreadyDone);
+        assert_eq!(mailer.attempts.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
@@ -470,13 +510,11 @@ mod tests {
             Facts(BookingStatus::Confirmed).facts(Uuid::new_v4(), NoticeKind::Confirmed).await.unwrap().unwrap();
         let mail = render(&facts).unwrap();
         assert_eq!(mail.subject, "Your tickets for Rock \"Night\"");
-        assert!(
-            mail.html.contains("Hello Ann &#60;script&#62;") || mail.html.contains("Hello Ann &lt;script&gt;"),
-            "{}",
-            mail.html
-        );
-        assert!(!mail.html.contains("<script>") && !mail.html.contains("<b>"), "{}", mail.html);
-        assert!(mail.text.contains("Hello Ann <script>,"), "{}", mail.text);
+        // The fan-chosen name is not the box office's to repeat: no greeting
+        // by name, and a bare address in To.
+        assert!(mail.html.contains("Hello,") && mail.text.contains("Hello,"), "{}", mail.text);
+        assert_eq!(mail.to_email, "fan@example.com");
+        assert!(!mail.html.contains("<b>"), "{}", mail.html);
         assert!(
             mail.text.contains("Seat A-1 (Floor & <b>): USD 150.00") && mail.text.contains("code.for.door"),
             "{}",

@@ -62,7 +62,7 @@ fn the_original_flow_register_browse_book_list_cancel() {
                 Some(&json!({ "email": email, "name": "Flo", "password": "flow-pass-1" })),
             )
             .await;
-        assert_eq!(status, 201);
+        assert_eq!(status, 202);
         let (_, login) =
             api.call("POST", "/auth/login", None, Some(&json!({ "email": email, "password": "flow-pass-1" }))).await;
         let token = format!("Bearer {}", login["data"]["token"].as_str().unwrap());

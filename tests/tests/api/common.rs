@@ -395,11 +395,42 @@ pub async fn inbox_settles_at(address: &str, count: usize) -> Vec<Value> {
     inbox_of(address).await
 }
 
-/// A registered fan: (bearer token, e-mail address).
+/// Marks `email` proven straight in the database, as following the link
+/// from the verification mail would (tests/tests/api/accounts.rs follows the
+/// real link through MailDev). Test-only: production has no such path.
+pub async fn verify_directly(state: &State, email: &str) {
+    let marked = sqlx::query("UPDATE users_demo.users SET email_verified_at = now() WHERE email = $1")
+        .bind(email.to_lowercase())
+        .execute(state.pg())
+        .await
+        .expect("verify in the database");
+    assert_eq!(marked.rows_affected(), 1, "no account for {email}");
+}
+
+/// A registered fan with a verified address: (bearer token, e-mail address).
+/// The address is proven the production way, by the link in the
+/// verification mail, which is then deleted so the inbox holds only what the
+/// test itself causes.
 pub async fn fan(state: &State) -> (String, String) {
     let email = unique_email("fan");
     let (status, user) = register(state, &email, "a-long-password").await;
-    assert_eq!(status, 201, "{user}");
+    assert_eq!(status, 202, "{user}");
+    eventually(30, &format!("the verification mail for {email}"), || async { !inbox_of(&email).await.is_empty() })
+        .await;
+    let mail = inbox_of(&email).await.remove(0);
+    let text = mail["text"].as_str().unwrap_or_default();
+    let token = text.split("/#/verify/").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("a link");
+    let (status, verified) =
+        call(state, "POST", "/auth/verify", None, Some(&serde_json::json!({ "token": token }))).await;
+    assert_eq!(status, 200, "{verified}");
+    let id = mail["id"].as_str().expect("MailDev's message id");
+    http_client()
+        .delete(format!("{}/api/email/{id}", inbox_url()))
+        .send()
+        .await
+        .expect("MailDev deletes")
+        .error_for_status()
+        .expect("deleted");
     let (status, session) = login(state, &email, "a-long-password").await;
     assert_eq!(status, 200, "{session}");
     (format!("Bearer {}", session["data"]["token"].as_str().unwrap()), email)

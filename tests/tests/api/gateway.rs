@@ -17,7 +17,7 @@ fn register_and_login_over_http() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 201);
+        assert_eq!(response.status(), 202);
         assert!(response.headers().contains_key("apigw-requestid"));
         let response = client
             .post(format!("{base}/auth/login"))
@@ -121,7 +121,7 @@ fn five_hundred_concurrent_requests_all_succeed() {
             })
         });
         let outcomes: Vec<_> = join_all(requests).await.into_iter().map(Result::unwrap).collect();
-        let errors: Vec<_> = outcomes.iter().filter(|o| !matches!(o, Ok(201))).collect();
+        let errors: Vec<_> = outcomes.iter().filter(|o| !matches!(o, Ok(202))).collect();
         assert!(errors.is_empty(), "{} of 500 failed: {:?}", errors.len(), &errors[..errors.len().min(5)]);
     });
 }

@@ -5,6 +5,7 @@
 // compiler's default layout limit.
 #![recursion_limit = "256"]
 
+mod accounts;
 mod auth;
 mod bookings;
 mod common;

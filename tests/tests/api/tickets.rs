@@ -143,8 +143,12 @@ fn forged_foreign_and_voided_tickets_are_refused_and_change_nothing() {
         let (status, body) = scan(&event, owner.trim_start_matches("Bearer "), "north", &staff).await;
         assert_eq!((status, body["error"]["code"].as_str()), (422, Some("TICKET_INVALID")), "a login token: {body}");
         let elsewhere = create_event(&state, 20, 30).await;
-        let (status, body) = scan(&elsewhere, code, "north", &staff).await;
+        // Staff of the other event, who may scan there, but not this ticket.
+        let (status, body) = scan(&elsewhere, code, "north", &staff_of(&state, &elsewhere).await).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("WRONG_EVENT")), "{body}");
+        // This event's staff cannot even try at the other event's door.
+        let (status, body) = scan(&elsewhere, code, "north", &staff).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NOT_ASSIGNED")), "{body}");
         let (status, body) =
             as_user("POST", &format!("/events/{}/checkin", &event), &staff, Some(json!({ "gate": "x" }))).await;
         assert_eq!((status, body["error"]["details"]["fields"].get("code").is_some()), (400, true), "{body}");

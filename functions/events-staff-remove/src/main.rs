@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::serve_http(events_staff_remove::handle).await
+}
