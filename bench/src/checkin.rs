@@ -68,7 +68,11 @@ pub async fn gates(report: &mut Report, base: &str, state: &Arc<State>, admin: &
     }
     let codes = Arc::new(codes);
     // Door-staff calls check the account in the store: a real one.
-    let staff = shared::seed::privileged_token(state, uuid::Uuid::new_v4(), Role::Staff).await?;
+    let staff_id = uuid::Uuid::new_v4();
+    let staff = shared::seed::privileged_token(state, staff_id, Role::Staff).await?;
+    // Staff admit only at the events an admin assigned them to.
+    let assigned = http.put(format!("{base}/events/{event}/staff/{staff_id}")).bearer_auth(admin).send().await?;
+    anyhow::ensure!(assigned.status().is_success(), "assigning door staff: {}", assigned.status());
     let (admitted, repeated) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let scan = {
         let (http, codes, admitted, repeated) = (http.clone(), codes.clone(), admitted.clone(), repeated.clone());
