@@ -195,6 +195,8 @@ mod tests {
                     ("secretsmanager:GetSecretValue", "${env:DATABASE_URL_SECRET_ARN}"),
                     ("secretsmanager:GetSecretValue", "${env:JWT_SECRET_ARN}"),
                     ("secretsmanager:GetSecretValue", "${env:MONGO_URL_SECRET_ARN}"),
+                    ("secretsmanager:GetSecretValue", "${env:ORIGIN_VERIFY_SECRET_ARN}"),
+                    ("secretsmanager:GetSecretValue", "${env:REDIS_URL_SECRET_ARN}"),
                 ]
             );
         }
@@ -214,8 +216,6 @@ mod tests {
         let kafka: Vec<_> = actions(&calls).into_iter().filter(|(a, _)| a.starts_with("kafka")).collect();
         assert_eq!(
             kafka,
-                    ("secretsmanager:GetSecretValue", "${env:ORIGIN_VERIFY_SECRET_ARN}"),
-                    ("secretsmanager:GetSecretValue", "${env:REDIS_URL_SECRET_ARN}"),
             [
                 ("kafka-cluster:Connect", "${msk:cluster}"),
                 ("kafka-cluster:DescribeTopic", "${msk:topic}/event.created"),

@@ -327,7 +327,8 @@ pub async fn create_event(state: &State, seats: u32, days: i64) -> String {
     let body = serde_json::json!({
         "name": format!("Test event {}", uuid::Uuid::new_v4()), "venue": { "name": "Test Hall" },
         "date": (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
-        "totalSeats": seats, "price": 30, "description": "A test event", "category": "test"
+        "totalSeats": seats, "price": 30, "description": "A test event", "category": "test",
+        "salesOpenAt": chrono::Utc::now().to_rfc3339()
     });
     let (status, created) = call(state, "POST", "/events", Some(&admin), Some(&body)).await;
     assert_eq!(status, 201, "{created}");
