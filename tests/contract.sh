@@ -36,9 +36,12 @@ token=$(curl -fs -XPOST "$base/auth/login" -H 'content-type: application/json' \
 # One worker: CPython 3.11's AST module is not thread-safe under
 # hypothesis' lambda introspection ("AST constructor recursion depth
 # mismatch"). positive_data_acceptance is left out: a schema-valid booking of random
-# seat ids is rightly a 404/409, not a 2xx. Everything else runs.
+# seat ids is rightly a 404/409, not a 2xx. POST /auth/logout is left out
+# too: it revokes the very token the run authenticates with, after which
+# every other operation could only answer 401 (the Rust suite tests it).
+# Everything else runs.
 "$ST/bin/st" run "$base/openapi.json" \
-  --checks all --exclude-checks positive_data_acceptance \
+  --checks all --exclude-checks positive_data_acceptance --exclude-path /auth/logout \
   --header "Authorization: Bearer $token" \
   --max-examples "$EXAMPLES" --workers 1 --seed 20261125 \
   --phases examples,coverage,fuzzing,stateful \
