@@ -26,6 +26,12 @@ that service, with the checks the real API makes that matter to us:
   each origin keeps its OriginAccessControlId, which moto's Origin drops);
   AWS::CloudFront::CachePolicy, which moto lacks altogether -> kept in
   CACHE_POLICIES for the rehearsal to read
+- AWS::SecretsManager::Secret   -> secretsmanager create_secret (the value
+  from GenerateSecretString as the service makes it, plain or inside
+  SecretStringTemplate's JSON); Ref is the secret's ARN, which the functions'
+  ORIGIN_VERIFY_SECRET_ARN and the roles' GetSecretValue grants name. moto
+  does not resolve {{resolve:secretsmanager:...}}: the distribution keeps the
+  reference as written (the rehearsal checks its shape, not its value)
 
 And two things moto cannot do without Docker, answered by the rehearsal
 itself: invoking a function (the Migrations custom resource's request is
@@ -52,6 +58,7 @@ from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 from moto.cloudfront.models import cloudfront_backends
 from moto.s3 import models as s3_models
+from moto.secretsmanager.models import secretsmanager_backends
 
 CUSTOM_RESOURCE_REQUESTS: list[dict[str, Any]] = []
 _requests_lock = threading.Lock()
@@ -529,3 +536,79 @@ class DistributionShim(Shim, CloudFormationModel):
         shim.physical_id = distribution.distribution_id
         shim.attributes = {"Id": distribution.distribution_id, "DomainName": distribution.domain_name}
         return shim
+
+
+# ------------------------------------------------------------------ secrets
+class SecretShim(Shim, CloudFormationModel):
+    """A secret the stack makes itself. Updated in place, as CloudFormation
+    updates Description or SecretString without replacing the secret: its
+    ARN (the Ref every function and role holds) stays the same."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @staticmethod
+    def _value(backend, props: dict[str, Any]) -> str | None:
+        if "SecretString" in props:
+            return props["SecretString"]
+        generate = props.get("GenerateSecretString")
+        if generate is None:
+            return None
+        password = json.loads(backend.get_random_password(
+            password_length=int(generate.get("PasswordLength", 32)),
+            exclude_characters=generate.get("ExcludeCharacters", ""),
+            exclude_numbers=bool(generate.get("ExcludeNumbers", False)),
+            exclude_punctuation=bool(generate.get("ExcludePunctuation", False)),
+            exclude_uppercase=bool(generate.get("ExcludeUppercase", False)),
+            exclude_lowercase=bool(generate.get("ExcludeLowercase", False)),
+            include_space=bool(generate.get("IncludeSpace", False)),
+            require_each_included_type=bool(generate.get("RequireEachIncludedType", True)),
+        ))["RandomPassword"]
+        if "SecretStringTemplate" in generate:
+            # The service requires both or neither of these two.
+            value = json.loads(generate["SecretStringTemplate"])
+            value[generate["GenerateStringKey"]] = password
+            return json.dumps(value)
+        return password
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = _props(cloudformation_json)
+        backend = secretsmanager_backends[account_id][region_name]
+        created = json.loads(backend.create_secret(
+            name=props.get("Name") or resource_name,
+            secret_string=cls._value(backend, props),
+            secret_binary=None,
+            description=props.get("Description"),
+            tags=props.get("Tags"),
+            kms_key_id=props.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=props.get("ReplicaRegions") or [],
+            force_overwrite=False,
+        ))
+        shim = cls()
+        shim.physical_id = created["ARN"]
+        shim.attributes = {"Id": created["ARN"]}
+        return shim
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # type: ignore[override]
+        props = _props(cloudformation_json)
+        backend = secretsmanager_backends[account_id][region_name]
+        if props.get("Name") and not original_resource.physical_id.split(":secret:")[1].startswith(props["Name"] + "-"):
+            # A new Name is a replacement.
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        # A changed GenerateSecretString does not regenerate the value either.
+        if "SecretString" in props:
+            backend.update_secret(original_resource.physical_id, secret_string=props["SecretString"])
+        backend.secrets[original_resource.physical_id].description = props.get("Description")
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[override]
+        # moto hands the delete the physical id (the ARN) as resource_name.
+        try:
+            secretsmanager_backends[account_id][region_name].delete_secret(resource_name, None, False)
+        except Exception:
+            pass
