@@ -589,7 +589,40 @@ fn two_hundred_hostile_requests_get_clean_4xx_json_and_change_nothing() {
             async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
         };
         let users_before = count("SELECT count(*) FROM users_demo.users WHERE email LIKE 'hostile%'").await;
-        let cases = corpus(&state, &event, &other_event, &user, &foreign);
+        let mut cases = corpus(&state, &event, &other_event, &user, &foreign);
+        // Tokens the deployment issued and then took back (issue 32.3): a
+        // demoted admin's and a logged-out fan's, on the routes they once
+        // opened.
+        let demoted_id = Uuid::new_v4();
+        let demoted = token_for(&state, demoted_id, Role::Admin);
+        let admin = token_for(&state, Uuid::new_v4(), Role::Admin);
+        let role = json!({ "role": "user" });
+        let (status, body) =
+            crate::common::call(&state, "PUT", &format!("/users/{demoted_id}/role"), Some(&admin), Some(&role)).await;
+        assert_eq!(status, 200, "{body}");
+        let (logged_out, _) = crate::common::fan(&state).await;
+        assert_eq!(crate::common::call(&state, "POST", "/auth/logout", Some(&logged_out), None).await.0, 200);
+        let event_body = json!({ "name": "Hostile Show", "venue": "Hall", "date": "2030-01-01T20:00:00Z", "totalSeats": 10,
+                                 "price": 10, "description": "d", "category": "hostile" });
+        for (who, token) in [("a demoted admin", &demoted), ("a logged-out fan", &logged_out)] {
+            cases.push(case(format!("POST /events by {who}"), "POST", "/events", Some(token), event_body.to_string()));
+            let promote = json!({ "role": "admin" }).to_string();
+            cases.push(case(
+                format!("PUT role by {who}"),
+                "PUT",
+                format!("/users/{demoted_id}/role"),
+                Some(token),
+                promote,
+            ));
+            cases.push(case(
+                format!("stats read by {who}"),
+                "GET",
+                format!("/admin/events/{event}/stats"),
+                Some(token),
+                "",
+            ));
+            cases.push(case(format!("bookings listed by {who}"), "GET", "/bookings", Some(token), ""));
+        }
         assert!(cases.len() >= 200, "the corpus has {} cases", cases.len());
 
         let mut failures = Vec::new();
