@@ -145,3 +145,144 @@ fn the_domain_uses_no_layer_above_or_beside_it() {
     }
     assert!(found.is_empty(), "the domain reaches outwards:\n{}", found.join("\n"));
 }
+
+/// The README is what a newcomer trusts, so what it lists must be the
+/// code's (issue 34). Routes: each one the README or docs/api.md names is
+/// routed by template.yaml, and each one template.yaml routes is named in
+/// one of them. Commands: each `make X` the README shows is a Makefile
+/// target. Settings: each UPPER_SNAKE name in backticks in the README's
+/// Configuration section or docs/configuration.md is read in
+/// shared/src/config.rs (in docs/configuration.md's "Read outside
+/// config.rs" section: by shared/src/secrets.rs, shared/src/telemetry.rs,
+/// the local gateway, or config.rs itself).
+#[test]
+fn the_readme_agrees_with_the_code() {
+    let readme = read("README.md");
+    let api = read("docs/api.md");
+    let mut wrong = Vec::new();
+
+    let routed: BTreeSet<String> = local_gateway::routes::routes(&template())
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let (in_readme, in_api) = (named_routes(&readme), named_routes(&api));
+    for (doc, named) in [("README.md", &in_readme), ("docs/api.md", &in_api)] {
+        for route in named.difference(&routed) {
+            wrong.push(format!("{doc} names `{route}`, which template.yaml does not route"));
+        }
+    }
+    for route in routed.iter().filter(|r| !in_readme.contains(*r) && !in_api.contains(*r)) {
+        wrong.push(format!("template.yaml routes `{route}`, which neither README.md nor docs/api.md names"));
+    }
+
+    let targets: BTreeSet<String> = read("Makefile")
+        .lines()
+        .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned)
+        .collect();
+    for target in make_commands(&readme).difference(&targets) {
+        wrong.push(format!("README.md shows `make {target}`, which the Makefile does not define"));
+    }
+
+    let config = read("shared/src/config.rs");
+    let elsewhere: Vec<String> = ["shared/src/config.rs", "shared/src/secrets.rs", "shared/src/telemetry.rs"]
+        .iter()
+        .map(|path| read(path))
+        .chain(
+            std::fs::read_dir(root().join("local/src"))
+                .unwrap()
+                .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default()),
+        )
+        .collect();
+    let readme_settings = section(&readme, "## Configuration");
+    let reference = read("docs/configuration.md");
+    let (in_config, outside) = reference.split_once("## Read outside config.rs").unwrap_or((&reference, ""));
+    for (doc, text) in [("README.md", readme_settings), ("docs/configuration.md", in_config)] {
+        for name in settings(text).iter().filter(|name| !config.contains(&format!("\"{name}\""))) {
+            wrong.push(format!("{doc} lists `{name}`, which shared/src/config.rs does not read"));
+        }
+    }
+    for name in settings(outside).iter().filter(|name| !elsewhere.iter().any(|f| f.contains(&format!("\"{name}\"")))) {
+        wrong.push(format!("docs/configuration.md lists `{name}`, which no file it names reads"));
+    }
+
+    assert!(wrong.is_empty(), "the README and docs disagree with the code:\n{}", wrong.join("\n"));
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The text from `heading` to the next heading of its level.
+fn section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let start = text.find(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("no `{heading}` section"));
+    let rest = &text[start + 1..];
+    let end = rest[heading.len()..].find("\n## ").map_or(rest.len(), |i| i + heading.len());
+    &rest[..end]
+}
+
+/// The inline code spans (`…`) of Markdown prose, outside fenced blocks.
+fn code_spans(text: &str) -> Vec<&str> {
+    let mut fenced = false;
+    let mut spans = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            spans.extend(line.split('`').skip(1).step_by(2));
+        }
+    }
+    spans
+}
+
+/// `METHOD /path` spans.
+fn named_routes(text: &str) -> BTreeSet<String> {
+    code_spans(text)
+        .into_iter()
+        .filter(|span| {
+            span.split_once(' ').is_some_and(|(method, path)| {
+                ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method)
+                    && path.starts_with('/')
+                    && !path.contains(char::is_whitespace)
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The targets of `make X` in code spans and in fenced command lines.
+fn make_commands(text: &str) -> BTreeSet<String> {
+    let mut fenced = false;
+    let mut commands = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if fenced {
+            commands.push(line.trim_start().trim_start_matches("$ "));
+        }
+    }
+    commands.extend(code_spans(text));
+    commands
+        .into_iter()
+        .filter_map(|command| command.strip_prefix("make "))
+        .map(|rest| rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or_default())
+        .filter(|target| !target.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// UPPER_SNAKE spans: the names of settings.
+fn settings(text: &str) -> BTreeSet<String> {
+    code_spans(text)
+        .into_iter()
+        .filter(|span| {
+            span.contains('_')
+                && span.starts_with(|c: char| c.is_ascii_uppercase())
+                && !span.ends_with('_')
+                && span.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
