@@ -162,6 +162,16 @@ impl State {
         crate::sessions::authorize(&self.access(), &self.access_cache, claims, need).await
     }
 
+    /// `POST /auth/password-reset/confirm`, revoking the account's older
+    /// tokens with the reset.
+    pub async fn confirm_password_reset(
+        &self,
+        request: crate::accounts::ResetConfirm,
+    ) -> Result<crate::accounts::PasswordReset, ApiError> {
+        let sessions = (&self.access() as &dyn crate::repo::AccessStore, &self.access_cache);
+        crate::accounts::confirm_password_reset(&self.users(), &self.passwords, &self.links, sessions, request).await
+    }
+
     /// Revokes every token of the caller's account.
     pub async fn logout(&self, claims: &crate::auth::Claims) -> Result<(), ApiError> {
         crate::sessions::logout(&self.access(), &self.access_cache, claims).await

@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::aws_access::Access;
-use shared::{accounts, http, State};
+use shared::{http, State};
 
 /// The AWS calls this function's code makes; its role in template.yaml
 /// allows these and no more (checked by the deploy rehearsal).
@@ -15,5 +15,5 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 
 async fn confirm(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let input = http::parse_json(req, state.config.max_body_bytes)?;
-    http::Reply::ok(&accounts::confirm_password_reset(&state.users(), &state.passwords, &state.links, input).await?)
+    http::Reply::ok(&state.confirm_password_reset(input).await?)
 }

@@ -206,11 +206,14 @@ pub struct PasswordReset {
 /// link. The link names the hash it replaces, and the store writes over
 /// that hash only, so of any number of concurrent confirms one succeeds and
 /// every later one finds the link spent. Following it also proves the
-/// address (the link came to that inbox).
+/// address (the link came to that inbox). Every token issued before the
+/// reset is revoked: whoever reset the password may be taking the account
+/// back from someone who had its old one.
 pub async fn confirm_password_reset(
     users: &dyn UserStore,
     hasher: &PasswordHasherService,
     links: &LinkSigner,
+    sessions: (&dyn crate::repo::AccessStore, &crate::sessions::AccessCache),
     request: ResetConfirm,
 ) -> Result<PasswordReset, ApiError> {
     let mut check = crate::domain::fields::FieldCheck::default();
@@ -231,7 +234,8 @@ pub async fn confirm_password_reset(
     if !users.replace_password(claims.sub, &account.password_hash, &new_hash).await? {
         return Err(link_invalid());
     }
-    tracing::info!(user.id = %claims.sub, "password reset");
+    crate::sessions::revoke_all_tokens(sessions.0, sessions.1, claims.sub).await?;
+    tracing::info!(user.id = %claims.sub, "password reset; older tokens revoked");
     Ok(PasswordReset { message: "Your password is changed; log in with the new one." })
 }
 

@@ -138,13 +138,9 @@ pub async fn logout(store: &dyn AccessStore, cache: &AccessCache, claims: &Claim
     Ok(())
 }
 
-/// After a role change: the account's older tokens stop working, and this
-/// instance stops trusting what it read.
-pub async fn revoke_after_role_change(
-    store: &dyn AccessStore,
-    cache: &AccessCache,
-    user: Uuid,
-) -> Result<(), ApiError> {
+/// After a role change or a password reset: the account's older tokens
+/// stop working, and this instance stops trusting what it read.
+pub async fn revoke_all_tokens(store: &dyn AccessStore, cache: &AccessCache, user: Uuid) -> Result<(), ApiError> {
     store.revoke_tokens(user).await?;
     cache.forget(user);
     Ok(())
@@ -162,7 +158,7 @@ pub async fn set_role(
     change: crate::accounts::RoleChange,
 ) -> Result<crate::domain::user::User, ApiError> {
     let changed = crate::accounts::set_role(users, admin, user, change).await?;
-    revoke_after_role_change(store, cache, user).await?;
+    revoke_all_tokens(store, cache, user).await?;
     Ok(changed)
 }
 
@@ -223,7 +219,7 @@ mod tests {
             authorize(&store, &cache, claims(staff, Role::Staff, 0), Need::Staff).await.unwrap();
         }
         assert_eq!(*store.reads.lock().unwrap(), 1, "one read per account per cache period");
-        revoke_after_role_change(&store, &cache, staff).await.unwrap();
+        revoke_all_tokens(&store, &cache, staff).await.unwrap();
         let err = authorize(&store, &cache, claims(staff, Role::Staff, 0), Need::Staff).await.unwrap_err();
         assert_eq!(err.status(), 401, "the instance that made the change does not wait out its cache");
     }

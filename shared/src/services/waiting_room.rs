@@ -213,7 +213,11 @@ impl WaitingRoom<'_> {
         match self.sale(event).await? {
             Some(sale) if sale.queue_enabled => Ok(sale),
             Some(_) => Err(ApiError::conflict("This event's on-sale has no waiting room; book directly")),
-            None => Err(no_on_sale(event)),
+            None => {
+                // An id that names no event is a 404, not "no on-sale".
+                self.layouts.get(self.catalog.as_ref(), event).await?;
+                Err(no_on_sale(event))
+            }
         }
     }
 

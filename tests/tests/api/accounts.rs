@@ -177,6 +177,12 @@ fn a_password_reset_answers_alike_for_every_address_and_its_link_works_once() {
         assert_eq!(subjects(&inbox)[1], "Reset your Box Office password");
         assert!(inbox_of(&nobody).await.is_empty(), "nothing is mailed to an address with no account");
 
+        // A session from before the reset, as whoever had the old password holds it.
+        let (status, session) = login(&state, &email, "old-password-1").await;
+        assert_eq!(status, 200, "{session}");
+        let before = format!("Bearer {}", session["data"]["token"].as_str().unwrap());
+        assert_eq!(call(&state, "GET", "/bookings", Some(&before), None).await.0, 200);
+
         let link = link_token(&inbox[1], "reset");
         let confirm = |password: &str| json!({ "token": link, "password": password });
         // Too short a password spends nothing.
@@ -185,6 +191,12 @@ fn a_password_reset_answers_alike_for_every_address_and_its_link_works_once() {
         let (status, body) =
             call(&state, "POST", "/auth/password-reset/confirm", None, Some(&confirm("new-password-2"))).await;
         assert_eq!(status, 200, "{body}");
+        // The reset signs every older session out (within the access cache's bound).
+        eventually(10, "the pre-reset token to be refused", || {
+            let (state, before) = (state.clone(), before.clone());
+            async move { call(&state, "GET", "/bookings", Some(&before), None).await.0 == 401 }
+        })
+        .await;
         assert_eq!(login(&state, &email, "new-password-2").await.0, 200);
         assert_eq!(login(&state, &email, "old-password-1").await.0, 401);
         // Used once: spent.

@@ -327,6 +327,9 @@ fn an_event_without_a_queue_books_as_before_and_has_no_line() {
         let (status, body, _) = request("POST", &format!("/events/{}/queue", &event), Some(&fan), None).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("NO_ON_SALE")), "{body}");
         assert_eq!(book(&fan, &event, &["A1"], None).await.0, 201);
+        // An id that names no event is not "no on-sale" but no event at all.
+        let (status, body, _) = request("GET", "/events/no-such-event/queue", None, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")), "{body}");
 
         // An on-sale without a queue: joining is a 409, booking needs no pass.
         let event = create_event(&state, 20, 30).await;
