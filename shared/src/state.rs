@@ -389,4 +389,18 @@ impl State {
     pub async fn rate_limiter(&self) -> Result<RedisRateLimiter, ApiError> {
         Ok(RedisRateLimiter::new(self.redis().await?))
     }
+
+    /// Account mail (verification, reset, "you already have an account"),
+    /// at most one of a kind per address a minute, counted by `quota`.
+    pub async fn account_mailer<'a>(
+        &'a self,
+        quota: &'a dyn crate::repo::RateLimiter,
+    ) -> Result<crate::accounts::AccountMailer<'a>, ApiError> {
+        Ok(crate::accounts::AccountMailer {
+            mailer: self.mailer().await?,
+            links: &self.links,
+            web_url: self.web_url()?,
+            quota,
+        })
+    }
 }

@@ -20,12 +20,7 @@ async fn request_reset(state: &State, req: &Request) -> Result<http::Reply, shar
     let limiter = state.rate_limiter().await?;
     limiter.check("password-reset", &state.client_ip(req), per_minute).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
-    let mail = accounts::AccountMailer {
-        mailer: state.mailer().await?,
-        links: &state.links,
-        web_url: state.web_url()?,
-        quota: &limiter,
-    };
+    let mail = state.account_mailer(&limiter).await?;
     let answer = accounts::request_password_reset(&state.users(), &mail, input).await?;
     http::Reply::with_status(StatusCode::ACCEPTED, &answer)
 }

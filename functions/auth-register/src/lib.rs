@@ -19,12 +19,7 @@ async fn register(state: &State, req: &Request) -> Result<http::Reply, shared::A
     let limiter = state.rate_limiter().await?;
     limiter.check("register", &state.client_ip(req), per_minute).await?;
     let input = http::parse_json(req, state.config.max_body_bytes)?;
-    let mail = accounts::AccountMailer {
-        mailer: state.mailer().await?,
-        links: &state.links,
-        web_url: state.web_url()?,
-        quota: &limiter,
-    };
+    let mail = state.account_mailer(&limiter).await?;
     let answer = accounts::register(&state.users(), &state.passwords, &mail, input).await?;
     http::Reply::with_status(StatusCode::ACCEPTED, &answer)
 }

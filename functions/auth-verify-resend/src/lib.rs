@@ -16,12 +16,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
 async fn resend(state: &State, req: &Request) -> Result<http::Reply, shared::ApiError> {
     let caller = state.authenticate(req).await?;
     let limiter = state.rate_limiter().await?;
-    let mail = accounts::AccountMailer {
-        mailer: state.mailer().await?,
-        links: &state.links,
-        web_url: state.web_url()?,
-        quota: &limiter,
-    };
+    let mail = state.account_mailer(&limiter).await?;
     match accounts::resend_verification(&state.users(), &mail, &caller).await? {
         Some(sent) => http::Reply::with_status(StatusCode::ACCEPTED, &sent),
         None => http::Reply::ok(&serde_json::json!({ "emailVerified": true })),
