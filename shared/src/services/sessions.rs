@@ -14,11 +14,7 @@
 //! are never deleted, and the load tools mint tokens for made-up fans. A
 //! missing account only matters where the role does, and there it is a 401.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -40,46 +36,38 @@ pub enum Need {
     Admin,
 }
 
-/// Entries past this many are dropped (expired ones first), so a flood of
-/// made-up ids cannot grow an instance's memory without bound.
-const MAX_ENTRIES: usize = 10_000;
+/// Accounts kept at most; past it the least used are evicted one at a time,
+/// so a flood of made-up ids neither grows an instance's memory nor empties
+/// the cache of the accounts signing in.
+const MAX_ENTRIES: u64 = 10_000;
 
 /// Accounts' access as this instance last read it.
 pub struct AccessCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Uuid, (Instant, Option<AccountAccess>)>>,
+    /// `None` when the cache is off (a zero time to live).
+    entries: Option<moka::sync::Cache<Uuid, Option<AccountAccess>>>,
 }
 
 impl AccessCache {
     pub fn new(ttl: Duration) -> Self {
-        AccessCache { ttl, entries: Mutex::default() }
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Instant, Option<AccountAccess>)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let entries =
+            (!ttl.is_zero()).then(|| moka::sync::Cache::builder().max_capacity(MAX_ENTRIES).time_to_live(ttl).build());
+        AccessCache { entries }
     }
 
     /// Drops what this instance knows of `user` (after changing it here).
     pub fn forget(&self, user: Uuid) {
-        self.entries().remove(&user);
+        if let Some(entries) = &self.entries {
+            entries.invalidate(&user);
+        }
     }
 
     async fn lookup(&self, store: &dyn AccessStore, user: Uuid) -> Result<Option<AccountAccess>, ApiError> {
-        if let Some((read_at, access)) = self.entries().get(&user) {
-            if read_at.elapsed() < self.ttl {
-                return Ok(*access);
-            }
+        if let Some(access) = self.entries.as_ref().and_then(|entries| entries.get(&user)) {
+            return Ok(access);
         }
         let access = store.access(user).await?;
-        if !self.ttl.is_zero() {
-            let mut entries = self.entries();
-            if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, (read_at, _)| read_at.elapsed() < self.ttl);
-                if entries.len() >= MAX_ENTRIES {
-                    entries.clear();
-                }
-            }
-            entries.insert(user, (Instant::now(), access));
+        if let Some(entries) = &self.entries {
+            entries.insert(user, access);
         }
         Ok(access)
     }
